@@ -1,0 +1,421 @@
+"""Thin click commands over the services; errors become exit codes only here.
+
+Exit codes: 0 ok, 1 error, 2 configuration error, 3 not found, 4 another instance runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailproc import outbox as outbox_mod
+from mailproc import services, store
+from mailproc.config import Settings, config_path_from, load_settings
+from mailproc.domain import states
+from mailproc.errors import MailprocError, NotFound
+from mailproc.mailbox import open_source
+
+log = logging.getLogger("mailproc")
+
+
+class Ctx:
+    def __init__(self, config: str | None) -> None:
+        self.config_arg = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(config_path_from(self.config_arg, os.environ))
+            logging.getLogger().setLevel(self._settings.log_level)
+        return self._settings
+
+    def app(self, *, need_schema: bool = True) -> services.App:
+        settings = self.settings
+        store.open_database(settings.database_url)
+        if need_schema:
+            store.check_schema()
+        return services.App.build(settings)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class MailprocGroup(click.Group):
+    """Turns MailprocError into a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MailprocError as exc:
+            click.echo(f"mailproc: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=MailprocGroup)
+@click.option("--config", "config", metavar="PATH", envvar="MAILPROC_CONFIG",
+              help="Configuration file (default config/mailproc.toml; env MAILPROC_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.version_option(package_name="mailproc")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
+    """mailproc: the customer-complaint (PTPP) procedure, run by email."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx(config)
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = store.aware(value)
+    return value.isoformat() if value else None
+
+
+def _local(settings: Settings, value: datetime | None) -> str:
+    value = store.aware(value)
+    return value.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# ---- init / demo -------------------------------------------------------------------------
+
+def _init(settings: Settings) -> int:
+    for folder in (settings.archive_dir, settings.state_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    if settings.database_url.startswith("sqlite:///") and ":memory:" not in settings.database_url:
+        Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    store.open_database(settings.database_url)
+    version = store.init_schema()
+    if settings.mailbox.kind == "maildir":
+        with open_source(settings.mailbox):
+            pass  # creates the Maildir and its Processed/Quarantine folders
+    if settings.smtp.kind == "maildir" and settings.smtp.path:
+        outbox_mod.MaildirTransport(settings.smtp.path).close()
+    return version
+
+
+@cli.command()
+@pass_ctx
+def init(obj: Ctx) -> None:
+    """Create or migrate the database schema and the folders; safe to run again.
+
+    Example: mailproc --config config/mailproc.toml init
+    """
+    version = _init(obj.settings)
+    click.echo(f"database ready (schema version {version}); archive: {obj.settings.archive_dir}")
+
+
+@cli.command()
+@click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("examples/inbox"), show_default=True,
+              help="Folder of .eml files seeded into the demo inbox.")
+@click.pass_context
+def demo(ctx: click.Context, examples: Path) -> None:
+    """Set up the embedded default and run one full cycle on the sample complaints.
+
+    Uses config/mailproc.toml, created from config/mailproc.example.toml when missing
+    (SQLite, a Maildir inbox under var/, outgoing mail written to var/sent).
+
+    Example: mailproc demo
+    """
+    obj: Ctx = ctx.obj
+    if obj.config_arg is None:
+        target = Path("config/mailproc.toml")
+        if not target.exists():
+            example = Path("config/mailproc.example.toml")
+            if not example.exists():
+                raise MailprocError("run `mailproc demo` from the mailproc checkout (no "
+                                    "config/mailproc.example.toml here)")
+            shutil.copyfile(example, target)
+            click.echo(f"created {target} from {example}")
+    settings = obj.settings
+    if settings.mailbox.kind != "maildir":
+        raise MailprocError("the demo seeds a local Maildir; point mailbox.url at maildir:PATH")
+    _init(settings)
+    marker = settings.state_dir / "demo-seeded"
+    if not marker.exists():
+        import mailbox as stdlib_mailbox
+
+        assert settings.mailbox.path is not None
+        box = stdlib_mailbox.Maildir(str(settings.mailbox.path), create=True)
+        files = sorted(examples.glob("*.eml"))
+        for eml in files:
+            box.add(eml.read_bytes())
+        marker.write_text("seeded\n")
+        click.echo(f"seeded {len(files)} sample mails into {settings.mailbox.path}")
+    ctx.invoke(poll)
+    click.echo(f"\noutgoing mail written to: {settings.smtp.path}\n"
+               "next: mailproc complaints list; mailproc complaints show NUMBER")
+
+
+# ---- poll / run --------------------------------------------------------------------------
+
+def _progress_printer() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None  # quiet in logs and pipes
+
+    def show(done: int, total: int) -> None:
+        if total >= 20 and (done % 10 == 0 or done == total):
+            click.echo(f"\r  {done}/{total} surat diproses", err=True, nl=done == total)
+    return show
+
+
+def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
+                   progress: Callable[[int, int], None] | None = None
+                   ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
+    with open_source(app.settings.mailbox) as source:
+        summary = services.poll(app, source, stop=stop, progress=progress)
+    flushed = flush_outbox(app)
+    return summary, flushed
+
+
+def flush_outbox(app: services.App) -> outbox_mod.FlushResult:
+    transport = outbox_mod.make_transport(app.settings)
+    try:
+        return outbox_mod.flush(app.settings, app.archive, transport, app.clock())
+    finally:
+        transport.close()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def poll(obj: Ctx, as_json: bool) -> None:
+    """One cycle: fetch new mail, process it, send what is queued; prints a summary.
+
+    Example: mailproc poll --json
+    """
+    app = obj.app()
+    summary, flushed = run_poll_cycle(app, progress=None if as_json else _progress_printer())
+    data = summary.as_dict() | {"sent": flushed.sent, "deferred": flushed.deferred,
+                                "failed": flushed.failed}
+    if as_json:
+        _emit_json(data)
+        return
+    parts = ", ".join(f"{k}: {v}" for k, v in sorted(summary.outcomes.items())) or "nothing new"
+    click.echo(f"fetched {summary.fetched} mail(s) ({parts}) in {summary.seconds:.2f}s")
+    for number in summary.registered:
+        click.echo(f"  registered {number}")
+    click.echo(f"outbox: sent {flushed.sent}, deferred {flushed.deferred}, "
+               f"failed {flushed.failed}")
+    for err in summary.errors:
+        click.echo(f"  warning: {err}", err=True)
+
+
+@cli.command()
+@pass_ctx
+def run(obj: Ctx) -> None:
+    """Run the scheduler: poll every schedule.poll_minutes, send queued mail every minute.
+
+    SIGTERM or Ctrl-C finishes the mail in hand, then exits. One instance per database.
+
+    Example: mailproc run
+    """
+    from mailproc.scheduler import run_forever
+
+    app = obj.app()
+    run_forever(app, run_poll_cycle, flush_outbox)
+
+
+# ---- complaints --------------------------------------------------------------------------
+
+@cli.group()
+def complaints() -> None:
+    """List and show registered complaints."""
+
+
+def complaint_summary(c: store.Complaint) -> dict[str, Any]:
+    return {
+        "number": c.number, "status": c.status, "channel": c.channel,
+        "received_at": _iso(c.received_at),
+        "customer": c.customer.email if c.customer_id else None,
+        "customer_name": c.customer.name if c.customer_id else None,
+        "received_by": c.received_by or None,
+        "category": c.category or None, "categories": json.loads(c.categories),
+        "department": c.department or None, "subject": c.subject,
+        "first_response_at": _iso(c.first_response_at),
+    }
+
+
+@complaints.command("list")
+@click.option("--status", type=click.Choice(states.STATUSES + ("open",)),
+              help="Only this status ('open' = every status before closed/rejected).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def complaints_list(obj: Ctx, status: str | None, as_json: bool) -> None:
+    """List complaints, newest first.
+
+    Example: mailproc complaints list --status triage
+    """
+    obj.app()
+    q = store.Complaint.select().order_by(store.Complaint.received_at.desc(),
+                                          store.Complaint.id.desc())
+    if status == "open":
+        q = q.where(store.Complaint.status.in_(sorted(states.OPEN_STATUSES)))
+    elif status:
+        q = q.where(store.Complaint.status == status)
+    rows = [complaint_summary(c) for c in q]
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no complaints")
+        return
+    s = obj.settings
+    for c, row in zip(q, rows, strict=True):
+        click.echo(f"{row['number']:<26} {_local(s, c.received_at)}  {row['status']:<11} "
+                   f"{(row['department'] or '-'):<10} {row['customer'] or '-':<30} "
+                   f"{row['subject'][:50]}")
+
+
+@complaints.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
+    """Show one complaint: fields, messages, attachments, events.
+
+    Example: mailproc complaints show 001/PTPP/MKT/XI/2026
+    """
+    obj.app()
+    c = store.complaint_by_number(number)
+    if c is None:
+        raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
+    data = complaint_summary(c) | {
+        "description": c.description, "return_requested": c.return_requested,
+        "keyword_matches": json.loads(c.keyword_matches),
+        "fields": {"product": c.product, "batch": c.batch, "quantity": c.quantity,
+                   "invoice": c.invoice, "delivery_note": c.delivery_note},
+        "messages": [
+            {"direction": m.direction, "kind": m.kind, "message_id": m.message_id,
+             "from": m.from_addr, "to": m.to_addrs, "subject": m.subject,
+             "at": _iso(m.processed_at), "archive": m.archive_path or None,
+             "reason": m.reason or None}
+            for m in c.messages.order_by(store.Message.id)],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size,
+             "inline": a.inline, "status": a.status, "archive": a.archive_path or None}
+            for a in c.attachments.order_by(store.Attachment.id)],
+        "events": [
+            {"at": _iso(e.at), "actor": e.actor, "source": e.source, "kind": e.kind,
+             "data": json.loads(e.data)}
+            for e in c.events.order_by(store.Event.id)],
+    }
+    if as_json:
+        _emit_json(data)
+        return
+    s = obj.settings
+    click.echo(f"{c.number}  [{c.status}: {states.LABELS_ID[c.status]}]")
+    for label, value in (
+        ("Diterima", _local(s, c.received_at)), ("Pelanggan", data["customer"]),
+        ("Diterima oleh", data["received_by"]), ("Saluran", c.channel),
+        ("Kategori", ", ".join(data["categories"]) or "-"), ("Bagian", c.department or "-"),
+        ("Produk", c.product), ("Batch/lot", c.batch), ("Jumlah", c.quantity),
+        ("Faktur", c.invoice), ("Surat jalan", c.delivery_note),
+        ("Tanggapan pertama", _local(s, c.first_response_at)), ("Subjek", c.subject),
+    ):
+        if value:
+            click.echo(f"  {label:<18}: {value}")
+    click.echo("\nUraian:\n  " + c.description.strip().replace("\n", "\n  "))
+    click.echo("\nSurat:")
+    for m in data["messages"]:
+        arrow = "<-" if m["direction"] == "in" else "->"
+        click.echo(f"  {arrow} {m['kind']:<17} {m['from'] or m['to']}: {m['subject']}")
+    if data["attachments"]:
+        click.echo("\nLampiran:")
+        for a in data["attachments"]:
+            click.echo(f"  {a['filename']} ({a['size']} byte, {a['status']})")
+    click.echo("\nRiwayat:")
+    for e, ev in zip(c.events.order_by(store.Event.id), data["events"], strict=True):
+        click.echo(f"  {_local(s, e.at)}  {ev['kind']:<22} {ev['actor']}")
+
+
+# ---- outbox ------------------------------------------------------------------------------
+
+@cli.group()
+def outbox() -> None:
+    """The queue of outgoing mail."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed"]),
+              help="Only this status (default: everything not yet sent).")
+@click.option("--all", "show_all", is_flag=True, help="Include sent mail.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def outbox_list(obj: Ctx, status: str | None, show_all: bool, as_json: bool) -> None:
+    """List outgoing mail; by default what is not sent yet.
+
+    Example: mailproc outbox list --all --json
+    """
+    app = obj.app()
+    q = store.OutgoingMail.select().order_by(store.OutgoingMail.id)
+    if status:
+        q = q.where(store.OutgoingMail.status == status)
+    elif not show_all:
+        q = q.where(store.OutgoingMail.status != "sent")
+    stuck = {r.id for r in outbox_mod.stuck_rows(app.settings, app.clock())}
+    rows = [{
+        "id": r.id, "kind": r.kind, "status": r.status, "to": json.loads(r.to_addrs),
+        "cc": json.loads(r.cc_addrs), "subject": r.subject, "attempts": r.attempts,
+        "next_attempt_at": _iso(r.next_attempt_at), "last_error": r.last_error or None,
+        "created_at": _iso(r.created_at), "sent_at": _iso(r.sent_at),
+        "complaint": r.complaint.number if r.complaint_id else None,
+        "message_id": r.message_id, "stuck": r.id in stuck,
+    } for r in q]
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("outbox empty" if not show_all else "no outgoing mail")
+        return
+    for r in rows:
+        note = "  STUCK: check whether it arrived, then `mailproc outbox retry`" \
+            if r["stuck"] else (f"  ({r['last_error']})" if r["last_error"] else "")
+        click.echo(f"{r['id']:>5} {r['status']:<8} {r['kind']:<18} {', '.join(r['to'])[:40]:<40}"
+                   f" {r['subject'][:60]}{note}")
+
+
+@outbox.command("flush")
+@pass_ctx
+def outbox_flush(obj: Ctx) -> None:
+    """Send every queued mail that is due now.
+
+    Example: mailproc outbox flush
+    """
+    app = obj.app()
+    result = flush_outbox(app)
+    click.echo(f"sent {result.sent}, deferred {result.deferred}, failed {result.failed}")
+    if result.deferred or result.failed:
+        raise click.exceptions.Exit(1)
+
+
+@outbox.command("retry")
+@click.argument("mail_id", type=int)
+@click.option("--by", default=None, help="Operator name for the audit trail (default: OS user).")
+@pass_ctx
+def outbox_retry(obj: Ctx, mail_id: int, by: str | None) -> None:
+    """Queue a failed or stuck outgoing mail again.
+
+    Example: mailproc outbox retry 42
+    """
+    import getpass
+
+    app = obj.app()
+    row = outbox_mod.requeue(mail_id, app.clock(), by or getpass.getuser())
+    click.echo(f"mail {row.id} queued again; it goes out with the next flush")
+
+
+def main() -> None:
+    cli(prog_name="mailproc")

@@ -1,0 +1,383 @@
+"""The TOML file plus MAILPROC_* variables → one immutable Settings object.
+
+Nothing here connects to anything; nothing is read at import time. Secrets are kept out of
+every repr so that logging a Settings object never prints a password.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailproc.domain.numbering import NumberPattern
+from mailproc.domain.routing import RoutingRules, compile_patterns, rules_from_mapping
+from mailproc.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/mailproc.toml")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    kind: str  # 'imap' or 'maildir'
+    url: str = field(repr=False)
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    security: str = "ssl"  # 'ssl', 'starttls' or 'none'
+    path: Path | None = None  # maildir root
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    mode: str = "move"  # 'move' or 'keep'
+    processed_keyword: str = "$MailprocProcessed"
+    quarantine_keyword: str = "$MailprocQuarantined"
+    ca_file: Path | None = None
+    timeout: float = 60.0
+    fetch_batch: int = 50
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    kind: str  # 'smtp' or 'maildir'
+    url: str = field(repr=False)
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = field(default="", repr=False)
+    security: str = "none"  # 'ssl', 'starttls' or 'none'
+    path: Path | None = None  # maildir the mail is written to instead of sent
+    ca_file: Path | None = None
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Department:
+    key: str
+    name: str
+    addresses: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Company:
+    name: str
+    domains: tuple[str, ...]
+    address: str = ""
+    phone: str = ""
+    sender_name: str = ""
+    sender_address: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 20
+    auto_replies_per_sender_per_day: int = 5
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int = 10
+    backoff_seconds: int = 60
+    backoff_max_seconds: int = 3600
+    stuck_after_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    root: Path
+    company: Company
+    mailbox: MailboxSettings
+    smtp: SmtpSettings
+    database_url: str = field(repr=False)
+    archive_dir: Path
+    templates_dir: Path
+    state_dir: Path
+    timezone: ZoneInfo
+    marketing_admin: tuple[str, ...]
+    sales_marketing: tuple[str, ...]
+    operations_manager: tuple[str, ...]
+    departments: Mapping[str, Department]
+    numbering: NumberPattern
+    routing: RoutingRules
+    extract_patterns: Mapping[str, re.Pattern[str]]
+    limits: Limits
+    outbox: OutboxSettings
+    poll_minutes: float = 5.0
+    log_level: str = "INFO"
+
+    def is_internal(self, address: str) -> bool:
+        """True for an address in one of the company's own mail domains."""
+        domain = address.rpartition("@")[2].lower()
+        return bool(domain) and any(
+            domain == d or domain.endswith("." + d) for d in self.company.domains
+        )
+
+    def department_for_address(self, address: str) -> Department | None:
+        address = address.lower()
+        for dep in self.departments.values():
+            if address in dep.addresses:
+                return dep
+        return None
+
+
+class _Reader:
+    """Typed access to the TOML tree; every error names the dotted key and the file."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path) -> None:
+        self.data = data
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                if default is ...:
+                    raise self.fail(key, "missing; see config/mailproc.example.toml")
+                return default
+            node = node[part]
+        if isinstance(node, bool) and kind in (int, float, (int, float)):
+            raise self.fail(key, f"expected a number, got {node!r}")
+        if not isinstance(node, kind):
+            kinds = (kind,) if isinstance(kind, type) else kind
+            want = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, f"expected {want}, got {type(node).__name__} {node!r}")
+        return node
+
+    def addresses(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, (list, str), default)
+        items = [value] if isinstance(value, str) else value
+        out = []
+        for item in items:
+            if not isinstance(item, str) or not _EMAIL.fullmatch(item.strip()):
+                raise self.fail(key, f"not an email address: {item!r}")
+            out.append(item.strip().lower())
+        return tuple(out)
+
+    def positive(self, key: str, default: Any) -> Any:
+        value = self.get(key, (int, float), default)
+        if value <= 0:
+            raise self.fail(key, f"must be greater than 0, got {value}")
+        return value
+
+
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def _resolve(root: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (root / p).resolve()
+
+
+def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> MailboxSettings:
+    key = "mailbox.url"
+    common: dict[str, Any] = {
+        "processed_folder": r.get("mailbox.processed_folder", str, "Processed"),
+        "quarantine_folder": r.get("mailbox.quarantine_folder", str, "Quarantine"),
+        "mode": r.get("mailbox.mode", str, "move"),
+        "processed_keyword": r.get("mailbox.processed_keyword", str, "$MailprocProcessed"),
+        "quarantine_keyword": r.get("mailbox.quarantine_keyword", str, "$MailprocQuarantined"),
+        "timeout": float(r.positive("mailbox.timeout_seconds", 60)),
+        "fetch_batch": int(r.positive("mailbox.fetch_batch", 50)),
+    }
+    if common["mode"] not in ("move", "keep"):
+        raise r.fail("mailbox.mode", f"must be 'move' or 'keep', got {common['mode']!r}")
+    ca = r.get("mailbox.ca_file", str, "")
+    common["ca_file"] = _resolve(root, ca) if ca else None
+    if url.startswith("maildir:"):
+        path = url[len("maildir:"):]
+        if not path:
+            raise r.fail(key, "maildir: needs a path, e.g. maildir:var/inbox")
+        return MailboxSettings(kind="maildir", url=url, path=_resolve(root, path), **common)
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps"):
+        raise r.fail(key, f"unsupported scheme {parts.scheme!r}; use imaps://, imap:// or maildir:")
+    query = parse_qs(parts.query)
+    starttls = query.get("starttls", ["0"])[0].lower() in _TRUE
+    security = "ssl" if parts.scheme == "imaps" else ("starttls" if starttls else "none")
+    if not parts.hostname:
+        raise r.fail(key, "no host in the URL")
+    try:
+        port = parts.port or (993 if security == "ssl" else 143)
+    except ValueError as exc:
+        raise r.fail(key, f"bad port: {exc}") from None
+    password = env.get("MAILPROC_MAILBOX_PASSWORD") or unquote(parts.password or "")
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    return MailboxSettings(
+        kind="imap", url=url, host=parts.hostname, port=port, user=unquote(parts.username or ""),
+        password=password, folder=folder, security=security, **common,
+    )
+
+
+def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> SmtpSettings:
+    key = "smtp.url"
+    ca = r.get("smtp.ca_file", str, "")
+    ca_file = _resolve(root, ca) if ca else None
+    timeout = float(r.positive("smtp.timeout_seconds", 60))
+    if url.startswith("maildir:"):
+        path = url[len("maildir:"):]
+        if not path:
+            raise r.fail(key, "maildir: needs a path, e.g. maildir:var/sent")
+        return SmtpSettings(kind="maildir", url=url, path=_resolve(root, path), timeout=timeout)
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise r.fail(key, f"unsupported scheme {parts.scheme!r}; use smtps://, smtp:// or maildir:")
+    if not parts.hostname:
+        raise r.fail(key, "no host in the URL")
+    query = parse_qs(parts.query)
+    starttls = query.get("starttls", ["0"])[0].lower() in _TRUE
+    security = "ssl" if parts.scheme == "smtps" else ("starttls" if starttls else "none")
+    try:
+        port = parts.port or (465 if security == "ssl" else 587 if starttls else 25)
+    except ValueError as exc:
+        raise r.fail(key, f"bad port: {exc}") from None
+    password = env.get("MAILPROC_SMTP_PASSWORD") or unquote(parts.password or "")
+    return SmtpSettings(
+        kind="smtp", url=url, host=parts.hostname, port=port,
+        user=unquote(parts.username or ""), password=password, security=security,
+        ca_file=ca_file, timeout=timeout,
+    )
+
+
+def _parse_database(url: str, r: _Reader, root: Path) -> str:
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path in ("", ":memory:"):
+            return "sqlite:///:memory:"
+        return "sqlite:///" + str(_resolve(root, path))
+    if url.startswith(("postgresql://", "postgres://")):
+        return url
+    raise r.fail("database.url", "use sqlite:///PATH or postgresql://user@host/dbname")
+
+
+def config_path_from(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    return Path(cli_value or env.get("MAILPROC_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file at `path`, apply MAILPROC_* overrides, validate everything."""
+    env = os.environ if env is None else env
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: configuration file not found; copy config/mailproc.example.toml to "
+            f"{path} (or run `mailproc demo`), or pass --config PATH / MAILPROC_CONFIG"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    r = _Reader(data, path)
+    root = _resolve(path.resolve().parent, r.get("paths.root", str, "."))
+
+    company = Company(
+        name=r.get("company.name", str),
+        domains=tuple(d.lower() for d in r.get("company.domains", list)),
+        address=r.get("company.address", str, ""),
+        phone=r.get("company.phone", str, ""),
+        sender_name=r.get("company.sender_name", str, ""),
+        sender_address=r.addresses("company.sender_address")[0],
+        signature=r.get("company.signature", str, ""),
+    )
+    if not company.domains or not all(isinstance(d, str) and d for d in company.domains):
+        raise r.fail("company.domains", "list the company's mail domains, e.g. ['contoh.co.id']")
+
+    mailbox_url = env.get("MAILPROC_MAILBOX_URL") or r.get("mailbox.url", str)
+    smtp_url = env.get("MAILPROC_SMTP_URL") or r.get("smtp.url", str)
+    db_url = env.get("MAILPROC_DATABASE_URL") or r.get("database.url", str, "sqlite:///var/mailproc.db")
+
+    departments: dict[str, Department] = {}
+    for dkey, dval in r.get("departments", dict).items():
+        if not isinstance(dval, Mapping):
+            raise r.fail(f"departments.{dkey}", "expected a table with name and addresses")
+        departments[dkey] = Department(
+            key=dkey,
+            name=r.get(f"departments.{dkey}.name", str),
+            addresses=r.addresses(f"departments.{dkey}.addresses"),
+            aliases=tuple(a.lower() for a in r.get(f"departments.{dkey}.aliases", list, [])),
+        )
+
+    try:
+        routing = rules_from_mapping(r.get("routing", dict))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for rule in routing.categories:
+        if rule.department and rule.department not in departments:
+            raise r.fail(
+                "routing.categories", f"category {rule.name!r} names unknown department "
+                f"{rule.department!r}; known: {', '.join(sorted(departments))}"
+            )
+    try:
+        extract = compile_patterns(r.get("extract", dict, {}))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: extract: {exc}") from None
+    try:
+        numbering = NumberPattern(r.get("numbering.pattern", str, NumberPattern.DEFAULT))
+    except ValueError as exc:
+        raise r.fail("numbering.pattern", str(exc)) from None
+    tz_name = r.get("company.timezone", str, "Asia/Jakarta")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("company.timezone", f"unknown time zone {tz_name!r}") from None
+
+    limits = Limits(
+        max_message_bytes=int(r.positive("limits.max_message_bytes", Limits.max_message_bytes)),
+        max_attachment_bytes=int(
+            r.positive("limits.max_attachment_bytes", Limits.max_attachment_bytes)
+        ),
+        max_attachments=int(r.positive("limits.max_attachments", Limits.max_attachments)),
+        auto_replies_per_sender_per_day=int(
+            r.positive("limits.auto_replies_per_sender_per_day",
+                       Limits.auto_replies_per_sender_per_day)
+        ),
+    )
+    outbox = OutboxSettings(
+        max_attempts=int(r.positive("outbox.max_attempts", OutboxSettings.max_attempts)),
+        backoff_seconds=int(r.positive("outbox.backoff_seconds", OutboxSettings.backoff_seconds)),
+        backoff_max_seconds=int(
+            r.positive("outbox.backoff_max_seconds", OutboxSettings.backoff_max_seconds)
+        ),
+        stuck_after_seconds=int(
+            r.positive("outbox.stuck_after_seconds", OutboxSettings.stuck_after_seconds)
+        ),
+    )
+    settings = Settings(
+        config_path=path,
+        root=root,
+        company=company,
+        mailbox=_parse_mailbox(mailbox_url, r, root, env),
+        smtp=_parse_smtp(smtp_url, r, root, env),
+        database_url=_parse_database(db_url, r, root),
+        archive_dir=_resolve(root, r.get("paths.archive", str, "archive")),
+        templates_dir=_resolve(root, r.get("paths.templates", str, "doc_templates")),
+        state_dir=_resolve(root, r.get("paths.state", str, "var")),
+        timezone=tz,
+        marketing_admin=r.addresses("people.marketing_admin"),
+        sales_marketing=r.addresses("people.sales_marketing"),
+        operations_manager=r.addresses("people.operations_manager"),
+        departments=departments,
+        numbering=numbering,
+        routing=routing,
+        extract_patterns=extract,
+        limits=limits,
+        outbox=outbox,
+        poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
+        log_level=r.get("logging.level", str, "INFO").upper(),
+    )
+    return settings

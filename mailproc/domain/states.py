@@ -1,0 +1,56 @@
+"""The complaint / PTPP state machine as a table of allowed transitions."""
+
+from __future__ import annotations
+
+TRIAGE = "triage"  # no responsible department could be chosen: marketing admin decides
+ASSIGNED = "assigned"  # a department is chosen; the PTPP form goes out to it
+ISSUED = "issued"  # the PTPP form was sent to the department
+PLANNED = "planned"  # root-cause analysis and action plan received
+IMPLEMENTED = "implemented"  # actions reported done; waiting for the effectiveness check
+CLOSED = "closed"  # verified effective
+REJECTED = "rejected"  # not a complaint (spam, misdirected), with a reason
+
+STATUSES = (TRIAGE, ASSIGNED, ISSUED, PLANNED, IMPLEMENTED, CLOSED, REJECTED)
+
+LABELS_ID = {
+    TRIAGE: "Menunggu penentuan bagian",
+    ASSIGNED: "Bagian ditentukan",
+    ISSUED: "PTPP diterbitkan",
+    PLANNED: "Analisis & rencana diterima",
+    IMPLEMENTED: "Tindakan selesai, menunggu verifikasi",
+    CLOSED: "Ditutup (efektif)",
+    REJECTED: "Ditolak (bukan keluhan)",
+}
+
+# None is the state before registration.
+TRANSITIONS: dict[str | None, frozenset[str]] = {
+    None: frozenset({TRIAGE, ASSIGNED}),
+    TRIAGE: frozenset({ASSIGNED, REJECTED}),
+    ASSIGNED: frozenset({ASSIGNED, ISSUED, REJECTED}),
+    ISSUED: frozenset({ASSIGNED, PLANNED, REJECTED}),
+    PLANNED: frozenset({IMPLEMENTED}),
+    IMPLEMENTED: frozenset({CLOSED, ISSUED}),  # not effective → a new cycle is issued
+    CLOSED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+OPEN_STATUSES = frozenset(STATUSES) - {CLOSED, REJECTED}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: str | None, target: str) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none"
+        super().__init__(
+            f"cannot go from {current or 'new'} to {target}; allowed from here: {allowed}"
+        )
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: str | None, target: str) -> None:
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(current, target)
+
+
+def initial_status(department: str | None) -> str:
+    return ASSIGNED if department else TRIAGE

@@ -1,0 +1,329 @@
+"""Where mail comes from: an IMAP folder (imap-tools) or a local Maildir; fetch, move, mark.
+
+A source lists the mail that is new since a stored position, hands out raw bytes, and after the
+caller has committed its work moves each message to the processed or quarantine folder (or, in
+keep-in-place mode, marks it with an IMAP keyword). It never decides what a mail means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import mailbox as stdlib_mailbox
+import re
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.errors import ImapToolsError
+from imap_tools.utils import encode_folder
+
+from mailproc.config import MailboxSettings
+from mailproc.errors import ConfigError, MailboxError
+from mailproc.outbox import tls_context
+
+log = logging.getLogger(__name__)
+
+# Bound one FETCH round trip by bytes as well as by count, so a batch of large mails cannot
+# balloon memory (imaplib holds a whole response in memory).
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: str  # IMAP UID, or the Maildir key
+    size: int
+    raw: bytes  # the whole message; only the header when `too_large`
+    received_at: datetime | None  # INTERNALDATE / delivery time, aware UTC
+    too_large: bool = False
+
+
+class Source(Protocol):
+    key: str  # names the mailbox for stored positions; never holds a secret
+    folder: str
+
+    def __enter__(self) -> Source: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def fetch_new(self, uidvalidity: int, last_uid: int,
+                  max_bytes: int) -> tuple[int, int, Iterator[Fetched]]:
+        """(uidvalidity, number of new mails, the mails in arrival order)."""
+        ...
+    def mark_done(self, uid: str, quarantined: bool) -> None: ...
+
+
+_FETCH_ITEM = re.compile(rb"UID (\d+)")
+_SIZE_ITEM = re.compile(rb"RFC822\.SIZE (\d+)")
+_DATE_ITEM = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+def _internaldate(head: bytes) -> datetime | None:
+    m = _DATE_ITEM.search(head)
+    if not m:
+        return None
+    try:
+        return datetime.strptime(m.group(1).decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+    except ValueError:
+        return None
+
+
+class ImapSource:
+    def __init__(self, cfg: MailboxSettings) -> None:
+        self.cfg = cfg
+        self.key = f"imap://{cfg.user}@{cfg.host}:{cfg.port}"
+        self.folder = cfg.folder
+        self.box: BaseMailBox | None = None
+
+    # -- connection --------------------------------------------------------------------------
+    def __enter__(self) -> ImapSource:
+        cfg = self.cfg
+        where = f"{cfg.host}:{cfg.port}"
+        try:
+            if cfg.security == "ssl":
+                box: BaseMailBox = MailBox(cfg.host, cfg.port, timeout=cfg.timeout,
+                                           ssl_context=tls_context(cfg.ca_file))
+            elif cfg.security == "starttls":
+                box = MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout,
+                                      ssl_context=tls_context(cfg.ca_file))
+            else:
+                box = MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailboxError(
+                f"TLS certificate of {where} not trusted ({exc.verify_message}); if the server "
+                "uses a private CA, set mailbox.ca_file to its certificate") from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"cannot connect to IMAP server {where}: {exc}; check mailbox.url "
+                               "and that the server is reachable") from None
+        try:
+            box.login(cfg.user, cfg.password, initial_folder=None)
+        except (ImapToolsError, imaplib.IMAP4.error) as exc:
+            box.client.shutdown()
+            raise MailboxError(f"IMAP login to {where} as {cfg.user!r} refused ({exc}); check "
+                               "the user in mailbox.url and MAILPROC_MAILBOX_PASSWORD") from None
+        self.box = box
+        self._refresh_capabilities()
+        self._select(cfg.folder)
+        if cfg.mode == "move":
+            for name in (cfg.processed_folder, cfg.quarantine_folder):
+                if not box.folder.exists(name):
+                    box.folder.create(name)
+                    log.info("created IMAP folder %s", name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.box is not None:
+            with contextlib.suppress(OSError, imaplib.IMAP4.error, ImapToolsError):
+                self.box.logout()
+            self.box = None
+
+    def _refresh_capabilities(self) -> None:
+        # imaplib keeps the capabilities it saw before login; Dovecot announces MOVE and
+        # UIDPLUS only after login, and without them a move degrades to COPY + EXPUNGE,
+        # which would also expunge other clients' \Deleted mail.
+        client = self.client
+        typ, data = client.capability()
+        if typ == "OK" and data and data[-1]:
+            client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+
+    @property
+    def client(self) -> imaplib.IMAP4:
+        if self.box is None:
+            raise MailboxError("the mailbox is not open")
+        return self.box.client
+
+    def _select(self, folder: str) -> None:
+        typ, data = self.client.select(encode_folder(folder))
+        if typ != "OK":
+            raise MailboxError(f"cannot open IMAP folder {folder!r}: {data!r}; check the folder "
+                               "in mailbox.url")
+
+    def _uid(self, *args: object) -> list:
+        typ, data = self.client.uid(*args)  # type: ignore[arg-type]
+        if typ != "OK":
+            raise MailboxError(f"IMAP UID {args[0]} failed: {data!r}")
+        return data
+
+    # -- reading -----------------------------------------------------------------------------
+    def fetch_new(self, uidvalidity: int, last_uid: int,
+                  max_bytes: int) -> tuple[int, int, Iterator[Fetched]]:
+        assert self.box is not None
+        status = self.box.folder.status(self.folder, ["UIDVALIDITY", "UIDNEXT"])
+        current = int(status["UIDVALIDITY"])
+        if current != uidvalidity:
+            if uidvalidity:
+                log.warning("UIDVALIDITY of %s changed (%s → %s): rescanning the folder; mail "
+                            "already processed is recognised by Message-ID", self.folder,
+                            uidvalidity, current)
+            last_uid = 0
+        if int(status.get("UIDNEXT", 0)) and int(status["UIDNEXT"]) <= last_uid + 1:
+            return current, 0, iter(())  # nothing new: no SEARCH needed at all
+        criteria = f"UID {last_uid + 1}:*"
+        if self.cfg.mode == "keep":
+            criteria += (f" NOT KEYWORD {self.cfg.processed_keyword}"
+                         f" NOT KEYWORD {self.cfg.quarantine_keyword}")
+        data = self._uid("SEARCH", criteria)
+        # 'UID n:*' always matches the highest UID even when it is below n: filter.
+        uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > last_uid)
+        return current, len(uids), self._iterate(uids, max_bytes)
+
+    def _sizes(self, uids: list[int]) -> dict[int, int]:
+        sizes: dict[int, int] = {}
+        for i in range(0, len(uids), 500):
+            chunk = ",".join(str(u) for u in uids[i:i + 500])
+            for item in self._uid("FETCH", chunk, "(UID RFC822.SIZE)"):
+                line = item[0] if isinstance(item, tuple) else item
+                if not isinstance(line, bytes):
+                    continue
+                u, s = _FETCH_ITEM.search(line), _SIZE_ITEM.search(line)
+                if u and s:
+                    sizes[int(u.group(1))] = int(s.group(1))
+        return sizes
+
+    def _iterate(self, uids: list[int], max_bytes: int) -> Iterator[Fetched]:
+        sizes = self._sizes(uids)
+        batch: list[int] = []
+        batch_bytes = 0
+        for uid in uids:
+            size = sizes.get(uid)
+            if size is None:
+                continue  # expunged by someone else since the search
+            if size > max_bytes:
+                yield from self._fetch_batch(batch, sizes)
+                batch, batch_bytes = [], 0
+                yield from self._fetch_headers(uid, size)
+                continue
+            if batch and (len(batch) >= self.cfg.fetch_batch
+                          or batch_bytes + size > MAX_BATCH_BYTES):
+                yield from self._fetch_batch(batch, sizes)
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += size
+        yield from self._fetch_batch(batch, sizes)
+
+    def _fetch_batch(self, batch: list[int], sizes: dict[int, int]) -> Iterator[Fetched]:
+        if not batch:
+            return
+        data = self._uid("FETCH", ",".join(map(str, batch)), "(UID INTERNALDATE BODY.PEEK[])")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            m = _FETCH_ITEM.search(item[0])
+            if not m:
+                continue
+            uid = int(m.group(1))
+            yield Fetched(uid=str(uid), size=sizes.get(uid, len(item[1])), raw=item[1],
+                          received_at=_internaldate(item[0]))
+
+    def _fetch_headers(self, uid: int, size: int) -> Iterator[Fetched]:
+        data = self._uid("FETCH", str(uid), "(UID INTERNALDATE BODY.PEEK[HEADER])")
+        for item in data:
+            if isinstance(item, tuple):
+                yield Fetched(uid=str(uid), size=size, raw=item[1],
+                              received_at=_internaldate(item[0]), too_large=True)
+                return
+
+    # -- after commit ------------------------------------------------------------------------
+    def mark_done(self, uid: str, quarantined: bool) -> None:
+        cfg = self.cfg
+        try:
+            if cfg.mode == "keep":
+                keyword = cfg.quarantine_keyword if quarantined else cfg.processed_keyword
+                self._uid("STORE", uid, "+FLAGS.SILENT", f"({keyword})")
+                return
+            target = encode_folder(cfg.quarantine_folder if quarantined else cfg.processed_folder)
+            caps = self.client.capabilities
+            if "MOVE" in caps:
+                self._uid("MOVE", uid, target)
+                return
+            self._uid("COPY", uid, target)
+            self._uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+            if "UIDPLUS" in caps:
+                self._uid("EXPUNGE", uid)  # only this message
+            else:
+                log.warning("server has neither MOVE nor UIDPLUS: plain EXPUNGE after COPY")
+                self.client.expunge()
+        except (TimeoutError, OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"cannot move/mark message UID {uid}: {exc}") from None
+
+
+class MaildirSource:
+    """A local Maildir: the embedded default. Processed mail moves to the Maildir++ folders
+    named like the IMAP ones, so Dovecot can serve the same tree."""
+
+    def __init__(self, cfg: MailboxSettings) -> None:
+        if cfg.mode == "keep":
+            raise ConfigError("mailbox.mode: keep-in-place needs an IMAP mailbox (keywords); "
+                              "use mode = \"move\" with a Maildir")
+        assert cfg.path is not None
+        self.cfg = cfg
+        self.path: Path = cfg.path
+        self.key = f"maildir:{cfg.path}"
+        self.folder = "INBOX"
+        self.box: stdlib_mailbox.Maildir | None = None
+
+    def __enter__(self) -> MaildirSource:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.box = stdlib_mailbox.Maildir(str(self.path), factory=None, create=True)
+        for name in (self.cfg.processed_folder, self.cfg.quarantine_folder):
+            if name not in self.box.list_folders():
+                self.box.add_folder(name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.box = None
+
+    def _file(self, key: str) -> Path:
+        assert self.box is not None
+        return Path(self.box._path) / self.box._lookup(key)  # noqa: SLF001
+
+    def fetch_new(self, uidvalidity: int, last_uid: int,
+                  max_bytes: int) -> tuple[int, int, Iterator[Fetched]]:
+        assert self.box is not None
+        stamped = []
+        for key in self.box:
+            try:
+                stamped.append((self._file(key).stat().st_mtime, key))
+            except (KeyError, FileNotFoundError):
+                continue  # taken by another process meanwhile
+        stamped.sort()  # oldest delivery first
+        return 0, len(stamped), self._iterate(stamped, max_bytes)
+
+    def _iterate(self, stamped: list[tuple[float, str]], max_bytes: int) -> Iterator[Fetched]:
+        for mtime, key in stamped:
+            when = datetime.fromtimestamp(mtime, UTC)
+            try:
+                path = self._file(key)
+                size = path.stat().st_size
+                if size > max_bytes:
+                    with open(path, "rb") as fh:
+                        head = fh.read(256 * 1024).replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+                    yield Fetched(uid=key, size=size, raw=head + b"\n\n", received_at=when,
+                                  too_large=True)
+                    continue
+                raw = path.read_bytes()
+            except (KeyError, FileNotFoundError):
+                continue
+            yield Fetched(uid=key, size=size, raw=raw, received_at=when)
+
+    def mark_done(self, uid: str, quarantined: bool) -> None:
+        assert self.box is not None
+        folder = self.box.get_folder(
+            self.cfg.quarantine_folder if quarantined else self.cfg.processed_folder)
+        try:
+            src = self._file(uid)
+        except KeyError:
+            return
+        # A rename within the same tree keeps the bytes untouched and is atomic.
+        dest = Path(folder._path) / "cur" / src.name  # noqa: SLF001
+        src.rename(dest)
+
+
+def open_source(cfg: MailboxSettings) -> Source:
+    if cfg.kind == "maildir":
+        return MaildirSource(cfg)
+    return ImapSource(cfg)
+

@@ -1,0 +1,103 @@
+"""The `schedule` loop of `mailproc run`: each job wrapped, one instance per database,
+graceful stop on SIGTERM / SIGINT.
+
+schedule re-runs a job that raised on every tick (it is never rescheduled) and would starve
+the others, so every job is wrapped here and failures are logged, never raised.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import schedule
+
+from mailproc import services
+from mailproc.errors import AlreadyRunning, MailprocError
+
+log = logging.getLogger(__name__)
+
+
+def guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
+    """Run `job`, log any failure, and always return normally so schedule keeps its rhythm."""
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            job()
+        except MailprocError as exc:
+            log.error("%s failed: %s", name, exc)
+        except Exception:  # noqa: BLE001 - a bug in one job must not stop the loop
+            log.exception("%s failed unexpectedly", name)
+        else:
+            log.debug("%s done in %.2fs", name, time.monotonic() - started)
+
+    run.__name__ = name
+    return run
+
+
+@contextmanager
+def instance_lock(state_dir: os.PathLike[str] | str, database_url: str) -> Iterator[None]:
+    """An exclusive lock per database so two schedulers never poll the same mailbox."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    path = os.path.join(state_dir, f"mailproc-run-{digest}.lock")
+    os.makedirs(state_dir, exist_ok=True)
+    fh = open(path, "a+")  # noqa: SIM115 - held for the life of the loop
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"another `mailproc run` uses this database (lock {path}); stop it first"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
+                    flush: Callable[[services.App], Any],
+                    stop: services.StopFlag) -> schedule.Scheduler:
+    sched = schedule.Scheduler()
+    sched.every(app.settings.poll_minutes).minutes.do(
+        guarded("poll", lambda: poll_cycle(app, stop)))
+    sched.every(1).minutes.do(guarded("outbox", lambda: flush(app)))
+    return sched
+
+
+def run_forever(app: services.App, poll_cycle: Callable[..., Any],
+                flush: Callable[[services.App], Any], *,
+                max_loops: int | None = None) -> None:
+    stop = services.StopFlag()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing the current mail, then stopping", signum)
+        stop.stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with instance_lock(app.settings.state_dir, app.settings.database_url):
+        sched = build_scheduler(app, poll_cycle, flush, stop)
+        log.info("mailproc running: polling every %s minute(s)", app.settings.poll_minutes)
+        guarded("poll", lambda: poll_cycle(app, stop))()  # at start, not after the first wait
+        loops = 0
+        while not stop.stop:
+            sched.run_pending()
+            loops += 1
+            if max_loops is not None and loops >= max_loops:
+                break
+            # Sleep in short steps so a signal is honoured within a second.
+            idle = sched.idle_seconds
+            time.sleep(max(0.0, min(1.0, idle if idle is not None else 1.0)))
+    log.info("mailproc stopped")

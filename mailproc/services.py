@@ -1,0 +1,521 @@
+"""Use cases: where the domain meets the adapters, each inside one transaction.
+
+A mail flows: source.fetch_new → process_mail (parse → gather facts → domain.intake.decide →
+register / attach / record / quarantine, all in one transaction with the outgoing mail it
+causes) → source.mark_done (after commit) → outbox.flush.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mailproc import store
+from mailproc.archive import QUARANTINE, UNFILED, Archive
+from mailproc.config import Settings
+from mailproc.domain import states
+from mailproc.domain.intake import (
+    Decision,
+    MailFacts,
+    Verdict,
+    auto_reply_window_start,
+    decide,
+    may_auto_reply,
+)
+from mailproc.domain.routing import classify_text, extract_fields
+from mailproc.mailbox import Fetched, Source
+from mailproc.mailparse import Address, IncomingMail, forwarded_original, parse_message
+from mailproc.outbox import MAILER_HEADER, queue_mail
+from mailproc.store import Complaint, utcnow_naive
+from mailproc.texts import MailTexts, format_datetime_id, shorten
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """What every use case needs; built once by the CLI (the composition root)."""
+
+    settings: Settings
+    archive: Archive
+    texts: MailTexts
+    clock: Clock = system_clock
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock = system_clock) -> App:
+        return cls(settings, Archive(settings.archive_dir), MailTexts(settings.templates_dir),
+                   clock)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: str  # a Verdict value, or 'duplicate'
+    number: str = ""
+    reason: str = ""
+
+    @property
+    def quarantined(self) -> bool:
+        return self.verdict == Verdict.QUARANTINE
+
+
+@dataclass
+class PollSummary:
+    fetched: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fetched": self.fetched, "outcomes": dict(self.outcomes),
+                "registered": self.registered, "errors": self.errors,
+                "seconds": round(self.seconds, 3)}
+
+
+# ---- intake ------------------------------------------------------------------------------
+
+def _raw_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _reply_address(mail: IncomingMail) -> Address:
+    for addr in mail.reply_to:
+        if addr.email:
+            return addr
+    return mail.from_
+
+
+def _known_subject_number(app: App, subject: str) -> str | None:
+    for number in app.settings.numbering.find(subject):
+        if store.complaint_by_number(number) is not None:
+            return number
+    return None
+
+
+def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | None, str]:
+    """Look up what the domain decision needs; returns the facts plus, for a staff forward,
+    the original customer and text."""
+    s = app.settings
+    sender = mail.from_.email
+    own = bool(mail.headers.get(MAILER_HEADER.lower())) or sender == s.company.sender_address
+    thread = store.complaint_by_message_ids(list(mail.in_reply_to) + list(mail.references))
+    internal = bool(sender) and s.is_internal(sender)
+    original: Address | None = None
+    original_text = mail.text
+    if internal and not own:
+        original, original_text = forwarded_original(mail)
+        if original is not None and (not original.email or s.is_internal(original.email)):
+            original = None  # a forward between colleagues is not a customer complaint
+    facts = MailFacts(
+        sender=sender,
+        sender_internal=internal,
+        own_mail=own,
+        auto_reply=mail.auto_reply,
+        thread_number=thread.number if thread else None,
+        subject_number=_known_subject_number(app, mail.subject),
+        forwarded_sender=original.email if original else None,
+        has_content=bool(mail.subject.strip() or mail.text.strip() or mail.attachments
+                         or mail.forwarded),
+    )
+    return facts, original, original_text
+
+
+def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
+    """Turn one fetched mail into a complaint, a follow-up, an ignored mail or a quarantined
+    one. Never raises for bad input: a failure while processing quarantines the mail."""
+    if fetched.too_large:
+        return quarantine(app, fetched, source_key,
+                          f"surat terlalu besar ({fetched.size:,} byte; batas "
+                          f"{app.settings.limits.max_message_bytes:,} byte)".replace(",", "."))
+    raw = fetched.raw
+    try:
+        mail = parse_message(raw, max_attachment_bytes=app.settings.limits.max_attachment_bytes)
+        existing = store.Message.get_or_none(store.Message.key == mail.key)
+        if existing is not None:
+            if existing.sha256 == hashlib.sha256(raw).hexdigest() or not mail.message_id:
+                return Outcome("duplicate", existing.complaint.number
+                               if existing.complaint_id else "", "sudah diproses")
+            # Same Message-ID, different bytes: keep it, but never act on it twice.
+            return _record_ignored(app, fetched, mail, source_key, key=_raw_key(raw),
+                                   kind="duplicate",
+                                   reason=f"Message-ID sama dengan surat yang sudah diproses "
+                                          f"(<{mail.message_id}>)",
+                                   complaint=existing.complaint if existing.complaint_id
+                                   else None)
+        if store.message_exists(_raw_key(raw)):
+            return Outcome("duplicate", "", "sudah diproses")
+        facts, original, original_text = gather_facts(app, mail)
+        decision = decide(facts)
+        return _apply(app, fetched, mail, decision, source_key, original, original_text)
+    except Exception as exc:  # noqa: BLE001 - any failure must quarantine, not stall the batch
+        log.exception("processing mail UID %s failed", fetched.uid)
+        return quarantine(app, fetched, source_key,
+                          f"gagal diproses otomatis: {type(exc).__name__}: {exc}")
+
+
+def _apply(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision, source_key: str,
+           original: Address | None, original_text: str) -> Outcome:
+    v = decision.verdict
+    if v in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
+        return register_from_mail(app, fetched, mail, decision, source_key, original,
+                                  original_text)
+    if v == Verdict.FOLLOW_UP:
+        return attach_follow_up(app, fetched, mail, decision, source_key)
+    if v in (Verdict.AUTO_REPLY, Verdict.OWN_MAIL):
+        complaint = (store.complaint_by_number(decision.complaint_number)
+                     if decision.complaint_number else None)
+        return _record_ignored(app, fetched, mail, source_key, key=mail.key, kind=v.value,
+                               reason=decision.reason, complaint=complaint)
+    return quarantine(app, fetched, source_key, decision.reason, mail=mail)
+
+
+def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetched,
+                  mail: IncomingMail | None, complaint: Complaint | None,
+                  message: store.Message) -> int:
+    """Archive the attachments of `mail` and record them; returns how many were stored."""
+    if mail is None:
+        return 0
+    stored = 0
+    limit = app.settings.limits.max_attachments
+    for index, att in enumerate(mail.attachments, start=1):
+        status, rel = "stored", ""
+        if att.too_large or att.content is None:
+            status = "too_large"
+        elif index > limit:
+            status = "over_count"
+        else:
+            rel = app.archive.store_attachment(when, group, key, index, att.filename,
+                                               att.content)
+            stored += 1
+        store.Attachment.create(
+            message=message, complaint=complaint, filename=att.filename,
+            original_filename=att.original_filename, content_type=att.content_type,
+            size=att.size, sha256=att.sha256, inline=att.inline, status=status,
+            archive_path=rel,
+        )
+    return stored
+
+
+def _create_message(app: App, fetched: Fetched, mail: IncomingMail | None, *, key: str,
+                    kind: str, group: str, complaint: Complaint | None, reason: str,
+                    now: datetime, source_key: str) -> store.Message:
+    when = (fetched.received_at or now).astimezone(app.settings.timezone)
+    rel = app.archive.store_message(when, group, key, fetched.raw)
+    message = store.Message.create(
+        key=key,
+        message_id=mail.message_id if mail else "",
+        direction="in",
+        kind=kind,
+        complaint=complaint,
+        from_addr=mail.from_.email if mail else "",
+        to_addrs=", ".join(a.email for a in (mail.to + mail.cc)) if mail else "",
+        subject=mail.subject if mail else "",
+        sent_at=utcnow_naive(mail.date) if mail and mail.date else None,
+        processed_at=utcnow_naive(now),
+        size=fetched.size,
+        archive_path=rel,
+        reason=reason,
+        source_uid=f"{source_key}#{fetched.uid}",
+        in_reply_to=" ".join(mail.in_reply_to) if mail else "",
+        references=" ".join(mail.references) if mail else "",
+        sha256=hashlib.sha256(fetched.raw).hexdigest(),
+    )
+    _archive_mail(app, when, group, key, fetched, mail, complaint, message)
+    return message
+
+
+def _received_at(fetched: Fetched, now: datetime) -> datetime:
+    """The mailbox's delivery time, never in the future."""
+    when = fetched.received_at or now
+    return min(when, now)
+
+
+def _mail_source(mail: IncomingMail | None, fetched: Fetched) -> str:
+    if mail and mail.message_id:
+        return f"mail:<{mail.message_id}>"
+    return f"mail:uid {fetched.uid}"
+
+
+def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
+                       source_key: str, original: Address | None,
+                       original_text: str) -> Outcome:
+    s = app.settings
+    now = app.clock()
+    forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
+    customer_addr = original if forwarded and original else _reply_address(mail)
+    description = original_text if forwarded else mail.text
+    subject = mail.subject
+    received_at = _received_at(fetched, now)
+    routing_text = f"{subject}\n{description}"
+    routing = classify_text(routing_text, s.routing)
+    fields = extract_fields(description, s.extract_patterns)
+    department = routing.department if routing.department in s.departments else None
+    status = states.initial_status(department)
+    states.check_transition(None, status)
+    local = received_at.astimezone(s.timezone)
+    with store.transaction():
+        seq = store.next_sequence(local.year)
+        number = s.numbering.format(seq, local.year, local.month)
+        customer = store.find_or_create_customer(customer_addr.email, customer_addr.name, now)
+        complaint = Complaint.create(
+            number=number, year=local.year, seq=seq, status=status, channel="email",
+            received_at=utcnow_naive(received_at), customer=customer,
+            received_by=mail.from_.email if forwarded else "",
+            subject=subject, description=description,
+            categories=json.dumps(list(routing.categories)), category=routing.primary or "",
+            keyword_matches=json.dumps({k: list(v) for k, v in routing.matches.items()},
+                                       ensure_ascii=False),
+            department=department or "", return_requested=routing.return_requested,
+            product=fields.product, batch=fields.batch, quantity=fields.quantity,
+            invoice=fields.invoice, delivery_note=fields.delivery_note,
+            created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
+        )
+        store.Ptpp.create(complaint=complaint, number=number, cycle=1,
+                          department=department or "", status="open",
+                          created_at=utcnow_naive(now))
+        group = s.numbering.slug(number)
+        message = _create_message(app, fetched, mail, key=mail.key, kind=decision.verdict.value,
+                                  group=group, complaint=complaint, reason=decision.reason,
+                                  now=now, source_key=source_key)
+        source = _mail_source(mail, fetched)
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                           kind="mail_received",
+                           data={"message_id": mail.message_id, "subject": subject,
+                                 "archive": message.archive_path, "verdict": "complaint"})
+        store.append_event(
+            complaint=complaint, at=now, actor="mailproc", source=source,
+            kind="complaint_registered",
+            data={"number": number, "status": status, "customer": customer_addr.email,
+                  "received_by": complaint.received_by, "categories": list(routing.categories),
+                  "matches": {k: list(v) for k, v in routing.matches.items()},
+                  "department": department or "", "return_requested": routing.return_requested,
+                  "fields": fields.__dict__},
+        )
+        ack_sent, ack_note = _queue_ack(app, complaint, mail, customer_addr, forwarded, now,
+                                        source)
+        _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
+                                    message, now, source)
+    return Outcome(decision.verdict.value, number, decision.reason)
+
+
+def _queue_ack(app: App, complaint: Complaint, mail: IncomingMail, customer: Address,
+               forwarded: bool, now: datetime, source: str) -> tuple[bool, str]:
+    s = app.settings
+    recent = store.count_auto_replies_since(customer.email, auto_reply_window_start(now))
+    if not may_auto_reply(recent, s.limits.auto_replies_per_sender_per_day):
+        note = (f"batas {s.limits.auto_replies_per_sender_per_day} balasan otomatis per hari "
+                f"ke {customer.email} tercapai")
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind="auto_reply_suppressed", data={"to": customer.email,
+                                                               "reason": note})
+        return False, note
+    texts = app.texts.render(
+        "ack_customer", number=complaint.number, customer_name=customer.name,
+        company_name=s.company.name, signature=s.company.signature or s.company.name,
+        received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
+        subject=complaint.subject,
+    )
+    references = [*mail.references, mail.message_id] if mail.message_id else list(
+        mail.references)
+    queue_mail(settings=s, now=now, kind="ack", to=[customer.email],
+               cc=[mail.from_.email] if forwarded else [], subject=texts.subject,
+               body=texts.body, complaint=complaint,
+               in_reply_to="" if forwarded else mail.message_id,
+               references=[] if forwarded else references, source=source)
+    return True, ""
+
+
+def _customer_display(complaint: Complaint) -> str:
+    c = complaint.customer
+    if c is None:
+        return "(tidak diketahui)"
+    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
+
+
+def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | None,
+                                ack_sent: bool, ack_note: str, message: store.Message,
+                                now: datetime, source: str) -> None:
+    s = app.settings
+    labels = {rule.name: rule.label for rule in s.routing.categories}
+    dep = s.departments.get(complaint.department)
+    attachments = store.Attachment.select().where(
+        store.Attachment.message == message, store.Attachment.inline == False  # noqa: E712
+    ).count()
+    texts = app.texts.render(
+        "notice_new_complaint", number=complaint.number, company_name=s.company.name,
+        received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
+        customer_display=_customer_display(complaint), received_by=complaint.received_by,
+        channel=complaint.channel,
+        category_label=labels.get(primary or "", "Belum terklasifikasi"),
+        department_label=dep.name if dep else "Belum ditentukan",
+        product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
+        invoice=complaint.invoice, delivery_note=complaint.delivery_note,
+        return_requested=complaint.return_requested, attachment_count=attachments,
+        status_label=states.LABELS_ID[complaint.status], description=shorten(
+            complaint.description), triage=complaint.status == states.TRIAGE,
+        ack_sent=ack_sent, ack_note=ack_note,
+    )
+    queue_mail(settings=s, now=now, kind="notice_new", to=s.marketing_admin,
+               cc=s.operations_manager, subject=texts.subject, body=texts.body,
+               complaint=complaint, source=source)
+
+
+def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
+                     source_key: str) -> Outcome:
+    s = app.settings
+    now = app.clock()
+    number = decision.complaint_number or ""
+    complaint = store.complaint_by_number(number)
+    assert complaint is not None  # decided from a stored complaint
+    internal = s.is_internal(mail.from_.email)
+    kind = "staff_message" if internal else "follow_up"
+    with store.transaction():
+        message = _create_message(app, fetched, mail, key=mail.key, kind=kind,
+                                  group=s.numbering.slug(number), complaint=complaint,
+                                  reason=decision.reason, now=now, source_key=source_key)
+        source = _mail_source(mail, fetched)
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                           kind="mail_received",
+                           data={"message_id": mail.message_id, "subject": mail.subject,
+                                 "archive": message.archive_path, "verdict": kind,
+                                 "matched": decision.reason})
+        Complaint.update(updated_at=utcnow_naive(now)).where(
+            Complaint.id == complaint.id).execute()
+        if not internal:
+            count = store.Attachment.select().where(
+                store.Attachment.message == message,
+                store.Attachment.inline == False,  # noqa: E712
+            ).count()
+            texts = app.texts.render(
+                "notice_follow_up", number=number, company_name=s.company.name,
+                sender_display=(f"{mail.from_.name} <{mail.from_.email}>" if mail.from_.name
+                                else mail.from_.email),
+                subject=mail.subject, attachment_count=count,
+                received_at=format_datetime_id(_received_at(fetched, now), s.timezone),
+                status_label=states.LABELS_ID[complaint.status], text=shorten(mail.text),
+            )
+            queue_mail(settings=s, now=now, kind="notice_follow_up", to=s.marketing_admin,
+                       subject=texts.subject, body=texts.body, complaint=complaint,
+                       source=source)
+    return Outcome(kind, number, decision.reason)
+
+
+def _record_ignored(app: App, fetched: Fetched, mail: IncomingMail, source_key: str, *,
+                    key: str, kind: str, reason: str, complaint: Complaint | None) -> Outcome:
+    now = app.clock()
+    group = app.settings.numbering.slug(complaint.number) if complaint else UNFILED
+    with store.transaction():
+        _create_message(app, fetched, mail, key=key, kind=kind, group=group,
+                        complaint=complaint, reason=reason, now=now, source_key=source_key)
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email or "unknown",
+                           source=_mail_source(mail, fetched), kind="mail_ignored",
+                           data={"message_id": mail.message_id, "subject": mail.subject,
+                                 "kind": kind, "reason": reason})
+    return Outcome(kind, complaint.number if complaint else "", reason)
+
+
+def quarantine(app: App, fetched: Fetched, source_key: str, reason: str,
+               mail: IncomingMail | None = None) -> Outcome:
+    """Record the mail as quarantined with its reason, archive it, tell marketing admin."""
+    s = app.settings
+    now = app.clock()
+    key = (mail.key if mail else "") or _raw_key(fetched.raw)
+    if store.message_exists(key):
+        key = _raw_key(fetched.raw) + f"#q{fetched.uid}"
+        if store.message_exists(key):
+            return Outcome(Verdict.QUARANTINE.value, "", reason)
+    if mail is None:
+        try:
+            mail = parse_message(fetched.raw,
+                                 max_attachment_bytes=s.limits.max_attachment_bytes)
+        except Exception:  # noqa: BLE001 - a mail we cannot even parse is still quarantined
+            mail = None
+    with store.transaction():
+        message = _create_message(app, fetched, mail, key=key, kind="quarantined",
+                                  group=QUARANTINE, complaint=None, reason=reason, now=now,
+                                  source_key=source_key)
+        source = _mail_source(mail, fetched)
+        store.append_event(complaint=None, at=now, actor="mailproc", source=source,
+                           kind="mail_quarantined",
+                           data={"reason": reason, "archive": message.archive_path,
+                                 "from": mail.from_.email if mail else "",
+                                 "subject": mail.subject if mail else ""})
+        size = f"{fetched.size:,} byte".replace(",", ".")
+        texts = app.texts.render(
+            "notice_quarantine", company_name=s.company.name,
+            quarantine_folder=s.mailbox.quarantine_folder,
+            sender=(mail.from_.email if mail else ""), subject=(mail.subject if mail else ""),
+            date=(format_datetime_id(mail.date, s.timezone) if mail and mail.date else ""),
+            size=size, reason=reason, archive_path=message.archive_path,
+        )
+        queue_mail(settings=s, now=now, kind="notice_quarantine", to=s.marketing_admin,
+                   subject=texts.subject, body=texts.body, complaint=None, source=source)
+    return Outcome(Verdict.QUARANTINE.value, "", reason)
+
+
+# ---- polling -----------------------------------------------------------------------------
+
+class StopFlag:
+    """Set by a signal handler; checked between messages so the current one finishes."""
+
+    def __init__(self) -> None:
+        self.stop = False
+
+
+def poll(app: App, source: Source, *, stop: StopFlag | None = None,
+         progress: Callable[[int, int], None] | None = None) -> PollSummary:
+    """One intake cycle over `source` (already open). Mail is marked done only after the
+    transaction that recorded it committed; the stored position moves after the mark."""
+    summary = PollSummary()
+    started = time.monotonic()
+    s = app.settings
+    position = store.get_position(source.key, source.folder)
+    uidvalidity, total, mails = source.fetch_new(position.uidvalidity, position.last_uid,
+                                                 s.limits.max_message_bytes)
+    last_uid = position.last_uid if uidvalidity == position.uidvalidity else 0
+    # The position never passes a mail whose move failed, so the next poll sees it again
+    # (and, finding it recorded, only retries the move).
+    stuck_below: int | None = None
+    for fetched in mails:
+        if stop is not None and stop.stop:
+            break
+        summary.fetched += 1
+        outcome = process_mail(app, fetched, source_key=source.key)
+        summary.outcomes[outcome.verdict] += 1
+        if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
+            summary.registered.append(outcome.number)
+        moved = True
+        try:
+            source.mark_done(fetched.uid, outcome.quarantined)
+        except Exception as exc:  # noqa: BLE001 - recorded already; the next poll retries
+            moved = False
+            summary.errors.append(f"UID {fetched.uid}: {exc}")
+            log.warning("could not move UID %s: %s", fetched.uid, exc)
+        if fetched.uid.isdigit():
+            uid = int(fetched.uid)
+            if not moved and stuck_below is None:
+                stuck_below = uid
+            if stuck_below is None:
+                last_uid = max(last_uid, uid)
+                store.save_position(source.key, source.folder, uidvalidity, last_uid,
+                                    app.clock())
+        if progress is not None:
+            progress(summary.fetched, total)
+    if uidvalidity != position.uidvalidity and not summary.fetched:
+        store.save_position(source.key, source.folder, uidvalidity, last_uid, app.clock())
+    summary.seconds = time.monotonic() - started
+    return summary
+

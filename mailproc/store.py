@@ -1,0 +1,375 @@
+"""peewee models, database set-up and migrations, and the queries the services need.
+
+The only module that knows the database. Times are stored as naive UTC datetimes; callers pass
+and receive aware UTC datetimes through the helpers at the bottom.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from mailproc.errors import ConfigError, MailprocError
+
+db = pw.DatabaseProxy()
+SCHEMA_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+
+class StoreError(MailprocError):
+    """The database refused an operation; the message says which."""
+
+
+def utcnow_naive(now: datetime) -> datetime:
+    """Aware datetime → naive UTC for storage."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime passed where an aware one is required")
+    return now.astimezone(UTC).replace(tzinfo=None)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Stored naive UTC → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back strings for some expressions
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaInfo(BaseModel):
+    version = pw.IntegerField()
+
+
+class MailboxPosition(BaseModel):
+    """Where incremental intake stopped: one row per (source, folder)."""
+
+    source = pw.CharField(max_length=300)
+    folder = pw.CharField(max_length=300)
+    uidvalidity = pw.BigIntegerField(default=0)
+    last_uid = pw.BigIntegerField(default=0)
+    updated_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("source", "folder"), True),)
+
+
+class NumberSequence(BaseModel):
+    """The last PTPP sequence number given out per year; bumped inside the registering
+    transaction, so a rolled-back registration gives its number back (no gaps)."""
+
+    year = pw.IntegerField(primary_key=True)
+    last = pw.IntegerField(default=0)
+
+
+class Customer(BaseModel):
+    email = pw.CharField(max_length=320, null=True, unique=True)
+    name = pw.CharField(max_length=300, default="")
+    organization = pw.CharField(max_length=300, default="")
+    phone = pw.CharField(max_length=100, default="")
+    created_at = pw.DateTimeField()
+
+
+class Complaint(BaseModel):
+    number = pw.CharField(max_length=100, unique=True)
+    year = pw.IntegerField()
+    seq = pw.IntegerField()
+    status = pw.CharField(max_length=30, index=True)
+    channel = pw.CharField(max_length=20, default="email")
+    received_at = pw.DateTimeField(index=True)
+    customer = pw.ForeignKeyField(Customer, backref="complaints", null=True)
+    received_by = pw.CharField(max_length=320, default="")  # staff who took it (forwards)
+    subject = pw.TextField(default="")
+    description = pw.TextField(default="")
+    categories = pw.TextField(default="[]")  # JSON list, best first
+    category = pw.CharField(max_length=100, default="")
+    keyword_matches = pw.TextField(default="{}")  # JSON, for the audit trail
+    department = pw.CharField(max_length=100, default="")
+    return_requested = pw.BooleanField(default=False)
+    product = pw.CharField(max_length=300, default="")
+    batch = pw.CharField(max_length=200, default="")
+    quantity = pw.CharField(max_length=100, default="")
+    invoice = pw.CharField(max_length=200, default="")
+    delivery_note = pw.CharField(max_length=200, default="")
+    first_response_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("year", "seq"), True),)
+
+
+class Ptpp(BaseModel):
+    """One cycle of the corrective-action request for a complaint (cycle 2+ after a
+    'not effective' verification)."""
+
+    complaint = pw.ForeignKeyField(Complaint, backref="ptpps", on_delete="CASCADE")
+    number = pw.CharField(max_length=100, index=True)
+    cycle = pw.IntegerField(default=1)
+    department = pw.CharField(max_length=100, default="")
+    status = pw.CharField(max_length=30, default="open")
+    created_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("complaint", "cycle"), True),)
+
+
+class Message(BaseModel):
+    """Every mail in and out, keyed by Message-ID (or a raw-hash key when it has none)."""
+
+    key = pw.CharField(max_length=500, unique=True)
+    message_id = pw.CharField(max_length=500, default="", index=True)
+    direction = pw.CharField(max_length=3)  # 'in' or 'out'
+    kind = pw.CharField(max_length=30)  # complaint, follow_up, auto_reply, own, quarantined, …
+    complaint = pw.ForeignKeyField(Complaint, backref="messages", null=True, on_delete="SET NULL")
+    from_addr = pw.CharField(max_length=320, default="")
+    to_addrs = pw.TextField(default="")
+    subject = pw.TextField(default="")
+    sent_at = pw.DateTimeField(null=True)  # the Date header
+    processed_at = pw.DateTimeField()
+    size = pw.IntegerField(default=0)
+    archive_path = pw.TextField(default="")
+    reason = pw.TextField(default="")  # why ignored / quarantined
+    source_uid = pw.CharField(max_length=300, default="")
+    in_reply_to = pw.TextField(default="")
+    references = pw.TextField(default="")
+    sha256 = pw.CharField(max_length=64, default="")  # of the raw bytes (incoming mail)
+
+
+class Attachment(BaseModel):
+    message = pw.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    complaint = pw.ForeignKeyField(Complaint, backref="attachments", null=True,
+                                   on_delete="SET NULL")
+    filename = pw.CharField(max_length=300)
+    original_filename = pw.TextField(default="")
+    content_type = pw.CharField(max_length=200, default="")
+    size = pw.BigIntegerField(default=0)
+    sha256 = pw.CharField(max_length=64, default="")
+    inline = pw.BooleanField(default=False)
+    status = pw.CharField(max_length=20, default="stored")  # stored, too_large, over_count
+    archive_path = pw.TextField(default="")
+
+
+class Event(BaseModel):
+    """Append-only and hash-chained: each row carries the hash of the one before."""
+
+    complaint = pw.ForeignKeyField(Complaint, backref="events", null=True, on_delete="SET NULL")
+    at = pw.DateTimeField(index=True)
+    actor = pw.CharField(max_length=320)
+    source = pw.CharField(max_length=500)
+    kind = pw.CharField(max_length=50)
+    data = pw.TextField(default="{}")
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64, unique=True)
+
+
+class ChainHead(BaseModel):
+    """A single row locked while appending an event so two writers cannot fork the chain."""
+
+    id = pw.IntegerField(primary_key=True)
+    hash = pw.CharField(max_length=64)
+
+
+class OutgoingMail(BaseModel):
+    """The transactional outbox: written with the state change, sent after commit."""
+
+    message_id = pw.CharField(max_length=500, unique=True)
+    complaint = pw.ForeignKeyField(Complaint, backref="outgoing", null=True, on_delete="SET NULL")
+    kind = pw.CharField(max_length=40)
+    to_addrs = pw.TextField()  # JSON list
+    cc_addrs = pw.TextField(default="[]")
+    subject = pw.TextField()
+    body_text = pw.TextField()
+    body_html = pw.TextField(default="")
+    in_reply_to = pw.CharField(max_length=500, default="")
+    references = pw.TextField(default="")
+    attachments = pw.TextField(default="[]")  # JSON list of archive paths
+    # queued → sending → sent; or failed
+    status = pw.CharField(max_length=20, default="queued", index=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(index=True)
+    last_error = pw.TextField(default="")
+    created_at = pw.DateTimeField()
+    sent_at = pw.DateTimeField(null=True)
+
+
+MODELS: list[type[BaseModel]] = [
+    SchemaInfo, MailboxPosition, NumberSequence, Customer, Complaint, Ptpp, Message,
+    Attachment, Event, ChainHead, OutgoingMail,
+]
+
+
+def open_database(url: str) -> pw.Database:
+    """Bind the models to the database at `url` (sqlite:///… or postgresql://…)."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        database: pw.Database = pw.SqliteDatabase(
+            path,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+                     "synchronous": "normal"},
+        )
+    else:
+        try:
+            database = connect(url)
+        except ImportError as exc:
+            raise ConfigError(
+                f"database.url: PostgreSQL needs psycopg2 (pip install 'mailproc[postgres]'): {exc}"
+            ) from None
+    db.initialize(database)
+    return database
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, pw.SqliteDatabase)
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two processes
+    registering at once queue up instead of failing with 'database is locked' on upgrade."""
+    if is_sqlite():
+        with db.obj.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield
+
+
+def init_schema() -> int:
+    """Create or migrate the schema; idempotent. Returns the schema version."""
+    with db.atomic():
+        db.create_tables(MODELS, safe=True)
+        info = SchemaInfo.select().first()
+        if info is None:
+            SchemaInfo.create(version=SCHEMA_VERSION)
+        elif info.version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database has schema version {info.version}, newer than this mailproc "
+                f"({SCHEMA_VERSION}); upgrade mailproc"
+            )
+        # Future migrations: `if info.version < 2: migrate(...)` with playhouse.migrate.
+        if not ChainHead.select().where(ChainHead.id == 1).exists():
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+    return SCHEMA_VERSION
+
+
+def check_schema() -> None:
+    if not db.table_exists("schema_info"):
+        raise StoreError("the database has no mailproc schema yet; run `mailproc init` first")
+
+
+# ---- numbering ---------------------------------------------------------------------------
+
+def next_sequence(year: int) -> int:
+    """Allocate the next sequence number of `year`; call inside `transaction()`."""
+    query = NumberSequence.select().where(NumberSequence.year == year)
+    if not is_sqlite():
+        query = query.for_update()
+    row = query.first()
+    if row is None:
+        NumberSequence.create(year=year, last=1)
+        return 1
+    NumberSequence.update(last=NumberSequence.last + 1).where(
+        NumberSequence.year == year).execute()
+    return row.last + 1
+
+
+# ---- events ------------------------------------------------------------------------------
+
+def event_hash(prev_hash: str, at: datetime, actor: str, source: str, kind: str,
+               complaint_number: str, data: str) -> str:
+    payload = json.dumps(
+        [prev_hash, at.isoformat(), actor, source, kind, complaint_number, data],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append_event(*, complaint: Complaint | None, at: datetime, actor: str, source: str,
+                 kind: str, data: dict[str, Any] | None = None) -> Event:
+    """Append one event to the chain; call inside `transaction()`."""
+    query = ChainHead.select().where(ChainHead.id == 1)
+    if not is_sqlite():
+        query = query.for_update()
+    head = query.first()
+    prev = head.hash if head else GENESIS_HASH
+    at_naive = utcnow_naive(at).replace(microsecond=0)
+    data_json = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
+    number = complaint.number if complaint is not None else ""
+    digest = event_hash(prev, at_naive, actor, source, kind, number, data_json)
+    event = Event.create(complaint=complaint, at=at_naive, actor=actor, source=source, kind=kind,
+                         data=data_json, prev_hash=prev, hash=digest)
+    if head is None:
+        ChainHead.create(id=1, hash=digest)
+    else:
+        ChainHead.update(hash=digest).where(ChainHead.id == 1).execute()
+    return event
+
+
+# ---- lookups -----------------------------------------------------------------------------
+
+def message_exists(key: str) -> bool:
+    return Message.select().where(Message.key == key).exists()
+
+
+def complaint_by_message_ids(ids: list[str]) -> Complaint | None:
+    """The complaint of the newest stored message (in or out) whose Message-ID is in `ids`."""
+    ids = [i for i in ids if i]
+    if not ids:
+        return None
+    row = (Message.select(Message.complaint)
+           .where(Message.message_id.in_(ids) & Message.complaint.is_null(False))
+           .order_by(Message.id.desc()).first())
+    return row.complaint if row else None
+
+
+def complaint_by_number(number: str) -> Complaint | None:
+    return Complaint.get_or_none(Complaint.number == number)
+
+
+def count_auto_replies_since(address: str, since: datetime) -> int:
+    """Automatic replies mailproc queued to `address` since `since` (loop guard)."""
+    pattern = f'%"{address}"%'
+    return (OutgoingMail.select()
+            .where(OutgoingMail.to_addrs ** pattern,
+                   OutgoingMail.created_at >= utcnow_naive(since),
+                   OutgoingMail.kind.in_(AUTO_REPLY_KINDS))
+            .count())
+
+
+AUTO_REPLY_KINDS = ("ack",)
+
+
+def get_position(source: str, folder: str) -> MailboxPosition:
+    pos, _ = MailboxPosition.get_or_create(source=source, folder=folder)
+    return pos
+
+
+def save_position(source: str, folder: str, uidvalidity: int, last_uid: int,
+                  now: datetime) -> None:
+    (MailboxPosition.update(uidvalidity=uidvalidity, last_uid=last_uid,
+                            updated_at=utcnow_naive(now))
+     .where(MailboxPosition.source == source, MailboxPosition.folder == folder).execute())
+
+
+def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
+    email = email.lower()
+    customer = Customer.get_or_none(Customer.email == email)
+    if customer is None:
+        customer = Customer.create(email=email, name=name, created_at=utcnow_naive(now))
+    elif name and not customer.name:
+        customer.name = name
+        customer.save()
+    return customer

@@ -1,0 +1,67 @@
+"""What people read: mail texts rendered from editable templates in doc_templates/email/.
+
+A template file starts with a `Subject:` line, a blank line, then the body. Templates run in
+Jinja's sandbox; customer text only ever enters as a value, so `{{ x }}` written by a customer
+is printed as written, never evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from mailproc.errors import ConfigError
+
+_MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+              "September", "Oktober", "November", "Desember")
+
+
+def format_datetime_id(value: datetime, tz: ZoneInfo) -> str:
+    """'25 November 2026 14:05 WIB' in the company's time zone."""
+    local = value.astimezone(tz)
+    zone = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
+        tz.key, local.strftime("%Z"))
+    return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year} {local:%H:%M} {zone}"
+
+
+def shorten(text: str, limit: int = 4000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "\n[… dipotong]"
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    body: str
+
+
+class MailTexts:
+    def __init__(self, templates_dir: Path) -> None:
+        self.dir = templates_dir / "email"
+        self.env = SandboxedEnvironment(
+            autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
+            trim_blocks=False,
+        )
+
+    def render(self, name: str, **context: Any) -> RenderedMail:
+        path = self.dir / f"{name}.txt"
+        try:
+            source = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: mail template missing; restore it from the repository") from None
+        try:
+            text = self.env.from_string(source).render(**context)
+        except TemplateError as exc:
+            raise ConfigError(f"{path}: template error: {exc}") from None
+        head, _, body = text.partition("\n")
+        if not head.lower().startswith("subject:"):
+            raise ConfigError(f"{path}: the first line must be 'Subject: …'")
+        subject = " ".join(head.split(":", 1)[1].split())
+        return RenderedMail(subject=subject, body=body.lstrip("\n"))
