@@ -266,7 +266,8 @@ class MaildirSource:
         self.box: stdlib_mailbox.Maildir | None = None
 
     def __enter__(self) -> MaildirSource:
-        self.path.mkdir(parents=True, exist_ok=True)
+        # Maildir(create=True) builds tmp/new/cur only when the folder itself is absent.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.box = stdlib_mailbox.Maildir(str(self.path), factory=None, create=True)
         for name in (self.cfg.processed_folder, self.cfg.quarantine_folder):
             if name not in self.box.list_folders():
@@ -284,7 +285,7 @@ class MaildirSource:
                   max_bytes: int) -> tuple[int, int, Iterator[Fetched]]:
         assert self.box is not None
         stamped = []
-        for key in self.box:
+        for key in self.box.iterkeys():
             try:
                 stamped.append((self._file(key).stat().st_mtime, key))
             except (KeyError, FileNotFoundError):

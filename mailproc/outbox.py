@@ -124,7 +124,7 @@ class MaildirTransport:
     """Writes outgoing mail into a local Maildir instead of sending it (the embedded default)."""
 
     def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.box = stdlib_mailbox.Maildir(str(path), create=True)
 
     def send(self, msg: EmailMessage, recipients: list[str]) -> None:

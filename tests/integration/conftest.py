@@ -1,0 +1,134 @@
+"""An installed mailproc, per test: its own config, SQLite database, archive, and its own
+mailbox users on the session Dovecot, so tests never see each other's mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from servers import Dovecot, SmtpRelay
+
+from mailproc.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+ROUTING = (REPO / "tests" / "fixtures" / "routing.toml").read_text(encoding="utf-8")
+
+
+@dataclass
+class MailEnv:
+    dovecot: Dovecot
+    relay: SmtpRelay
+    root: Path
+    tok: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def addr(self, role: str) -> str:
+        return f"{role}-{self.tok}@contoh.co.id"
+
+    @property
+    def inbox(self) -> str:
+        return self.addr("keluhan")
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config" / "mailproc.toml"
+
+    def write_config(self, *, mode: str = "move", folder: str = "INBOX", tls: bool = False,
+                     ca_file: str | None = None, extra: str = "") -> Path:
+        d = self.dovecot
+        if tls:
+            mailbox = f"imaps://{self.inbox.replace('@', '%40')}@127.0.0.1:{d.imaps_port}/{folder}"
+        else:
+            mailbox = f"imap://{self.inbox.replace('@', '%40')}@127.0.0.1:{d.imap_port}/{folder}"
+        ca_line = f'ca_file = "{ca_file}"' if ca_file else ""
+        deps = "\n".join(
+            f'[departments.{k}]\nname = "{name}"\naddresses = ["{self.addr(k)}"]\n'
+            for k, name in (("qc", "Quality Control"), ("produksi", "Produksi"),
+                            ("gudang", "Gudang"), ("logistik", "Logistik"),
+                            ("keuangan", "Keuangan")))
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(f"""
+[paths]
+root = ".."
+templates = "{REPO / 'doc_templates'}"
+
+[company]
+name = "PT Contoh Industri"
+domains = ["contoh.co.id"]
+sender_address = "{self.inbox}"
+sender_name = "Layanan Keluhan PT Contoh Industri"
+signature = "Administrasi Marketing\\nPT Contoh Industri"
+
+[mailbox]
+url = "{mailbox}"
+mode = "{mode}"
+timeout_seconds = 20
+{ca_line}
+
+[smtp]
+url = "smtp://127.0.0.1:{self.relay.port}"
+timeout_seconds = 10
+
+[database]
+url = "sqlite:///var/mailproc.db"
+
+[people]
+marketing_admin = ["{self.addr('admin')}"]
+sales_marketing = ["{self.addr('sales')}"]
+operations_manager = ["{self.addr('ops')}"]
+
+{deps}
+
+[outbox]
+backoff_seconds = 1
+backoff_max_seconds = 2
+
+{extra}
+
+{ROUTING}
+""", encoding="utf-8")
+        return self.config
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        env = {"MAILPROC_MAILBOX_PASSWORD": self.dovecot.password} | (env or {})
+        return CliRunner().invoke(cli, ["--config", str(self.config), *args], env=env,
+                                  catch_exceptions=False)
+
+    def poll(self) -> dict[str, Any]:
+        result = self.run("poll", "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
+        if folder == "INBOX":
+            self.dovecot.deliver(self.inbox, raw)
+        else:
+            self.dovecot.append(self.inbox, raw, folder=folder)
+
+    def received(self, role_or_address: str) -> list[EmailMessage]:
+        address = role_or_address if "@" in role_or_address else self.addr(role_or_address)
+        return [email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
+                for raw in self.dovecot.fetch_raw(address)]
+
+    def show(self, number: str) -> dict[str, Any]:
+        result = self.run("complaints", "show", number, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def mailenv(tmp_path: Path, dovecot: Dovecot, smtp_relay: SmtpRelay) -> MailEnv:
+    env = MailEnv(dovecot=dovecot, relay=smtp_relay, root=tmp_path,
+                  tok=uuid.uuid4().hex[:8])
+    env.write_config()
+    result = env.run("init")
+    assert result.exit_code == 0, result.output
+    return env
