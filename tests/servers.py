@@ -1,0 +1,566 @@
+"""Real mail servers on loopback for integration tests: Dovecot (IMAP, IMAPS, LMTP) and an
+aiosmtpd SMTP relay that delivers into Dovecot over LMTP.
+
+No pytest dependency, so scripts and benchmarks can use the same servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ctypes
+import grp
+import os
+import pwd
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from imap_tools import MailBox, MailBoxUnencrypted
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def unique_address(prefix: str = "user", domain: str = "example.test") -> str:
+    """A fresh mail address, so tests sharing the session Dovecot never see each other's mail."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@{domain}"
+
+
+def find_dovecot() -> str | None:
+    """Path of the dovecot binary; /usr/sbin is often missing from a non-root PATH."""
+    return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
+
+
+def to_crlf(raw: bytes) -> bytes:
+    """Normalise line endings: SMTP/LMTP/IMAP talk CRLF, and IMAP returns CRLF anyway."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def lmtp_deliver(
+    host: str,
+    port: int,
+    mail_from: str,
+    rcpt_tos: Iterable[str],
+    raw: bytes,
+    mail_options: Iterable[str] = (),
+) -> None:
+    """Deliver one message over LMTP, one transaction per recipient.
+
+    smtplib.LMTP reads a single reply after DATA, but LMTP answers once per recipient, so a
+    multi-recipient transaction would desynchronise the client.
+    Raises smtplib.SMTPException subclasses on refusal.
+    """
+    data = to_crlf(raw)
+    with smtplib.LMTP(host, port, timeout=10) as lmtp:
+        lmtp.ehlo_or_helo_if_needed()
+        # Forward only the MAIL FROM options Dovecot advertised (e.g. BODY=8BITMIME).
+        options = [o for o in mail_options if lmtp.has_extn(o.split("=", 1)[0].lower())]
+        for rcpt in rcpt_tos:
+            lmtp.sendmail(mail_from, [rcpt], data, mail_options=options)
+
+
+def _set_pdeathsig() -> None:
+    """Runs in the child before exec: SIGTERM dovecot if the test process dies (even SIGKILL).
+
+    Linux only, best effort. Note: it fires when the *thread* that started Dovecot exits, so
+    start it from a long-lived thread (the pytest main thread is).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is a live (non-zombie) process left in process group `pgid`?
+
+    Orphaned zombies are reaped by init whenever it gets to it; they hold nothing, so they
+    do not count. Without /proc, fall back to signal 0, which counts zombies too.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _make_traversable(path: Path) -> None:
+    """Add o+x (search, not read) to `path` and its ancestors that we own and that lack it.
+
+    Dovecot's mail and auth processes run as unprivileged users; pytest's tmp dirs are 0700
+    (/tmp/pytest-of-root/pytest-N/...), so without this they cannot reach their home or the
+    sockets in base_dir. pytest resets its own root to 0700 at the next session.
+    """
+    uid = os.geteuid()
+    for p in [path, *path.parents]:
+        st = p.stat()
+        if st.st_uid == uid and not st.st_mode & 0o001:
+            p.chmod((st.st_mode & 0o7777) | 0o001)
+
+
+class DovecotError(RuntimeError):
+    pass
+
+
+class Dovecot:
+    """A private Dovecot instance under `workdir`: any user name logs in with `password`."""
+
+    host: str = HOST
+
+    def __init__(self, workdir: Path, password: str = "secret") -> None:
+        self.workdir = Path(workdir).resolve()
+        self.password = password
+        self.imap_port = 0
+        self.imaps_port = 0
+        self.lmtp_port = 0
+        self.conf_file = self.workdir / "dovecot.conf"
+        self.log_file = self.workdir / "dovecot.log"
+        self.stderr_file = self.workdir / "dovecot.stderr"
+        self.ca_file = self.workdir / "cert.pem"
+        self.key_file = self.workdir / "key.pem"
+        self.mail_root = self.workdir / "mail"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Dovecot:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        binary = find_dovecot()
+        if binary is None:
+            raise DovecotError("dovecot binary not found: run .ci/install")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._prepare_dirs()
+        if not self.ca_file.exists():
+            self._make_certificate()
+        # free_port() can race with another process grabbing the port before Dovecot binds it:
+        # retry with fresh ports when that is the failure.
+        for attempt in range(3):
+            self.imap_port, self.imaps_port, self.lmtp_port = self._three_ports()
+            self.conf_file.write_text(self._config())
+            self.conf_file.chmod(0o600)  # holds the password; workdir is traversable by others
+            try:
+                self._spawn(binary)
+                atexit.register(self.stop)  # scripts that forget stop() leave nothing behind
+                return
+            except DovecotError as exc:
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+
+    def stop(self) -> None:
+        """Stop Dovecot and every child process; safe to call more than once."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        atexit.unregister(self.stop)
+        if proc.poll() is None:
+            proc.terminate()  # master shuts its children down on SIGTERM
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._killpg(proc.pid, signal.SIGKILL)
+                proc.wait(STOP_TIMEOUT)
+        # Children (imap, lmtp, auth, ...) can outlive the master by a few ms; they share its
+        # process group (start_new_session), so wait for the group to empty, then kill it.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._killpg(proc.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _killpg(pgid: int, sig: int) -> bool:
+        """Signal the group; False when nobody is left in it."""
+        try:
+            os.killpg(pgid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # a member already changed uid; it is still there
+            return True
+
+    def _three_ports(self) -> tuple[int, int, int]:
+        ports: set[int] = set()
+        while len(ports) < 3:
+            ports.add(free_port())
+        a, b, c = ports
+        return a, b, c
+
+    def _spawn(self, binary: str) -> None:
+        self.log_file.touch()
+        log_start = self.log_file.stat().st_size
+        with open(self.stderr_file, "wb") as err:
+            self._proc = subprocess.Popen(
+                [binary, "-F", "-c", str(self.conf_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,  # own process group, so stop() can reap every child
+                preexec_fn=_set_pdeathsig,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break
+            if self._imap_greets():
+                return
+            time.sleep(0.05)
+        rc = self._proc.poll()
+        self.stop()
+        why = f"exited with code {rc}" if rc is not None else f"not ready in {START_TIMEOUT:.0f} s"
+        raise DovecotError(
+            f"Dovecot {why} (config {self.conf_file}).\n"
+            f"--- stderr ---\n{self._tail(self.stderr_file)}\n"
+            f"--- log ---\n{self._tail(self.log_file, log_start)}"
+        )
+
+    def _imap_greets(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.imap_port), timeout=1) as sock:
+                return sock.recv(200).startswith(b"* OK")
+        except OSError:
+            return False
+
+    @staticmethod
+    def _tail(path: Path, start: int = 0, lines: int = 30) -> str:
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                text = f.read().decode("utf-8", "replace")
+        except OSError as exc:
+            return f"({exc})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ---- setup -----------------------------------------------------------------------------
+
+    def _accounts(self) -> tuple[str, str, str, str, str]:
+        """(mail user, mail group, internal user, internal group, login user) for Dovecot."""
+        if os.geteuid() != 0:
+            # Rootless: everything runs as us (Dovecot cannot switch users anyway).
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            group = grp.getgrgid(os.getegid()).gr_name
+            return me, group, me, group, me
+        if _user_exists("dovenull"):
+            mail_user = "dovenull"
+            mail_group = "dovenull" if _group_exists("dovenull") else "nogroup"
+        else:
+            mail_user, mail_group = "nobody", "nogroup"
+        internal = "dovecot" if _user_exists("dovecot") else mail_user
+        internal_group = "dovecot" if _group_exists("dovecot") else mail_group
+        return mail_user, mail_group, internal, internal_group, mail_user
+
+    def _prepare_dirs(self) -> None:
+        mail_user, mail_group, *_ = self._accounts()
+        self.mail_root.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            _make_traversable(self.workdir)
+            # Homes are created by the mail processes, which run as the mail user.
+            shutil.chown(self.mail_root, mail_user, mail_group)
+            self.mail_root.chmod(0o700)
+
+    def _make_certificate(self) -> None:
+        # EC key: generated in milliseconds, unlike RSA. CA:TRUE + SAN lets the same PEM serve
+        # as leaf and trust anchor for hostname-checking clients (ssl.create_default_context).
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise DovecotError("openssl not found: run .ci/install")
+        # fmt: off
+        subprocess.run(
+            [
+                openssl, "req", "-x509", "-nodes", "-days", "30",
+                "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-keyout", str(self.key_file), "-out", str(self.ca_file),
+                "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+                "-addext", "extendedKeyUsage=serverAuth",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        # fmt: on
+        self.key_file.chmod(0o600)
+
+    def _config(self) -> str:
+        mail_user, mail_group, internal, internal_group, login = self._accounts()
+        w = self.workdir
+        rootless = os.geteuid() != 0
+        # Rootless Dovecot cannot chroot (imap-login and anvil chroot by default).
+        chroot = "  chroot =\n" if rootless else ""
+        return f"""\
+# Generated by tests/servers.py for one test session; nothing is read from /etc/dovecot.
+instance_name = mailproc-test-{self.imap_port}
+base_dir = {w}/run
+state_dir = {w}/state
+log_path = {self.log_file}
+info_log_path = {self.log_file}
+debug_log_path = {self.log_file}
+protocols = imap lmtp
+listen = {self.host}
+first_valid_uid = 1
+default_internal_user = {internal}
+default_internal_group = {internal_group}
+default_login_user = {login}
+ssl = yes
+ssl_cert = <{self.ca_file}
+ssl_key = <{self.key_file}
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+auth_verbose = yes
+passdb {{
+  driver = static
+  args = password={self.password}
+}}
+userdb {{
+  driver = static
+  args = uid={mail_user} gid={mail_group} home={self.mail_root}/%u
+}}
+mail_location = maildir:~/Maildir
+mail_plugins =
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+# LMTP into a folder that does not exist yet creates it instead of falling back to INBOX.
+lda_mailbox_autocreate = yes
+lda_mailbox_autosubscribe = yes
+service imap-login {{
+  inet_listener imap {{
+    address = {self.host}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {self.host}
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+{chroot}}}
+service anvil {{
+{chroot}}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = {self.host}
+    port = {self.lmtp_port}
+  }}
+}}
+"""
+
+    # ---- mail helpers ----------------------------------------------------------------------
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server's self-signed certificate."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def mailbox(self, user: str, initial_folder: str | None = "INBOX") -> MailBoxUnencrypted:
+        """A logged-in plain-IMAP imap-tools mailbox (use as a context manager)."""
+        box = MailBoxUnencrypted(self.host, self.imap_port, timeout=10)
+        return box.login(user, self.password, initial_folder=initial_folder)
+
+    def mailbox_ssl(self, user: str, initial_folder: str | None = "INBOX") -> MailBox:
+        """A logged-in IMAPS mailbox, certificate verified against `ca_file`."""
+        box = MailBox(self.host, self.imaps_port, timeout=10, ssl_context=self.ssl_context())
+        return box.login(user, self.password, initial_folder=initial_folder)
+
+    def deliver(self, user: str, raw: bytes, mail_from: str = "harness@example.test") -> None:
+        """Deliver `raw` to `user`'s INBOX over LMTP, as a real MTA would."""
+        lmtp_deliver(self.host, self.lmtp_port, mail_from, [user], raw)
+
+    def append(
+        self, user: str, raw: bytes, folder: str = "INBOX", flags: Iterable[str] = ()
+    ) -> None:
+        """IMAP APPEND `raw` into `folder` (created if missing)."""
+        with self.mailbox(user, initial_folder=None) as box:
+            if folder.upper() != "INBOX" and not box.folder.exists(folder):
+                box.folder.create(folder)
+            box.append(to_crlf(raw), folder, flag_set=list(flags))
+
+    def fetch_raw(self, user: str, folder: str = "INBOX") -> list[bytes]:
+        """Every message's exact bytes in UID order, read-only (EXAMINE + BODY.PEEK)."""
+        with self.mailbox(user, initial_folder=None) as box:
+            box.folder.set(folder, readonly=True)  # EXAMINE: \Seen and \Recent untouched
+            uids = box.uids()
+            if not uids:
+                return []
+            typ, data = box.client.uid("FETCH", ",".join(uids), "(UID BODY.PEEK[])")
+            if typ != "OK":
+                raise DovecotError(f"UID FETCH failed: {typ} {data!r}")
+        messages: list[tuple[int, bytes]] = []
+        for item in data:
+            if isinstance(item, tuple):
+                m = re.search(rb"UID (\d+)", item[0])
+                messages.append((int(m.group(1)) if m else 0, item[1]))
+        return [raw for _, raw in sorted(messages)]
+
+    def folders(self, user: str) -> list[str]:
+        with self.mailbox(user, initial_folder=None) as box:
+            return [f.name for f in box.folder.list()]
+
+    def maildir_path(self, user: str) -> Path:
+        # auth_username_format defaults to %Lu: Dovecot lower-cases the user name.
+        return self.mail_root / user.lower() / "Maildir"
+
+
+class _RelayHandler:
+    def __init__(self, relay: SmtpRelay) -> None:
+        self.relay = relay
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        relay = self.relay
+        with relay._lock:
+            relay.data_attempts += 1
+            if relay._fail_left > 0:
+                relay._fail_left -= 1
+                return f"{relay._fail_code} 4.3.0 Temporary failure (SmtpRelay.fail_next)"
+        raw = envelope.original_content or b""
+        mail_from = envelope.mail_from or ""
+        rcpts = list(envelope.rcpt_tos)
+        try:
+            # smtplib blocks; keep the server's event loop free for other connections.
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                lmtp_deliver,
+                relay.dovecot.host,
+                relay.dovecot.lmtp_port,
+                mail_from,
+                rcpts,
+                raw,
+                envelope.mail_options,
+            )
+        except smtplib.SMTPResponseException as exc:
+            return f"{exc.smtp_code} LMTP: {exc.smtp_error.decode(errors='replace')}"
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, msg = next(iter(exc.recipients.values()))
+            return f"{code} LMTP: {msg.decode(errors='replace')}"
+        except (OSError, smtplib.SMTPException) as exc:
+            return f"451 4.4.1 LMTP delivery failed: {exc}"
+        with relay._lock:
+            relay.received.append((mail_from, rcpts, raw))
+        return "250 2.0.0 OK delivered"
+
+
+class SmtpRelay:
+    """SMTP server on loopback delivering every accepted message into `dovecot` via LMTP.
+
+    The recipient address is the Dovecot user name (the full address).
+    """
+
+    host: str = HOST
+
+    def __init__(self, dovecot: Dovecot, port: int | None = None) -> None:
+        self.dovecot = dovecot
+        self.port = port or 0
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.data_attempts = 0  # DATA commands seen, including the failed ones
+        self._fail_left = 0
+        self._fail_code = 451
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    def __enter__(self) -> SmtpRelay:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def start(self) -> None:
+        """Start listening; after a stop() it comes back on the same port."""
+        if self._controller is not None:
+            return
+        if not self.port:
+            self.port = free_port()
+        # A Controller closes its event loop on stop, so each start needs a new one.
+        # server_hostname avoids a slow getfqdn() lookup.
+        kwargs: dict[str, Any] = {"server_hostname": "localhost", "ready_timeout": 5.0}
+        controller = Controller(_RelayHandler(self), hostname=self.host, port=self.port, **kwargs)
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stop listening (connections are then refused); safe to call more than once."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def fail_next(self, n: int, code: int = 451) -> None:
+        """Answer the next `n` DATA commands with `code` (a temporary failure by default)."""
+        with self._lock:
+            self._fail_left = n
+            self._fail_code = code
