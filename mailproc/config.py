@@ -325,7 +325,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     try:
         extract = compile_patterns(r.get("extract", dict, {}))
     except ValueError as exc:
-        raise ConfigError(f"{path}: extract: {exc}") from None
+        raise ConfigError(f"{path}: {exc}") from None
     try:
         numbering = NumberPattern(r.get("numbering.pattern", str, NumberPattern.DEFAULT))
     except ValueError as exc:
