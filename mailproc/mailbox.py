@@ -161,7 +161,8 @@ class ImapSource:
             last_uid = 0
         if int(status.get("UIDNEXT", 0)) and int(status["UIDNEXT"]) <= last_uid + 1:
             return current, 0, iter(())  # nothing new: no SEARCH needed at all
-        criteria = f"UID {last_uid + 1}:*"
+        # UNDELETED: mail another client deleted (but did not expunge yet) is left alone.
+        criteria = f"UID {last_uid + 1}:* UNDELETED"
         if self.cfg.mode == "keep":
             criteria += (f" NOT KEYWORD {self.cfg.processed_keyword}"
                          f" NOT KEYWORD {self.cfg.quarantine_keyword}")

@@ -261,7 +261,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
     received_at = _received_at(fetched, now)
     routing_text = f"{subject}\n{description}"
     routing = classify_text(routing_text, s.routing)
-    fields = extract_fields(description, s.extract_patterns)
+    fields = extract_fields(routing_text, s.extract_patterns)
     department = routing.department if routing.department in s.departments else None
     status = states.initial_status(department)
     states.check_transition(None, status)
@@ -302,6 +302,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
                   "received_by": complaint.received_by, "categories": list(routing.categories),
                   "matches": {k: list(v) for k, v in routing.matches.items()},
                   "department": department or "", "return_requested": routing.return_requested,
+                  "return_matches": list(routing.return_matches),
                   "fields": fields.__dict__},
         )
         ack_sent, ack_note = _queue_ack(app, complaint, mail, customer_addr, forwarded, now,

@@ -107,6 +107,15 @@ backoff_max_seconds = 2
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
+    def sample(self, name: str) -> bytes:
+        """A sample from examples/inbox with this test's own customer domains, so customer
+        mailboxes on the shared Dovecot are per test."""
+        raw = (REPO / "examples" / "inbox" / name).read_bytes()
+        return raw.replace(b"example.com", f"{self.tok}.example.com".encode())
+
+    def customer(self, local: str, domain: str) -> str:
+        return f"{local}@{domain.replace('example.com', self.tok + '.example.com')}"
+
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
         if folder == "INBOX":
             self.dovecot.deliver(self.inbox, raw)
