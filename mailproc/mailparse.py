@@ -26,16 +26,16 @@ import mimetypes
 import quopri
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from types import MappingProxyType
 from typing import TypeVar
 
 __all__ = [
     "Address",
     "Attachment",
+    "HeaderMap",
     "IncomingMail",
     "decode_bytes",
     "decode_header_value",
@@ -92,6 +92,34 @@ _POLICY = _RawCompat32()
 # --------------------------------------------------------------------------------------------
 
 
+class HeaderMap(Mapping[str, str]):
+    """A read-only dict of header values. Unlike MappingProxyType it survives pickle, deepcopy
+    and dataclasses.asdict(), and it is hashable like the rest of IncomingMail."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        self._data = dict(data or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"HeaderMap({self._data!r})"
+
+    def __reduce__(self) -> tuple[type[HeaderMap], tuple[dict[str, str]]]:
+        return (HeaderMap, (self._data,))
+
+
 @dataclass(frozen=True)
 class Address:
     name: str  # display name, decoded (RFC 2047), '' if none
@@ -121,24 +149,23 @@ class Attachment:
 
 @dataclass(frozen=True)
 class IncomingMail:
-    message_id: str
-    key: str
-    subject: str
-    from_: Address
+    message_id: str  # without <>, '' if missing
+    key: str  # message_id, else 'sha256:' + hex digest of the raw bytes (dedupe key)
+    subject: str  # decoded, whitespace-collapsed
+    from_: Address  # Address('', '') when missing
     reply_to: tuple[Address, ...]
     to: tuple[Address, ...]
     cc: tuple[Address, ...]
-    date: datetime | None
-    in_reply_to: tuple[str, ...]
-    references: tuple[str, ...]
-    text: str
-    html: str = field(repr=False)
-    attachments: tuple[Attachment, ...]
-    forwarded: tuple[IncomingMail, ...]
-    auto_reply: str
-    # A read-only mapping; excluded from hashing so the frozen value stays hashable.
-    headers: Mapping[str, str] = field(repr=False, hash=False)
-    size: int
+    date: datetime | None  # timezone-aware (UTC when the header had no zone)
+    in_reply_to: tuple[str, ...]  # message ids without <>
+    references: tuple[str, ...]  # message ids without <>, in order, no duplicates
+    text: str  # readable body: text/plain if non-blank, else the HTML converted
+    html: str = field(repr=False)  # the HTML part(s), '' if none
+    attachments: tuple[Attachment, ...]  # real and inline parts, not the body parts
+    forwarded: tuple[IncomingMail, ...]  # attached message/rfc822 parts, parsed
+    auto_reply: str  # '' for a human mail, else the reason (see is_auto_reply)
+    headers: Mapping[str, str] = field(repr=False)  # a HeaderMap of KEPT_HEADERS present
+    size: int  # len(raw)
     defects: tuple[str, ...] = ()  # what the parser had to work around, for quarantine/diagnosis
 
 
@@ -201,14 +228,15 @@ def _codec(charset: str | None) -> str | None:
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode with the declared charset, errors='replace'; guess when the label is unknown.
 
-    iso-8859-1 and us-ascii labels are treated as windows-1252 when C1 bytes occur, as browsers
-    do: Windows mailers label cp1252 text (curly quotes, '€') as latin-1 all the time.
+    An iso-8859-1 label is read as windows-1252 when C1 bytes occur, as browsers do: Windows
+    mailers label cp1252 text (curly quotes, '€') as latin-1 all the time. Under a us-ascii
+    label, 8-bit bytes are guessed like an unknown charset.
     """
     codec = _codec(charset)
-    if codec in ("ascii", "iso8859-1") and _C1_BYTES.search(data):
-        codec = "cp1252"
     if codec == "ascii":
-        codec = None  # 8-bit bytes under an ascii label: guess instead of replacing them all
+        codec = None  # 8-bit bytes under an ascii label: guess (utf-8 first), don't replace all
+    if codec == "iso8859-1" and _C1_BYTES.search(data):
+        codec = "cp1252"
     if codec is not None:
         try:
             text = data.decode(codec, errors="replace")
@@ -243,9 +271,11 @@ def _decode_encoded_word(charset: str, encoding: str, text: str) -> bytes | None
     data = text.encode("ascii", "replace")
     try:
         if encoding in "Bb":
-            data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-            data += b"=" * (-len(data) % 4)
-            return base64.b64decode(data)
+            if not re.fullmatch(rb"[A-Za-z0-9+/]*=*", data):
+                return None  # not base64 at all: leave the text as it came
+            data = data.rstrip(b"=")
+            data += b"=" * (-len(data) % 4)  # missing padding is common and harmless
+            return base64.b64decode(data, validate=True)
         return binascii.a2b_qp(data, header=True)
     except (binascii.Error, ValueError):
         return None
@@ -997,8 +1027,12 @@ def _walk(
     ctype = _content_type(part)
     if ctype.startswith("multipart/") and part.is_multipart():
         for sub in part.get_payload():
-            if isinstance(sub, email.message.Message):
+            if not isinstance(sub, email.message.Message):
+                continue
+            try:
                 _walk(sub, col, mime_depth + 1, fwd_depth, max_bytes)
+            except Exception as exc:  # one unreadable part must not cost the others
+                col.defects.append(f"part {_content_type(sub)}: {type(exc).__name__}: {exc}")
         return
     if ctype in ("message/rfc822", "message/global") and part.is_multipart():
         inner = _guard(col.defects, "attached message", lambda: _inner_message(part), None)
@@ -1069,9 +1103,7 @@ def _build(
     text = _tidy(plain) if plain else _guard(defects, "HTML", lambda: html_to_text(html), "")
 
     def kept_headers() -> Mapping[str, str]:
-        return MappingProxyType(
-            {name: value for name in KEPT_HEADERS if (value := _header(msg, name))}
-        )
+        return HeaderMap({name: value for name in KEPT_HEADERS if (value := _header(msg, name))})
 
     return IncomingMail(
         message_id=message_id,
@@ -1089,7 +1121,7 @@ def _build(
         attachments=tuple(col.attachments),
         forwarded=tuple(col.forwarded),
         auto_reply=is_auto_reply(msg),
-        headers=_guard(defects, "headers", kept_headers, MappingProxyType({})),
+        headers=_guard(defects, "headers", kept_headers, HeaderMap()),
         size=len(raw),
         defects=tuple(defects),
     )
@@ -1113,7 +1145,7 @@ def _unreadable(raw: bytes, reason: str) -> IncomingMail:
         attachments=(),
         forwarded=(),
         auto_reply="",
-        headers=MappingProxyType({}),
+        headers=HeaderMap(),
         size=len(raw),
         defects=(reason,),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -89,6 +90,15 @@ class PollSummary:
 
 def _raw_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+_FORWARD_PREFIX = re.compile(r"^\s*((fwd?|fw|tr|terusan|diteruskan|wg)\s*:\s*)+", re.I)
+
+
+def _strip_forward_prefix(subject: str) -> str:
+    """'Fwd: FW: Barang rusak' → 'Barang rusak' (English, Outlook, Indonesian, German
+    clients)."""
+    return _FORWARD_PREFIX.sub("", subject).strip() or subject
 
 
 def _reply_address(mail: IncomingMail) -> Address:
@@ -257,7 +267,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
     customer_addr = original if forwarded and original else _reply_address(mail)
     description = original_text if forwarded else mail.text
-    subject = mail.subject
+    subject = _strip_forward_prefix(mail.subject) if forwarded else mail.subject
     received_at = _received_at(fetched, now)
     routing_text = f"{subject}\n{description}"
     routing = classify_text(routing_text, s.routing)
