@@ -504,7 +504,14 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         if stop is not None and stop.stop:
             break
         summary.fetched += 1
-        outcome = process_mail(app, fetched, source_key=source.key)
+        try:
+            outcome = process_mail(app, fetched, source_key=source.key)
+        except Exception as exc:  # noqa: BLE001 - even quarantining failed (database down?)
+            log.error("mail UID %s left in place, retried next poll: %s", fetched.uid, exc)
+            summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
+            if fetched.uid.isdigit() and stuck_below is None:
+                stuck_below = int(fetched.uid)
+            continue
         summary.outcomes[outcome.verdict] += 1
         if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
             summary.registered.append(outcome.number)

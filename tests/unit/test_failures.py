@@ -1,0 +1,71 @@
+"""Bad input and broken parts: the mail is quarantined with its reason, nothing half-done is
+left behind, and the mail behind it goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from appfixture import LocalApp
+
+import mailproc.services
+
+
+def mail(subject: str, mid: str, sender: str = "pelanggan@example.com") -> bytes:
+    return (f"From: {sender}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n\r\n"
+            "Barang rusak.\r\n").encode()
+
+
+def test_processing_error_quarantines_that_mail_only(tmp_path: Path, monkeypatch):
+    app = LocalApp(tmp_path)
+    real = mailproc.services.classify_text
+
+    def flaky(text, rules):
+        if "meledak" in text:
+            raise RuntimeError("aturan rusak")
+        return real(text, rules)
+
+    monkeypatch.setattr(mailproc.services, "classify_text", flaky)
+    app.deliver(mail("barang meledak", "boom@example.com"))
+    app.deliver(mail("barang rusak", "ok@example.com"))
+    summary = app.poll()
+    assert summary["outcomes"] == {"quarantined": 1, "complaint": 1}
+    # The failed registration was rolled back whole: its number was not used up.
+    [c] = app.json("complaints", "list")
+    assert c["number"] == "001/PTPP/MKT/XI/2026" or c["number"].startswith("001/")
+    notices = [m for m in app.sent() if "dikarantina" in m["Subject"]]
+    assert len(notices) == 1
+    body = notices[0].get_payload(decode=True).decode()
+    assert "RuntimeError" in body and "aturan rusak" in body
+    quarantined = list((tmp_path / "var" / "inbox" / ".Quarantine" / "cur").iterdir())
+    assert len(quarantined) == 1 and b"meledak" in quarantined[0].read_bytes()
+    assert app.poll()["fetched"] == 0
+
+
+def test_database_failure_leaves_the_mail_for_the_next_poll(tmp_path: Path, monkeypatch):
+    app = LocalApp(tmp_path)
+
+    def down(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mailproc.services, "quarantine", down)
+    monkeypatch.setattr(mailproc.services, "register_from_mail", down)
+    app.deliver(mail("barang rusak", "later@example.com"))
+    summary = app.poll()
+    assert summary["errors"] and "disk full" in summary["errors"][0]
+    assert len(list((tmp_path / "var" / "inbox" / "new").iterdir())) == 1
+    monkeypatch.undo()
+    assert app.poll()["outcomes"] == {"complaint": 1}
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"\x00\x01\x02 not a mail at all", "pengirim"),
+    (b"From: \r\nSubject: x\r\n\r\nisi\r\n", "pengirim"),
+    (b"From: a@example.com\r\nMessage-ID: <e@x>\r\n\r\n", "kosong"),
+])
+def test_unusable_mail_is_quarantined_with_a_reason(tmp_path: Path, raw: bytes, reason: str):
+    app = LocalApp(tmp_path)
+    app.deliver(raw)
+    assert app.poll()["outcomes"] == {"quarantined": 1}
+    [notice] = app.sent()
+    assert reason in notice.get_payload(decode=True).decode()
