@@ -32,7 +32,8 @@ def test_custom_pattern_and_slug():
         "001-PTPP-MKT-XI-2026"
 
 
-@pytest.mark.parametrize("bad", ["{seq}/PTPP", "{year}/PTPP", "{seq}/{year}/{nope}", "{seq:q}/{year}"])
+@pytest.mark.parametrize(
+    "bad", ["{seq}/PTPP", "{year}/PTPP", "{seq}/{year}/{nope}", "{seq:q}/{year}"])
 def test_bad_patterns_are_refused(bad):
     with pytest.raises(ValueError):
         NumberPattern(bad)
