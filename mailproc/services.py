@@ -153,19 +153,22 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
     raw = fetched.raw
     try:
         mail = parse_message(raw, max_attachment_bytes=app.settings.limits.max_attachment_bytes)
+        digest = hashlib.sha256(raw).hexdigest()
+        raw_key = "sha256:" + digest  # what mailparse uses as key when Message-ID is missing
         existing = store.Message.get_or_none(store.Message.key == mail.key)
         if existing is not None:
-            if existing.sha256 == hashlib.sha256(raw).hexdigest() or not mail.message_id:
+            if existing.sha256 == digest or store.message_exists(raw_key):
                 return Outcome("duplicate", existing.complaint.number
                                if existing.complaint_id else "", "sudah diproses")
-            # Same Message-ID, different bytes: keep it, but never act on it twice.
-            return _record_ignored(app, fetched, mail, source_key, key=_raw_key(raw),
+            # Same Message-ID, different bytes (a resend, another delivery path): keep it,
+            # but never act on it twice.
+            return _record_ignored(app, fetched, mail, source_key, key=raw_key,
                                    kind="duplicate",
                                    reason=f"Message-ID sama dengan surat yang sudah diproses "
                                           f"(<{mail.message_id}>)",
                                    complaint=existing.complaint if existing.complaint_id
                                    else None)
-        if store.message_exists(_raw_key(raw)):
+        if store.message_exists(raw_key):
             return Outcome("duplicate", "", "sudah diproses")
         facts, original, original_text = gather_facts(app, mail)
         decision = decide(facts)
