@@ -274,13 +274,14 @@ def check_schema() -> None:
 
 def next_sequence(year: int) -> int:
     """Allocate the next sequence number of `year`; call inside `transaction()`."""
+    # Make sure the year's row exists before locking it: FOR UPDATE locks nothing when the
+    # row is missing, so two first registrations of a year would both insert it and one would
+    # fail. ON CONFLICT DO NOTHING waits for a concurrent insert of the row to commit.
+    NumberSequence.insert(year=year, last=0).on_conflict_ignore().execute()
     query = NumberSequence.select().where(NumberSequence.year == year)
     if not is_sqlite():
         query = query.for_update()
-    row = query.first()
-    if row is None:
-        NumberSequence.create(year=year, last=1)
-        return 1
+    row = query.get()
     NumberSequence.update(last=NumberSequence.last + 1).where(
         NumberSequence.year == year).execute()
     return row.last + 1
