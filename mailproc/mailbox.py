@@ -53,7 +53,9 @@ class Source(Protocol):
                   max_bytes: int) -> tuple[int, int, Iterator[Fetched]]:
         """(uidvalidity, number of new mails, the mails in arrival order)."""
         ...
-    def mark_done(self, uid: str, quarantined: bool) -> None: ...
+    def mark_done_many(self, items: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+        """Move or mark each (uid, quarantined); returns (uid, error) for those that failed."""
+        ...
 
 
 _FETCH_ITEM = re.compile(rb"UID (\d+)")
@@ -227,28 +229,46 @@ class ImapSource:
                               received_at=_internaldate(item[0]), too_large=True)
                 return
 
-    # -- after commit ------------------------------------------------------------------------
-    def mark_done(self, uid: str, quarantined: bool) -> None:
+    # -- after commit ---------------------------------------------------------------------
+    def mark_done_many(self, items: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+        """One UID MOVE (or STORE) per target for the whole batch; on failure, one by one so
+        a single bad message does not hold back the others."""
+        failures: list[tuple[str, str]] = []
+        for quarantined in (False, True):
+            uids = [uid for uid, q in items if q is quarantined]
+            if not uids:
+                continue
+            try:
+                self._mark(",".join(uids), quarantined)
+            except MailboxError:
+                for uid in uids:
+                    try:
+                        self._mark(uid, quarantined)
+                    except MailboxError as exc:
+                        failures.append((uid, str(exc)))
+        return failures
+
+    def _mark(self, uid_set: str, quarantined: bool) -> None:
         cfg = self.cfg
         try:
             if cfg.mode == "keep":
                 keyword = cfg.quarantine_keyword if quarantined else cfg.processed_keyword
-                self._uid("STORE", uid, "+FLAGS.SILENT", f"({keyword})")
+                self._uid("STORE", uid_set, "+FLAGS.SILENT", f"({keyword})")
                 return
             target = encode_folder(cfg.quarantine_folder if quarantined else cfg.processed_folder)
             caps = self.client.capabilities
             if "MOVE" in caps:
-                self._uid("MOVE", uid, target)
+                self._uid("MOVE", uid_set, target)
                 return
-            self._uid("COPY", uid, target)
-            self._uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+            self._uid("COPY", uid_set, target)
+            self._uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
             if "UIDPLUS" in caps:
-                self._uid("EXPUNGE", uid)  # only this message
+                self._uid("EXPUNGE", uid_set)  # only these messages
             else:
                 log.warning("server has neither MOVE nor UIDPLUS: plain EXPUNGE after COPY")
                 self.client.expunge()
-        except (TimeoutError, OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"cannot move/mark message UID {uid}: {exc}") from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"cannot move/mark UID {uid_set}: {exc}") from None
 
 
 class MaildirSource:
@@ -311,17 +331,23 @@ class MaildirSource:
                 continue
             yield Fetched(uid=key, size=size, raw=raw, received_at=when)
 
-    def mark_done(self, uid: str, quarantined: bool) -> None:
+    def mark_done_many(self, items: list[tuple[str, bool]]) -> list[tuple[str, str]]:
         assert self.box is not None
-        folder = self.box.get_folder(
-            self.cfg.quarantine_folder if quarantined else self.cfg.processed_folder)
-        try:
-            src = self._file(uid)
-        except KeyError:
-            return
-        # A rename within the same tree keeps the bytes untouched and is atomic.
-        dest = Path(folder._path) / "cur" / src.name  # noqa: SLF001
-        src.rename(dest)
+        failures: list[tuple[str, str]] = []
+        folders = {q: self.box.get_folder(self.cfg.quarantine_folder if q
+                                          else self.cfg.processed_folder) for q in (False, True)}
+        for uid, quarantined in items:
+            try:
+                src = self._file(uid)
+            except KeyError:
+                continue  # already gone (moved by an earlier, interrupted poll)
+            # A rename within the same tree keeps the bytes untouched and is atomic.
+            dest = Path(folders[quarantined]._path) / "cur" / src.name  # noqa: SLF001
+            try:
+                src.rename(dest)
+            except OSError as exc:
+                failures.append((uid, str(exc)))
+        return failures
 
 
 def open_source(cfg: MailboxSettings) -> Source:

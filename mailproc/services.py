@@ -2,7 +2,7 @@
 
 A mail flows: source.fetch_new → process_mail (parse → gather facts → domain.intake.decide →
 register / attach / record / quarantine, all in one transaction with the outgoing mail it
-causes) → source.mark_done (after commit) → outbox.flush.
+causes) → source.mark_done_many (after commit, a batch at a time) → outbox.flush.
 """
 
 from __future__ import annotations
@@ -348,7 +348,8 @@ def _queue_ack(app: App, complaint: Complaint, mail: IncomingMail, customer: Add
                cc=[mail.from_.email] if forwarded else [], subject=texts.subject,
                body=texts.body, complaint=complaint,
                in_reply_to="" if forwarded else mail.message_id,
-               references=[] if forwarded else references, source=source)
+               references=[] if forwarded else references, source=source,
+               auto_reply_to=customer.email)
     return True, ""
 
 
@@ -491,8 +492,10 @@ class StopFlag:
 
 def poll(app: App, source: Source, *, stop: StopFlag | None = None,
          progress: Callable[[int, int], None] | None = None) -> PollSummary:
-    """One intake cycle over `source` (already open). Mail is marked done only after the
-    transaction that recorded it committed; the stored position moves after the mark."""
+    """One intake cycle over `source` (already open). Mail is marked done (moved, or given
+    its keyword) only after the transaction that recorded it committed, a batch at a time;
+    the stored position moves after the marks and never passes a mail that was not marked,
+    so the next poll sees that one again (and, finding it recorded, only retries the mark)."""
     summary = PollSummary()
     started = time.monotonic()
     s = app.settings
@@ -500,9 +503,23 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
     uidvalidity, total, mails = source.fetch_new(position.uidvalidity, position.last_uid,
                                                  s.limits.max_message_bytes)
     last_uid = position.last_uid if uidvalidity == position.uidvalidity else 0
-    # The position never passes a mail whose move failed, so the next poll sees it again
-    # (and, finding it recorded, only retries the move).
-    stuck_below: int | None = None
+    blocked = False  # a mail before this point was not marked: hold the position
+    pending: list[tuple[str, bool]] = []
+
+    def settle() -> None:
+        nonlocal last_uid, blocked
+        failures = dict(source.mark_done_many(pending)) if pending else {}
+        for uid, error in failures.items():
+            summary.errors.append(f"UID {uid}: {error}")
+            log.warning("could not move/mark UID %s: %s", uid, error)
+        for uid, _ in pending:
+            if uid in failures:
+                blocked = True
+            elif uid.isdigit() and not blocked:
+                last_uid = max(last_uid, int(uid))
+        pending.clear()
+        store.save_position(source.key, source.folder, uidvalidity, last_uid, app.clock())
+
     for fetched in mails:
         if stop is not None and stop.stop:
             break
@@ -512,31 +529,17 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         except Exception as exc:  # noqa: BLE001 - even quarantining failed (database down?)
             log.error("mail UID %s left in place, retried next poll: %s", fetched.uid, exc)
             summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
-            if fetched.uid.isdigit() and stuck_below is None:
-                stuck_below = int(fetched.uid)
+            settle()
+            blocked = True
             continue
         summary.outcomes[outcome.verdict] += 1
         if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
             summary.registered.append(outcome.number)
-        moved = True
-        try:
-            source.mark_done(fetched.uid, outcome.quarantined)
-        except Exception as exc:  # noqa: BLE001 - recorded already; the next poll retries
-            moved = False
-            summary.errors.append(f"UID {fetched.uid}: {exc}")
-            log.warning("could not move UID %s: %s", fetched.uid, exc)
-        if fetched.uid.isdigit():
-            uid = int(fetched.uid)
-            if not moved and stuck_below is None:
-                stuck_below = uid
-            if stuck_below is None:
-                last_uid = max(last_uid, uid)
-                store.save_position(source.key, source.folder, uidvalidity, last_uid,
-                                    app.clock())
+        pending.append((fetched.uid, outcome.quarantined))
+        if len(pending) >= s.mailbox.fetch_batch:
+            settle()
         if progress is not None:
             progress(summary.fetched, total)
-    if uidvalidity != position.uidvalidity and not summary.fetched:
-        store.save_position(source.key, source.folder, uidvalidity, last_uid, app.clock())
+    settle()
     summary.seconds = time.monotonic() - started
     return summary
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -203,6 +204,11 @@ class OutgoingMail(BaseModel):
     last_error = pw.TextField(default="")
     created_at = pw.DateTimeField()
     sent_at = pw.DateTimeField(null=True)
+    # The customer an automatic reply went to, indexed for the per-sender loop guard.
+    auto_reply_to = pw.CharField(max_length=320, default="")
+
+    class Meta:
+        indexes = ((("auto_reply_to", "created_at"), False),)
 
 
 MODELS: list[type[BaseModel]] = [
@@ -235,16 +241,34 @@ def is_sqlite() -> bool:
     return isinstance(db.obj, pw.SqliteDatabase)
 
 
+class _ChainCursor:
+    """The event chain's head within one transaction: read (and on PostgreSQL locked) at the
+    first event, written back once at commit; saves two statements per event."""
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.dirty = False
+
+
+_local = threading.local()
+
+
 @contextmanager
 def transaction() -> Iterator[None]:
     """A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two processes
-    registering at once queue up instead of failing with 'database is locked' on upgrade."""
-    if is_sqlite():
-        with db.obj.atomic("IMMEDIATE"):
+    registering at once queue up instead of failing with 'database is locked' on upgrade.
+    Nested calls join the outer transaction."""
+    if getattr(_local, "chain", None) is not None:
+        yield
+        return
+    _local.chain = cursor = _ChainCursor()
+    try:
+        with db.obj.atomic("IMMEDIATE") if is_sqlite() else db.atomic():
             yield
-    else:
-        with db.atomic():
-            yield
+            if cursor.dirty:
+                ChainHead.update(hash=cursor.head).where(ChainHead.id == 1).execute()
+    finally:
+        _local.chain = None
 
 
 def init_schema() -> int:
@@ -301,21 +325,26 @@ def event_hash(prev_hash: str, at: datetime, actor: str, source: str, kind: str,
 def append_event(*, complaint: Complaint | None, at: datetime, actor: str, source: str,
                  kind: str, data: dict[str, Any] | None = None) -> Event:
     """Append one event to the chain; call inside `transaction()`."""
-    query = ChainHead.select().where(ChainHead.id == 1)
-    if not is_sqlite():
-        query = query.for_update()
-    head = query.first()
-    prev = head.hash if head else GENESIS_HASH
+    cursor: _ChainCursor | None = getattr(_local, "chain", None)
+    if cursor is None:
+        raise StoreError("append_event needs an open store.transaction()")
+    if cursor.head is None:
+        query = ChainHead.select().where(ChainHead.id == 1)
+        if not is_sqlite():
+            query = query.for_update()  # serialises writers of the chain until commit
+        head = query.first()
+        if head is None:
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+        cursor.head = head.hash if head else GENESIS_HASH
+    prev = cursor.head
     at_naive = utcnow_naive(at).replace(microsecond=0)
     data_json = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
     number = complaint.number if complaint is not None else ""
     digest = event_hash(prev, at_naive, actor, source, kind, number, data_json)
     event = Event.create(complaint=complaint, at=at_naive, actor=actor, source=source, kind=kind,
                          data=data_json, prev_hash=prev, hash=digest)
-    if head is None:
-        ChainHead.create(id=1, hash=digest)
-    else:
-        ChainHead.update(hash=digest).where(ChainHead.id == 1).execute()
+    cursor.head = digest
+    cursor.dirty = True
     return event
 
 
@@ -342,15 +371,10 @@ def complaint_by_number(number: str) -> Complaint | None:
 
 def count_auto_replies_since(address: str, since: datetime) -> int:
     """Automatic replies mailproc queued to `address` since `since` (loop guard)."""
-    pattern = f'%"{address}"%'
     return (OutgoingMail.select()
-            .where(OutgoingMail.to_addrs ** pattern,
-                   OutgoingMail.created_at >= utcnow_naive(since),
-                   OutgoingMail.kind.in_(AUTO_REPLY_KINDS))
+            .where(OutgoingMail.auto_reply_to == address.lower(),
+                   OutgoingMail.created_at >= utcnow_naive(since))
             .count())
-
-
-AUTO_REPLY_KINDS = ("ack",)
 
 
 def get_position(source: str, folder: str) -> MailboxPosition:
