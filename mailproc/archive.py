@@ -22,6 +22,7 @@ QUARANTINE = "_karantina"
 class Archive:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._made: set[Path] = set()  # folders known to exist: saves a mkdir per file
 
     def folder(self, when: datetime, group: str) -> Path:
         return Path(f"{when:%Y}") / f"{when:%m}" / sanitise_filename(group, fallback="lain")
@@ -60,7 +61,9 @@ class Archive:
 
     def _write(self, rel: Path, content: bytes) -> None:
         target = self.path(rel.as_posix())
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         # Write then rename so a crash never leaves half a file under the final name.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:

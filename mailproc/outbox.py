@@ -11,8 +11,8 @@ customer is worse than a delay) but are reported by `outbox list` and can be re-
 
 from __future__ import annotations
 
+import binascii
 import contextlib
-import email.charset
 import email.encoders
 import json
 import logging
@@ -85,17 +85,17 @@ def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str
     return row
 
 
-_UTF8_QP = email.charset.Charset("utf-8")
-_UTF8_QP.body_encoding = email.charset.QP  # readable in a raw view, unlike base64
-
-
 def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, _UTF8_QP)
+    """UTF-8 text as quoted-printable (readable in a raw view, unlike base64), encoded by
+    binascii in C: the email package's pure-Python encoder cost ~0.5 ms a mail."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    part.set_payload(encoded.decode("ascii"))
     return part
 
 
