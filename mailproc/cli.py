@@ -349,7 +349,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed"]),
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed", "bounced"]),
               help="Only this status (default: everything not yet sent).")
 @click.option("--all", "show_all", is_flag=True, help="Include sent mail.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -187,6 +187,10 @@ def _apply(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision, s
                                   original_text)
     if v == Verdict.FOLLOW_UP:
         return attach_follow_up(app, fetched, mail, decision, source_key)
+    if v == Verdict.AUTO_REPLY:
+        bounced = _bounced_outgoing(mail)
+        if bounced is not None:
+            return record_bounce(app, fetched, mail, source_key, bounced, decision.reason)
     if v in (Verdict.AUTO_REPLY, Verdict.OWN_MAIL):
         complaint = (store.complaint_by_number(decision.complaint_number)
                      if decision.complaint_number else None)
@@ -426,6 +430,60 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                        subject=texts.subject, body=texts.body, complaint=complaint,
                        source=source)
     return Outcome(kind, number, decision.reason)
+
+
+_HEADER_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]+)>", re.I | re.M)
+
+
+def _bounced_outgoing(mail: IncomingMail) -> store.OutgoingMail | None:
+    """The mail of ours that a delivery report (DSN) is about: found by the Message-ID in
+    its returned headers (text/rfc822-headers) or returned message (message/rfc822)."""
+    ids = [f.message_id for f in mail.forwarded if f.message_id]
+    for att in mail.attachments:
+        if att.content_type in ("text/rfc822-headers", "message/rfc822") and att.content:
+            ids += [m.decode("ascii", "replace") for m in _HEADER_MESSAGE_ID.findall(att.content)]
+    ids += list(mail.in_reply_to)
+    for message_id in ids:
+        row = store.OutgoingMail.get_or_none(store.OutgoingMail.message_id == message_id)
+        if row is not None:
+            return row
+    return None
+
+
+def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: str,
+                  bounced: store.OutgoingMail, reason: str) -> Outcome:
+    """A delivery failure of a mail we sent: recorded on its complaint and, when the customer
+    did not get the acknowledgement, marketing administration is told to respond another way.
+    Never answered to the bounce itself."""
+    s = app.settings
+    now = app.clock()
+    complaint = bounced.complaint if bounced.complaint_id else None
+    group = s.numbering.slug(complaint.number) if complaint else UNFILED
+    with store.transaction():
+        _create_message(app, fetched, mail, key=mail.key, kind="bounce", group=group,
+                        complaint=complaint, reason=reason, now=now, source_key=source_key)
+        store.OutgoingMail.update(status="bounced", last_error=shorten(mail.text, 500)).where(
+            store.OutgoingMail.id == bounced.id).execute()
+        source = _mail_source(mail, fetched)
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email or "unknown",
+                           source=source, kind="mail_bounced",
+                           data={"outgoing_id": bounced.id, "kind": bounced.kind,
+                                 "to": json.loads(bounced.to_addrs),
+                                 "message_id": bounced.message_id})
+        if bounced.kind == "ack" and complaint is not None:
+            # Only customer-facing mail: a notice about a bounced notice could loop.
+            Complaint.update(first_response_at=None).where(
+                Complaint.id == complaint.id).execute()
+            texts = app.texts.render(
+                "notice_bounce", number=complaint.number, company_name=s.company.name,
+                to=", ".join(json.loads(bounced.to_addrs)), subject=bounced.subject,
+                report=shorten(mail.text, 1500),
+                customer_display=_customer_display(complaint),
+            )
+            queue_mail(settings=s, now=now, kind="notice_bounce", to=s.marketing_admin,
+                       subject=texts.subject, body=texts.body, complaint=complaint,
+                       source=source)
+    return Outcome("bounce", complaint.number if complaint else "", reason)
 
 
 def _record_ignored(app: App, fetched: Fetched, mail: IncomingMail, source_key: str, *,

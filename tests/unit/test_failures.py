@@ -69,3 +69,27 @@ def test_unusable_mail_is_quarantined_with_a_reason(tmp_path: Path, raw: bytes, 
     assert app.poll()["outcomes"] == {"quarantined": 1}
     [notice] = app.sent()
     assert reason in notice.get_payload(decode=True).decode()
+
+
+def test_bounced_acknowledgement_is_linked_and_marketing_told(tmp_path: Path):
+    app = LocalApp(tmp_path)
+    app.deliver(mail("barang rusak", "c1@example.com", sender="salah@example.com"))
+    app.poll()
+    [ack] = [m for m in app.sent() if "Keluhan Anda" in m["Subject"]]
+    dsn = (Path(__file__).resolve().parents[1] / "fixtures" / "eml" / "dsn_bounce.eml"
+           ).read_bytes().replace(b"<ptpp-2025-0042.issue.1764043330@contoh.co.id>",
+                                  ack["Message-ID"].encode())
+    app.deliver(dsn)
+    summary = app.poll()
+    assert summary["outcomes"] == {"bounce": 1}
+    [c] = app.json("complaints", "list")
+    assert c["first_response_at"] is None  # the customer never got it
+    shown = app.json("complaints", "show", c["number"])
+    assert "mail_bounced" in [e["kind"] for e in shown["events"]]
+    statuses = {r["kind"]: r["status"] for r in app.json("outbox", "list", "--all")}
+    assert statuses["ack"] == "bounced"
+    [notice] = [m for m in app.sent() if "tidak sampai" in m["Subject"]]
+    assert c["number"] in notice["Subject"]
+    assert "telepon" in notice.get_payload(decode=True).decode()
+    # The bounce itself is never answered.
+    assert not [m for m in app.sent() if "mailer-daemon" in (m["To"] or "")]
