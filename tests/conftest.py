@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,14 +29,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Dovecot:
+def dovecot(request: pytest.FixtureRequest) -> Dovecot:
     """One Dovecot for the whole session; isolate tests with unique user names
     (servers.unique_address())."""
     if find_dovecot() is None:
         # Fail, not skip: a skip would hide a missing install step in CI.
         pytest.fail("dovecot is not installed: run .ci/install", pytrace=False)
-    server = Dovecot(tmp_path_factory.mktemp("dovecot"))
-    request.addfinalizer(server.stop)  # registered first: runs even if start() half-fails
+    # A folder of its own, not under pytest's basetemp: another pytest session starting on
+    # the same machine resets /tmp/pytest-of-<user> to 0700, which locks Dovecot's
+    # unprivileged processes out of their mail in the middle of a run.
+    workdir = Path(tempfile.mkdtemp(prefix="mailproc-dovecot-"))
+    server = Dovecot(workdir)
+    request.addfinalizer(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    request.addfinalizer(server.stop)  # registered last, runs first; even if start() fails
     server.start()
     return server
 

@@ -91,7 +91,7 @@ def test_schema_is_idempotent_and_every_model_works(pg_url: str) -> None:
         store.OutgoingMail.create(
             message_id="out1@contoh.co.id", complaint=complaint, kind="ack",
             to_addrs=json.dumps(["budi@example.com"]), subject="s", body_text="b",
-            next_attempt_at=naive, created_at=naive)
+            next_attempt_at=naive, created_at=naive, auto_reply_to="budi@example.com")
 
     # A rolled-back registration gives its number back.
     with pytest.raises(RuntimeError), store.transaction():
@@ -117,7 +117,7 @@ def test_schema_is_idempotent_and_every_model_works(pg_url: str) -> None:
     assert not store.message_exists("<nope@example.com>")
     by_thread = store.complaint_by_message_ids(["nope@x", "m1@example.com", ""])
     assert by_thread is not None and by_thread.id == complaint.id
-    # `**` is ILIKE on PostgreSQL: the address matches whatever its case.
+    # Addresses are stored lower-case; the lookup lower-cases too.
     assert store.count_auto_replies_since("BUDI@example.com", now - timedelta(hours=1)) == 1
     assert store.count_auto_replies_since("budi@example.com", now + timedelta(hours=1)) == 0
 
