@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 error, 2 configuration error, 3 not found, 4 another instanc
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -17,10 +18,10 @@ from typing import Any
 
 import click
 
+from mailproc import documents, services, store, workflow
 from mailproc import outbox as outbox_mod
-from mailproc import services, store
 from mailproc.config import Settings, config_path_from, load_settings
-from mailproc.domain import states
+from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound
 from mailproc.mailbox import open_source
 
@@ -341,6 +342,109 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
         click.echo(f"  {_local(s, e.at)}  {ev['kind']:<22} {ev['actor']}")
 
 
+@complaints.command("send-return-form")
+@click.argument("number")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def complaints_send_return_form(obj: Ctx, number: str, by: str | None) -> None:
+    """Send the return-claim form BKI.FM.MKT.06 to the customer of a complaint.
+
+    Example: mailproc complaints send-return-form 001/PTPP/MKT/XI/2026
+    """
+    app = obj.app()
+    now = app.clock()
+    c = store.complaint_by_number(number)
+    if c is None:
+        raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
+    rendered = workflow.render_return_form(app, c, now)
+    with store.transaction():
+        doc = workflow.send_return_form(app, c, now=now, actor=_operator(by), source="cli",
+                                        rendered=rendered)
+    flush_outbox(app)
+    click.echo(f"{doc.filename} sent to {c.customer.email}")
+
+
+# ---- ptpp --------------------------------------------------------------------------------
+
+def _operator(by: str | None) -> str:
+    return by or getpass.getuser()
+
+
+@cli.group()
+def ptpp() -> None:
+    """Act on a complaint's PTPP."""
+
+
+@ptpp.command("assign")
+@click.argument("number")
+@click.argument("department")
+@click.option("--note", default="", help="Why (kept in the audit trail).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | None) -> None:
+    """Assign or reassign a complaint to a department and send it the PTPP form.
+
+    DEPARTMENT is a key, name or alias from the configuration.
+
+    Example: mailproc ptpp assign 004/PTPP/MKT/XI/2026 qc --by rina
+    """
+    app = obj.app()
+    c = workflow.assign(app, number, department, actor=_operator(by), source="cli", note=note)
+    flushed = flush_outbox(app)
+    click.echo(f"{c.number}: assigned to {c.department}, PTPP form sent "
+               f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
+# ---- templates ---------------------------------------------------------------------------
+
+@cli.group()
+def templates() -> None:
+    """Check the Word templates of the controlled forms."""
+
+
+@templates.command("check")
+@click.argument("name", required=False, type=click.Choice(["ptpp", "retur"]))
+@pass_ctx
+def templates_check(obj: Ctx, name: str | None) -> None:
+    """Render a form template with sample data and report missing required fields.
+
+    Example: mailproc templates check ptpp
+    """
+    problems: list[str] = []
+    for key in [name] if name else sorted(obj.settings.forms):
+        template = obj.settings.forms[key].template
+        found = documents.check_template(template, key)
+        problems += found
+        click.echo(f"{key}: {template}: " + ("ok" if not found else f"{len(found)} problem(s)"))
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+@templates.command("fields")
+@click.argument("name", type=click.Choice(["ptpp", "retur"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def templates_fields(obj: Ctx, name: str, as_json: bool) -> None:
+    """List a form's fields: tag, type, label, and the steps that require it.
+
+    Example: mailproc templates fields ptpp --json
+    """
+    present = dict(documents.template_fields(obj.settings.forms[name].template))
+    rows = [{"name": f.name, "type": f.kind, "label": f.label,
+             "required_for": sorted(f.required_for), "options": list(f.options),
+             "in_template": f.name in present}
+            for f in forms.FORMS[name]]
+    if as_json:
+        _emit_json(rows)
+        return
+    for r in rows:
+        need = ", ".join(r["required_for"]) or "-"
+        mark = "" if r["in_template"] else "  (MISSING from the template)"
+        click.echo(f"{r['name']:<24} {r['type']:<9} {need:<18} {r['label']}{mark}")
+
+
 # ---- outbox ------------------------------------------------------------------------------
 
 @cli.group()
@@ -410,10 +514,8 @@ def outbox_retry(obj: Ctx, mail_id: int, by: str | None) -> None:
 
     Example: mailproc outbox retry 42
     """
-    import getpass
-
     app = obj.app()
-    row = outbox_mod.requeue(mail_id, app.clock(), by or getpass.getuser())
+    row = outbox_mod.requeue(mail_id, app.clock(), _operator(by))
     click.echo(f"mail {row.id} queued again; it goes out with the next flush")
 
 

@@ -95,6 +95,18 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class FormDocument:
+    """A controlled form: its template file and the document-control values printed in its
+    header. A revised form is a new template file plus new values here, no code."""
+
+    key: str  # 'ptpp' or 'retur'
+    template: Path
+    number: str
+    revision: str
+    revision_date: str
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path
     root: Path
@@ -115,6 +127,9 @@ class Settings:
     extract_patterns: Mapping[str, re.Pattern[str]]
     limits: Limits
     outbox: OutboxSettings
+    forms: Mapping[str, FormDocument] = field(default_factory=dict)
+    issuer: str = "Administrasi Marketing"
+    max_photos: int = 6
     poll_minutes: float = 5.0
     log_level: str = "INFO"
 
@@ -357,6 +372,17 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
             r.positive("outbox.stuck_after_seconds", OutboxSettings.stuck_after_seconds)
         ),
     )
+    templates_dir = _resolve(root, r.get("paths.templates", str, "doc_templates"))
+    forms: dict[str, FormDocument] = {}
+    for key, number, template in (("ptpp", "FM-MR-15", "ptpp.docx"),
+                                  ("retur", "BKI.FM.MKT.06", "retur.docx")):
+        forms[key] = FormDocument(
+            key=key,
+            template=templates_dir / r.get(f"documents.{key}.template", str, template),
+            number=r.get(f"documents.{key}.number", str, number),
+            revision=r.get(f"documents.{key}.revision", str, "00"),
+            revision_date=r.get(f"documents.{key}.revision_date", str, ""),
+        )
     settings = Settings(
         config_path=path,
         root=root,
@@ -365,7 +391,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         smtp=_parse_smtp(smtp_url, r, root, env),
         database_url=_parse_database(db_url, r, root),
         archive_dir=_resolve(root, r.get("paths.archive", str, "archive")),
-        templates_dir=_resolve(root, r.get("paths.templates", str, "doc_templates")),
+        templates_dir=templates_dir,
         state_dir=_resolve(root, r.get("paths.state", str, "var")),
         timezone=tz,
         marketing_admin=r.addresses("people.marketing_admin"),
@@ -377,6 +403,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         extract_patterns=extract,
         limits=limits,
         outbox=outbox,
+        forms=forms,
+        issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
+        max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
         log_level=r.get("logging.level", str, "INFO").upper(),
     )

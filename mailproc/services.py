@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailproc import store
+from mailproc import store, workflow
 from mailproc.archive import QUARANTINE, UNFILED, Archive
 from mailproc.config import Settings
 from mailproc.domain import states
@@ -30,7 +30,10 @@ from mailproc.domain.intake import (
     decide,
     may_auto_reply,
 )
+from mailproc.domain.replies import Action as ReplyAction
+from mailproc.domain.replies import decide_reply
 from mailproc.domain.routing import classify_text, extract_fields
+from mailproc.errors import MailprocError
 from mailproc.mailbox import Fetched, Source
 from mailproc.mailparse import Address, IncomingMail, forwarded_original, parse_message
 from mailproc.outbox import MAILER_HEADER, queue_mail
@@ -324,9 +327,45 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
         )
         ack_sent, ack_note = _queue_ack(app, complaint, mail, customer_addr, forwarded, now,
                                         source)
+        ptpp_note = _issue_on_registration(app, complaint, now, source)
+        if routing.return_requested and ack_sent:
+            _send_return_form_on_registration(app, complaint, mail, forwarded, now, source)
         _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
-                                    message, now, source)
+                                    ptpp_note, message, now, source)
     return Outcome(decision.verdict.value, number, decision.reason)
+
+
+def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str) -> str:
+    """Send the PTPP form to the department right away when routing chose one. A form that
+    cannot be rendered (a broken template) does not stop the registration: marketing
+    administration is told and can send it with `mailproc ptpp assign`."""
+    if not complaint.department:
+        return ""
+    rendered, error = workflow.try_render_ptpp(app, complaint, now)
+    if rendered is None:
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind="ptpp_issue_failed", data={"error": error})
+        return (f"Formulir PTPP GAGAL dibuat ({error}). Perbaiki template, lalu kirim dengan "
+                f"`mailproc ptpp assign {complaint.number} {complaint.department}`.")
+    doc = workflow.issue_ptpp(app, complaint, now=now, actor="mailproc", source=source,
+                              rendered=rendered)
+    dep = app.settings.departments[complaint.department]
+    return f"Formulir PTPP ({doc.filename}) telah dikirim ke Bagian {dep.name}."
+
+
+def _send_return_form_on_registration(app: App, complaint: Complaint, mail: IncomingMail,
+                                      forwarded: bool, now: datetime, source: str) -> None:
+    try:
+        rendered = workflow.render_return_form(app, complaint, now)
+    except (MailprocError, OSError, ValueError) as exc:
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind="return_form_failed", data={"error": str(exc)})
+        return
+    references = [*mail.references, mail.message_id] if mail.message_id else []
+    workflow.send_return_form(app, complaint, now=now, actor="mailproc", source=source,
+                              rendered=rendered,
+                              in_reply_to="" if forwarded else mail.message_id,
+                              references=[] if forwarded else references)
 
 
 def _queue_ack(app: App, complaint: Complaint, mail: IncomingMail, customer: Address,
@@ -365,8 +404,8 @@ def _customer_display(complaint: Complaint) -> str:
 
 
 def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | None,
-                                ack_sent: bool, ack_note: str, message: store.Message,
-                                now: datetime, source: str) -> None:
+                                ack_sent: bool, ack_note: str, ptpp_note: str,
+                                message: store.Message, now: datetime, source: str) -> None:
     s = app.settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     dep = s.departments.get(complaint.department)
@@ -385,7 +424,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
         return_requested=complaint.return_requested, attachment_count=attachments,
         status_label=states.LABELS_ID[complaint.status], description=shorten(
             complaint.description), triage=complaint.status == states.TRIAGE,
-        ack_sent=ack_sent, ack_note=ack_note,
+        ack_sent=ack_sent, ack_note=ack_note, ptpp_note=ptpp_note,
     )
     queue_mail(settings=s, now=now, kind="notice_new", to=s.marketing_admin,
                cc=s.operations_manager, subject=texts.subject, body=texts.body,
@@ -401,6 +440,13 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
     assert complaint is not None  # decided from a stored complaint
     internal = s.is_internal(mail.from_.email)
     kind = "staff_message" if internal else "follow_up"
+    # Reading attached forms needs no database: do it before the transaction.
+    role = workflow.role_of(s, complaint, mail.from_.email)
+    files = workflow.inspect_files(mail)
+    reply = decide_reply(role=role, status=complaint.status, number=number,
+                         files=[f.summary for f in files])
+    if reply.action == ReplyAction.QUARANTINE:
+        return quarantine(app, fetched, source_key, f"{number}: {reply.message}", mail=mail)
     with store.transaction():
         message = _create_message(app, fetched, mail, key=mail.key, kind=kind,
                                   group=s.numbering.slug(number), complaint=complaint,
@@ -413,7 +459,10 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                                  "matched": decision.reason})
         Complaint.update(updated_at=utcnow_naive(now)).where(
             Complaint.id == complaint.id).execute()
-        if not internal:
+        if reply.action != ReplyAction.FOLLOW_UP:
+            kind = workflow.handle_reply(app, complaint, mail, message, role, reply, files,
+                                         now, source)
+        elif not internal:
             count = store.Attachment.select().where(
                 store.Attachment.message == message,
                 store.Attachment.inline == False,  # noqa: E712

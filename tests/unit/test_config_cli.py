@@ -101,7 +101,7 @@ def test_json_outputs_are_stable(tmp_path: Path):
     shown = app.json("complaints", "show", row["number"])
     assert set(shown) >= {"messages", "attachments", "events", "description", "fields"}
     sent = app.json("outbox", "list", "--all")
-    assert {r["kind"] for r in sent} == {"ack", "notice_new"}
+    assert {r["kind"] for r in sent} == {"ack", "notice_new", "ptpp_issue"}
     assert all(r["status"] == "sent" for r in sent)
     triage_only = app.json("complaints", "list", "--status", "triage")
     assert triage_only == []

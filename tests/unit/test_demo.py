@@ -21,7 +21,8 @@ def test_demo_on_a_fresh_checkout(tmp_path: Path):
     assert first.returncode == 0, first.stderr
     assert "created config/mailproc.toml" in first.stdout
     assert first.stdout.count("registered ") == 5
-    assert "sent 10" in first.stdout
+    # 5 acknowledgements, 5 notices, 4 PTPP forms to departments, 2 return-claim forms
+    assert "sent 16" in first.stdout
     sent = mailbox.Maildir(str(tmp_path / "var" / "sent"), create=False)
     subjects = sorted(m["Subject"] for m in sent)
     assert sum("Keluhan Anda telah kami terima" in s for s in subjects) == 5
@@ -30,4 +31,4 @@ def test_demo_on_a_fresh_checkout(tmp_path: Path):
     second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
     assert "registered" not in second.stdout and "nothing new" in second.stdout
-    assert len(mailbox.Maildir(str(tmp_path / "var" / "sent"), create=False)) == 10
+    assert len(mailbox.Maildir(str(tmp_path / "var" / "sent"), create=False)) == 16

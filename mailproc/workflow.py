@@ -1,0 +1,585 @@
+"""PTPP use cases: issue the form to the department, assign from triage, read a filled form back
+from a reply and move the PTPP, send and read the return-claim form.
+
+Each function that writes is called inside `store.transaction()` by its caller; the fallible
+work that needs no database (rendering, reading a .docx) is done first, so a bad template or a
+bad attachment never leaves half a state change behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from mailproc import documents, store
+from mailproc.domain import forms, states
+from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
+from mailproc.errors import MailprocError, NotFound
+from mailproc.mailparse import Attachment, IncomingMail
+from mailproc.outbox import queue_mail
+from mailproc.store import Complaint, Ptpp, utcnow_naive
+from mailproc.texts import format_datetime_id, shorten
+
+log = logging.getLogger(__name__)
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+class WorkflowError(MailprocError):
+    """A step the procedure does not allow now, or an unknown department."""
+
+
+def current_ptpp(complaint: Complaint) -> Ptpp:
+    return complaint.ptpps.order_by(Ptpp.cycle.desc()).get()
+
+
+def local_date(app: Any, value: datetime | None) -> str:
+    value = store.aware(value)
+    return value.astimezone(app.settings.timezone).strftime("%d/%m/%Y") if value else ""
+
+
+def _category_label(app: Any, complaint: Complaint) -> str:
+    labels = {rule.name: rule.label for rule in app.settings.routing.categories}
+    return labels.get(complaint.category, "Belum terklasifikasi")
+
+
+def _customer_name(complaint: Complaint) -> str:
+    c = complaint.customer
+    if c is None:
+        return ""
+    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
+
+
+def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
+    if cycle <= 1:
+        return None
+    prev = complaint.ptpps.where(Ptpp.cycle == cycle - 1).first()
+    if prev is None:
+        return None
+    plan = json.loads(prev.plan or "{}")
+    actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
+                "preventive": a.preventive, "pic": a.pic, "target": a.target_raw}
+               for a in forms.actions_from(plan)]
+    return {"cycle": prev.cycle, "root_cause": prev.root_cause or plan.get("root_cause", ""),
+            "actions": actions, "verification_note": plan.get("verification_note", "")}
+
+
+def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
+                 department: str = "") -> dict[str, Any]:
+    """The docxtpl context of FM-MR-15 (keys documented in mailproc.documents)."""
+    s = app.settings
+    form = s.forms["ptpp"]
+    department = department or ptpp.department or complaint.department
+    dep = s.departments.get(department)
+    return {
+        "company": {"name": s.company.name, "address": s.company.address},
+        "doc": {"number": form.number, "revision": form.revision,
+                "revision_date": form.revision_date},
+        "ptpp_number": complaint.number,
+        "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
+        "to_department": dep.name if dep else department,
+        "from_issuer": s.issuer,
+        "reference": f"Keluhan pelanggan {complaint.number}, diterima "
+                     f"{local_date(app, complaint.received_at)}",
+        "cycle": ptpp.cycle,
+        "category_label": _category_label(app, complaint),
+        "severity": "Minor",
+        "customer": _customer_name(complaint),
+        "product": complaint.product,
+        "batch": complaint.batch,
+        "quantity": complaint.quantity,
+        "invoice": complaint.invoice,
+        "delivery_note": complaint.delivery_note,
+        "description": complaint.description.strip(),
+        "previous": _previous_cycle(complaint, ptpp.cycle),
+    }
+
+
+def _photos(app: Any, complaint: Complaint) -> list[tuple[str, bytes]]:
+    rows = (complaint.attachments.where(store.Attachment.status == "stored",
+                                        store.Attachment.content_type.startswith("image/"))
+            .order_by(store.Attachment.id).limit(app.settings.max_photos))
+    photos = []
+    for row in rows:
+        try:
+            photos.append((row.original_filename or row.filename, app.archive.read(
+                row.archive_path)))
+        except OSError as exc:
+            log.warning("photo %s of %s unreadable: %s", row.archive_path, complaint.number, exc)
+    return photos
+
+
+def _document_name(complaint: Complaint, form: str, cycle: int, app: Any) -> str:
+    slug = app.settings.numbering.slug(complaint.number)
+    prefix = "PTPP" if form == "ptpp" else "Klaim-Retur"
+    suffix = f"-siklus-{cycle}" if form == "ptpp" and cycle > 1 else ""
+    return f"{prefix}-{slug}{suffix}.docx"
+
+
+def _store_document(app: Any, complaint: Complaint, form: str, cycle: int, origin: str,
+                    filename: str, content: bytes, now: datetime,
+                    message: store.Message | None = None, rel: str = "") -> store.Document:
+    if not rel:
+        when = store.aware(complaint.received_at).astimezone(app.settings.timezone)
+        rel = app.archive.store_document(when, app.settings.numbering.slug(complaint.number),
+                                         filename, content)
+    return store.Document.create(
+        complaint=complaint, form=form, cycle=cycle, origin=origin, filename=filename,
+        archive_path=rel, sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+        message=message, created_at=utcnow_naive(now))
+
+
+def render_ptpp(app: Any, complaint: Complaint, now: datetime,
+                department: str = "") -> tuple[str, bytes]:
+    """Render the current cycle's PTPP; raises TemplateProblem / DocumentError / OSError."""
+    ptpp = current_ptpp(complaint)
+    content = documents.render(app.settings.forms["ptpp"].template,
+                               ptpp_context(app, complaint, ptpp, now, department),
+                               images=_photos(app, complaint))
+    return _document_name(complaint, "ptpp", ptpp.cycle, app), content
+
+
+def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, source: str,
+               rendered: tuple[str, bytes]) -> store.Document:
+    """Send the rendered PTPP form to the department (operations manager in copy) and move
+    the complaint to 'issued'. Call inside a transaction, with `render_ptpp`'s result."""
+    s = app.settings
+    ptpp = current_ptpp(complaint)
+    dep = s.departments.get(complaint.department)
+    if dep is None:
+        raise WorkflowError(f"{complaint.number} has no department to send the PTPP to")
+    states.check_transition(complaint.status, states.ISSUED)
+    filename, content = rendered
+    doc = _store_document(app, complaint, "ptpp", ptpp.cycle, "generated", filename, content,
+                          now)
+    texts = app.texts.render(
+        "ptpp_to_department", number=complaint.number, department=dep.name, cycle=ptpp.cycle,
+        customer=_customer_name(complaint) or "-",
+        received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
+        category=_category_label(app, complaint), product=complaint.product,
+        batch=complaint.batch, quantity=complaint.quantity,
+        description=shorten(complaint.description, 3000), filename=filename,
+        issuer=s.issuer, company_name=s.company.name)
+    queue_mail(settings=s, now=now, kind="ptpp_issue", to=dep.addresses,
+               cc=s.operations_manager, subject=texts.subject, body=texts.body,
+               complaint=complaint, attachments=[doc.archive_path], actor=actor, source=source)
+    Complaint.update(status=states.ISSUED, updated_at=utcnow_naive(now)).where(
+        Complaint.id == complaint.id).execute()
+    Ptpp.update(status=states.ISSUED, issued_at=utcnow_naive(now),
+                department=complaint.department).where(Ptpp.id == ptpp.id).execute()
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="ptpp_issued",
+                       data={"cycle": ptpp.cycle, "department": dep.key, "to": list(dep.addresses),
+                             "document": doc.archive_path, "from_status": complaint.status})
+    complaint.status = states.ISSUED
+    return doc
+
+
+def try_render_ptpp(app: Any, complaint: Complaint, now: datetime
+                    ) -> tuple[tuple[str, bytes] | None, str]:
+    """Render, turning a failure into a message for marketing administration."""
+    try:
+        return render_ptpp(app, complaint, now), ""
+    except (MailprocError, OSError, ValueError) as exc:
+        log.error("PTPP form of %s could not be rendered: %s", complaint.number, exc)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def assign(app: Any, number: str, department: str, *, actor: str, source: str,
+           note: str = "") -> Complaint:
+    """Assign (or reassign) a complaint to a department and send it the PTPP form."""
+    s = app.settings
+    now = app.clock()
+    complaint = store.complaint_by_number(number)
+    if complaint is None:
+        raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
+    dep = find_department(s, department)
+    try:
+        states.check_transition(complaint.status, states.ASSIGNED)
+    except states.InvalidTransition as exc:
+        raise WorkflowError(f"{number}: {exc}") from None
+    previous = complaint.department
+    rendered = render_ptpp(app, complaint, now, dep.key)  # before any write
+    with store.transaction():
+        complaint.department = dep.key
+        Complaint.update(status=states.ASSIGNED, department=dep.key,
+                         updated_at=utcnow_naive(now)).where(
+            Complaint.id == complaint.id).execute()
+        Ptpp.update(department=dep.key).where(Ptpp.id == current_ptpp(complaint).id).execute()
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind="department_assigned",
+                           data={"department": dep.key, "previous": previous,
+                                 "from_status": complaint.status, "note": note})
+        complaint.status = states.ASSIGNED
+        issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
+    return store.complaint_by_number(number)  # type: ignore[return-value]
+
+
+def find_department(settings: Any, name: str) -> Any:
+    wanted = name.strip().lower()
+    for dep in settings.departments.values():
+        if wanted in (dep.key.lower(), dep.name.lower(), *dep.aliases):
+            return dep
+    known = ", ".join(sorted(settings.departments))
+    raise WorkflowError(f"unknown department {name!r}; known: {known}")
+
+
+# ---- the return-claim form ---------------------------------------------------------------
+
+def retur_context(app: Any, complaint: Complaint, now: datetime) -> dict[str, Any]:
+    s = app.settings
+    form = s.forms["retur"]
+    c = complaint.customer
+    return {
+        "company": {"name": s.company.name, "address": s.company.address},
+        "doc": {"number": form.number, "revision": form.revision,
+                "revision_date": form.revision_date},
+        "claim_number": f"KR-{complaint.number}",
+        "ptpp_number": complaint.number,
+        "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
+        "customer": (c.name or c.email) if c else "",
+        "contact": c.email if c else "",
+        "po": "",
+        "delivery_note": complaint.delivery_note,
+        "invoice": complaint.invoice,
+        "items": [{"name": complaint.product, "batch": complaint.batch,
+                   "qty_sent": complaint.quantity, "qty_return": "", "unit": ""}]
+        if complaint.product else [],
+        "description": shorten(complaint.description, 1500),
+    }
+
+
+def render_return_form(app: Any, complaint: Complaint, now: datetime) -> tuple[str, bytes]:
+    content = documents.render(app.settings.forms["retur"].template,
+                               retur_context(app, complaint, now))
+    return _document_name(complaint, "retur", 1, app), content
+
+
+def send_return_form(app: Any, complaint: Complaint, *, now: datetime, actor: str,
+                     source: str, rendered: tuple[str, bytes], in_reply_to: str = "",
+                     references: Sequence[str] = ()) -> store.Document:
+    """Mail the return-claim form to the customer (inside a transaction)."""
+    s = app.settings
+    c = complaint.customer
+    if c is None or not c.email:
+        raise WorkflowError(f"{complaint.number}: the customer's email address is not known")
+    filename, content = rendered
+    doc = _store_document(app, complaint, "retur", 1, "generated", filename, content, now)
+    texts = app.texts.render("return_form_to_customer", number=complaint.number,
+                             customer_name=c.name, filename=filename,
+                             signature=s.company.signature or s.company.name)
+    queue_mail(settings=s, now=now, kind="return_form", to=[c.email], subject=texts.subject,
+               body=texts.body, complaint=complaint, attachments=[doc.archive_path],
+               in_reply_to=in_reply_to, references=references, actor=actor, source=source,
+               auto_reply_to=c.email)
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="return_form_sent", data={"document": doc.archive_path,
+                                                      "to": c.email})
+    return doc
+
+
+# ---- replies with forms ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InspectedFile:
+    index: int  # position in IncomingMail.attachments
+    attachment: Attachment
+    summary: FileSummary
+    form: documents.FilledForm | None = None
+
+
+def role_of(settings: Any, complaint: Complaint, sender: str) -> Role:
+    sender = sender.lower()
+    dep = settings.departments.get(complaint.department)
+    if dep is not None and sender in dep.addresses:
+        return Role.DEPARTMENT
+    if sender in settings.marketing_admin:
+        return Role.ADMIN
+    if complaint.customer_id and complaint.customer.email == sender:
+        return Role.CUSTOMER
+    if settings.is_internal(sender):
+        return Role.STAFF
+    return Role.OTHER
+
+
+def inspect_files(mail: IncomingMail) -> list[InspectedFile]:
+    """Look at every real attachment: is it one of our forms, a scan, or unreadable? Reads
+    bytes only; never raises for a bad file."""
+    out: list[InspectedFile] = []
+    for index, att in enumerate(mail.attachments):
+        if att.inline:
+            continue  # signature logos and pictures in the HTML body
+        if att.content is None:
+            looks_docx = att.filename.lower().endswith((".docx", ".docm", ".doc"))
+            kind = FileKind.REJECTED if looks_docx else FileKind.OTHER
+            out.append(InspectedFile(index, att, FileSummary(
+                att.filename, kind, reason="berkas terlalu besar untuk diproses")))
+            continue
+        sniffed = documents.sniff(att.filename, att.content)
+        if sniffed in ("pdf", "image"):
+            out.append(InspectedFile(index, att, FileSummary(att.filename, FileKind.SCAN)))
+            continue
+        if sniffed not in ("docx", "docm", "doc", "zip"):
+            out.append(InspectedFile(index, att, FileSummary(att.filename, FileKind.OTHER)))
+            continue
+        try:
+            filled = documents.read_form(att.content, filename=att.filename)
+        except documents.DocumentError as exc:
+            kind = FileKind.SCAN if exc.manual_entry else FileKind.REJECTED
+            out.append(InspectedFile(index, att, FileSummary(att.filename, kind,
+                                                             reason=exc.reply_id)))
+            continue
+        if filled.form == "ptpp":
+            summary = FileSummary(att.filename, FileKind.PTPP_FORM,
+                                  number=filled.values.get("ptpp_number", "").strip())
+        elif filled.form == "retur":
+            summary = FileSummary(att.filename, FileKind.RETURN_FORM,
+                                  number=filled.values.get("ptpp_number", "").strip())
+        else:
+            summary = FileSummary(att.filename, FileKind.DOCX_NO_FORM)
+        out.append(InspectedFile(index, att, summary, filled))
+    return out
+
+
+def _reply(app: Any, complaint: Complaint, mail: IncomingMail, *, kind: str, template: str,
+           now: datetime, source: str, attachments: Sequence[str] = (),
+           **context: Any) -> None:
+    s = app.settings
+    texts = app.texts.render(template, number=complaint.number, company_name=s.company.name,
+                             **context)
+    external = not s.is_internal(mail.from_.email)
+    queue_mail(settings=s, now=now, kind=kind, to=[mail.from_.email], subject=texts.subject,
+               body=texts.body, complaint=complaint, in_reply_to=mail.message_id,
+               references=[*mail.references, mail.message_id] if mail.message_id else [],
+               attachments=attachments, source=source,
+               auto_reply_to=mail.from_.email if external else "")
+
+
+def _recipient(mail: IncomingMail, role: Role, app: Any, complaint: Complaint) -> str:
+    if role == Role.DEPARTMENT:
+        dep = app.settings.departments.get(complaint.department)
+        return f"Bagian {dep.name}" if dep else "Bapak/Ibu"
+    return mail.from_.name or "Bapak/Ibu"
+
+
+def handle_reply(app: Any, complaint: Complaint, mail: IncomingMail, message: store.Message,
+                 role: Role, decision: ReplyDecision, files: list[InspectedFile],
+                 now: datetime, source: str) -> str:
+    """Carry out a reply decision inside the caller's transaction; returns the outcome name."""
+    attachments = list(message.attachments.order_by(store.Attachment.id))
+    recipient = _recipient(mail, role, app, complaint)
+    if decision.action == Action.REPLY_PROBLEM:
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                           kind="form_refused", data={"reason": decision.message})
+        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
+               source=source, recipient=recipient, what="email Anda",
+               problems=[decision.message],
+               closing="Status keluhan tidak berubah. Terima kasih atas pengertiannya.")
+        return "form_refused"
+    if decision.action == Action.MANUAL_ENTRY:
+        scans = [f for f in files if f.summary.kind == FileKind.SCAN]
+        paths = [attachments[f.index].archive_path for f in scans
+                 if f.index < len(attachments) and attachments[f.index].archive_path]
+        s = app.settings
+        texts = app.texts.render(
+            "notice_manual_entry", number=complaint.number, company_name=s.company.name,
+            sender=mail.from_.email, files=[f.summary.filename for f in scans],
+            filenames=", ".join(f.summary.filename for f in scans),
+            archive=message.archive_path)
+        queue_mail(settings=s, now=now, kind="notice_manual_entry", to=s.marketing_admin,
+                   subject=texts.subject, body=texts.body, complaint=complaint,
+                   attachments=paths, source=source)
+        store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                           kind="manual_entry_requested",
+                           data={"files": [f.summary.filename for f in scans]})
+        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
+               source=source, recipient=recipient, what="lampiran Anda",
+               problems=[decision.message], closing="Terima kasih.")
+        return "manual_entry"
+    assert decision.file_index is not None
+    inspected = files[decision.file_index]
+    assert inspected.form is not None
+    row = attachments[inspected.index] if inspected.index < len(attachments) else None
+    if decision.action == Action.PROCESS_PTPP:
+        return _process_ptpp_form(app, complaint, mail, message, inspected, row, recipient,
+                                  now, source)
+    return _process_return_form(app, complaint, mail, message, inspected, row, recipient, now,
+                                source)
+
+
+def _received_document(app: Any, complaint: Complaint, form: str, cycle: int,
+                       inspected: InspectedFile, row: store.Attachment | None,
+                       message: store.Message, now: datetime) -> store.Document:
+    content = inspected.attachment.content or b""
+    return _store_document(app, complaint, form, cycle, "received", inspected.attachment.filename,
+                           content, now, message=message, rel=row.archive_path if row else "")
+
+
+def _issued_on(app: Any, ptpp: Ptpp, complaint: Complaint) -> date:
+    when = store.aware(ptpp.issued_at or complaint.received_at)
+    assert when is not None
+    return when.astimezone(app.settings.timezone).date()
+
+
+def _submission(complaint: Complaint, form: str, cycle: int, step: str,
+                filled: documents.FilledForm, accepted: bool, problems: list[str],
+                sender: str, message: store.Message, document: store.Document | None,
+                now: datetime) -> None:
+    store.FormSubmission.create(
+        complaint=complaint, form=form, cycle=cycle, step=step,
+        values=json.dumps(dict(filled.values), ensure_ascii=False),
+        how=json.dumps(dict(filled.how)), accepted=accepted,
+        problems=json.dumps(problems, ensure_ascii=False), sender=sender, message=message,
+        document=document, created_at=utcnow_naive(now))
+
+
+def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
+                       message: store.Message, inspected: InspectedFile,
+                       row: store.Attachment | None, recipient: str, now: datetime,
+                       source: str) -> str:
+    s = app.settings
+    filled = inspected.form
+    assert filled is not None
+    values = dict(filled.values)
+    ptpp = current_ptpp(complaint)
+    # Section C (verification) belongs to marketing administration's later step; a
+    # department's form moves the PTPP to planned, or straight to implemented when the
+    # completion part is filled too.
+    wants_completion = bool(values.get("completion_date", "").strip()
+                            or values.get("completion_evidence", "").strip())
+    step = "implement" if (complaint.status == states.PLANNED or wants_completion) else "plan"
+    problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint))
+    sender = mail.from_.email
+    if problems:
+        texts = [f"{p.label}: {p.message}" for p in problems]
+        _submission(complaint, "ptpp", ptpp.cycle, step, filled, False, texts, sender,
+                    message, None, now)
+        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
+                           kind="form_refused", data={"step": step, "problems": texts})
+        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
+               source=source, recipient=recipient, what="formulir PTPP yang Anda kirim",
+               problems=texts,
+               closing="Mohon lengkapi atau perbaiki isian tersebut pada formulir yang sama, "
+                       "lalu kirim kembali dengan membalas email ini. Status PTPP belum "
+                       "berubah.")
+        return "form_refused"
+    doc = _received_document(app, complaint, "ptpp", ptpp.cycle, inspected, row, message, now)
+    _submission(complaint, "ptpp", ptpp.cycle, step, filled, True, [], sender, message, doc,
+                now)
+    targets = [states.PLANNED] if step == "plan" else (
+        [states.IMPLEMENTED] if complaint.status == states.PLANNED
+        else [states.PLANNED, states.IMPLEMENTED])
+    for target in targets:
+        states.check_transition(complaint.status, target)
+        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
+                           kind=f"ptpp_{target}",
+                           data={"cycle": ptpp.cycle, "from_status": complaint.status,
+                                 "document": doc.archive_path,
+                                 "read_by": sorted(set(filled.how.values()))})
+        complaint.status = target
+    plan_fields = {k: v for k, v in values.items() if v}
+    update: dict[Any, Any] = {Ptpp.status: complaint.status, Ptpp.plan: json.dumps(
+        plan_fields, ensure_ascii=False), Ptpp.root_cause: values.get("root_cause", "")}
+    if states.PLANNED in targets:
+        update[Ptpp.planned_at] = utcnow_naive(now)
+    if states.IMPLEMENTED in targets:
+        update[Ptpp.implemented_at] = utcnow_naive(now)
+    Ptpp.update(update).where(Ptpp.id == ptpp.id).execute()
+    Complaint.update(status=complaint.status, updated_at=utcnow_naive(now)).where(
+        Complaint.id == complaint.id).execute()
+    dep = s.departments.get(complaint.department)
+    dep_name = dep.name if dep else complaint.department
+    if states.PLANNED in targets:
+        _notify_plan(app, complaint, ptpp, values, doc, dep_name, now, source)
+    if states.IMPLEMENTED in targets:
+        texts = app.texts.render(
+            "notice_implemented", number=complaint.number, company_name=s.company.name,
+            department=dep_name, completion_date=values.get("completion_date", ""),
+            completion_evidence=values.get("completion_evidence", ""))
+        queue_mail(settings=s, now=now, kind="notice_implemented", to=s.marketing_admin,
+                   subject=texts.subject, body=texts.body, complaint=complaint,
+                   attachments=[doc.archive_path], source=source)
+    _reply(app, complaint, mail, kind="form_accepted", template="form_accepted", now=now,
+           source=source, recipient=recipient, title="Formulir PTPP diterima",
+           what="formulir PTPP", status_label=states.LABELS_ID[complaint.status],
+           next_step=("Setelah semua tindakan selesai, mohon isi bagian Penyelesaian pada "
+                      "formulir yang sama dan kirim kembali dengan membalas email ini."
+                      if complaint.status == states.PLANNED else
+                      "Administrasi Marketing akan mengevaluasi efektivitas tindakan."))
+    return f"ptpp_{complaint.status}"
+
+
+def _notify_plan(app: Any, complaint: Complaint, ptpp: Ptpp, values: dict[str, str],
+                 doc: store.Document, department: str, now: datetime, source: str) -> None:
+    """Procedure step 7: sales & marketing are always told the analysis and plan; the
+    customer too when they asked for it."""
+    s = app.settings
+    actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
+                "preventive": a.preventive, "pic": a.pic,
+                "target": a.target.strftime("%d/%m/%Y") if a.target else a.target_raw}
+               for a in forms.actions_from(values)]
+    whys = [values[f"why_{i}"] for i in range(1, 6) if values.get(f"why_{i}", "").strip()]
+    common = dict(number=complaint.number, company_name=s.company.name, department=department,
+                  cycle=ptpp.cycle, customer=_customer_name(complaint) or "-",
+                  subject=complaint.subject, correction=values.get("correction", ""),
+                  category_6m=values.get("category_6m", ""), whys=whys,
+                  root_cause=values.get("root_cause", ""), actions=actions, issuer=s.issuer)
+    texts = app.texts.render("notice_plan", audience="Bagian Penjualan dan Pemasaran",
+                             **common)
+    queue_mail(settings=s, now=now, kind="notice_plan", to=s.sales_marketing,
+               cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+               complaint=complaint, attachments=[doc.archive_path], source=source)
+    c = complaint.customer
+    if complaint.send_analysis_to_customer and c is not None and c.email:
+        texts = app.texts.render("notice_plan", audience=c.name or "Bapak/Ibu", **common)
+        queue_mail(settings=s, now=now, kind="analysis_to_customer", to=[c.email],
+                   subject=texts.subject, body=texts.body, complaint=complaint,
+                   source=source)
+
+
+def _process_return_form(app: Any, complaint: Complaint, mail: IncomingMail,
+                         message: store.Message, inspected: InspectedFile,
+                         row: store.Attachment | None, recipient: str, now: datetime,
+                         source: str) -> str:
+    s = app.settings
+    filled = inspected.form
+    assert filled is not None
+    received = store.aware(complaint.received_at)
+    assert received is not None
+    problems = forms.validate(dict(filled.values), "claim",
+                              issued_on=received.astimezone(s.timezone).date())
+    sender = mail.from_.email
+    if problems:
+        texts = [f"{p.label}: {p.message}" for p in problems]
+        _submission(complaint, "retur", 1, "claim", filled, False, texts, sender, message,
+                    None, now)
+        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
+                           kind="form_refused", data={"step": "claim", "problems": texts})
+        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
+               source=source, recipient=recipient, what="formulir klaim retur Anda",
+               problems=texts,
+               closing="Mohon lengkapi isian tersebut pada formulir yang sama, lalu kirim "
+                       "kembali dengan membalas email ini.")
+        return "form_refused"
+    doc = _received_document(app, complaint, "retur", 1, inspected, row, message, now)
+    _submission(complaint, "retur", 1, "claim", filled, True, [], sender, message, doc, now)
+    store.append_event(complaint=complaint, at=now, actor=sender, source=source,
+                       kind="return_claim_received", data={"document": doc.archive_path})
+    items = [f"{v}" for k, v in sorted(filled.values.items())
+             if k.startswith("item_") and k.endswith("_name") and v.strip()]
+    texts = app.texts.render("notice_return_claim", number=complaint.number,
+                             company_name=s.company.name,
+                             customer=_customer_name(complaint) or sender, items=items)
+    queue_mail(settings=s, now=now, kind="notice_return_claim", to=s.marketing_admin,
+               subject=texts.subject, body=texts.body, complaint=complaint,
+               attachments=[doc.archive_path], source=source)
+    _reply(app, complaint, mail, kind="form_accepted", template="form_accepted", now=now,
+           source=source, recipient=recipient, title="Formulir klaim retur diterima",
+           what="formulir klaim retur Anda", status_label="Klaim retur sedang diperiksa",
+           next_step="Kami akan mengabarkan hasil pemeriksaan dan keputusan klaim.")
+    return "return_claim"
