@@ -229,15 +229,16 @@ def check_registered(settings: Settings, outcomes: list[tuple[str, str, str]],
     assert store.Ptpp.select().count() == total
     assert store.Message.select().where(store.Message.direction == "in").count() == total
 
-    # Each complaint queued its acknowledgement and the notice, in the same transaction.
+    # Each complaint queued its acknowledgement, the notice and the PTPP form to the
+    # department ('retak' routes to QC), in the same transaction.
     kinds = Counter((m.complaint_id, m.kind) for m in store.OutgoingMail.select())
-    assert len(kinds) == 2 * total and set(kinds.values()) == {1}
-    assert {k for _, k in kinds} == {"ack", "notice_new"}
+    assert len(kinds) == 3 * total and set(kinds.values()) == {1}
+    assert {k for _, k in kinds} == {"ack", "notice_new", "ptpp_issue"}
     assert {m.status for m in store.OutgoingMail.select()} == {"queued"}
 
     events = check_event_chain()
-    # mail_received + complaint_registered + 2 × mail_queued per complaint
-    assert events == 4 * total
+    # mail_received + complaint_registered + 3 × mail_queued + ptpp_issued per complaint
+    assert events == 6 * total
     return Registered([c.number for c in rows], events)
 
 

@@ -32,15 +32,26 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     summary = mailenv.poll()
     assert summary["outcomes"] == {"complaint": 1}
     assert summary["registered"] == ["001/PTPP/MKT/XI/2026"]
-    assert summary["sent"] == 2
+    # acknowledgement, notice, the PTPP form to QC, the return-claim form ("mohon diganti")
+    assert summary["sent"] == 4
 
     # The customer's acknowledgement: number in the subject, threaded, automatic.
-    [ack] = mailenv.received(mailenv.customer("budi.santoso", "mitra-pangan.example.com"))
+    [ack, retur] = mailenv.received(mailenv.customer("budi.santoso", "mitra-pangan.example.com"))
     assert ack["Subject"] == "[001/PTPP/MKT/XI/2026] Keluhan Anda telah kami terima"
     assert ack["In-Reply-To"] == f"<sample-01@mitra-pangan.{mailenv.tok}.example.com>"
     assert ack["Auto-Submitted"] == "auto-replied"
     body = ack.get_content()
     assert "Yth. Budi Santoso" in body and "001/PTPP/MKT/XI/2026" in body
+    assert retur["Subject"] == "[001/PTPP/MKT/XI/2026] Formulir Permintaan Klaim Retur"
+    [form] = [p for p in retur.iter_attachments()]
+    assert form.get_filename() == "Klaim-Retur-001-PTPP-MKT-XI-2026.docx"
+
+    # The department the rules chose receives the PTPP form, the operations manager in copy.
+    [issued] = mailenv.received("qc")
+    assert issued["Subject"].startswith("[001/PTPP/MKT/XI/2026] PTPP untuk Bagian Quality")
+    assert issued["Cc"] == mailenv.addr("ops")
+    [docx] = [p for p in issued.iter_attachments()]
+    assert docx.get_filename() == "PTPP-001-PTPP-MKT-XI-2026.docx"
 
     # Marketing administration and the operations manager are told, in one mail.
     [notice] = mailenv.received("admin")
@@ -48,14 +59,14 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     assert "[001/PTPP/MKT/XI/2026] Keluhan baru" in notice["Subject"]
     text = notice.get_content()
     assert "LOT-2611-07" in text and "Quality Control" in text and "120 pcs" in text
-    assert len(mailenv.received("ops")) == 1
+    assert len(mailenv.received("ops")) == 2  # the notice and the PTPP in copy
 
     # The mail left INBOX for Processed, after it was recorded.
     assert mailenv.dovecot.fetch_raw(mailenv.inbox) == []
     assert len(mailenv.dovecot.fetch_raw(mailenv.inbox, "Processed")) == 1
 
     shown = mailenv.show("001/PTPP/MKT/XI/2026")
-    assert shown["status"] == "assigned" and shown["department"] == "qc"
+    assert shown["status"] == "issued" and shown["department"] == "qc"
     assert shown["customer"] == mailenv.customer("budi.santoso", "mitra-pangan.example.com")
     assert shown["first_response_at"] is not None
     assert shown["fields"]["batch"] == "LOT-2611-07"
@@ -68,7 +79,7 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     assert (mailenv.root / "archive" / att["archive"]).read_bytes().startswith(b"\x89PNG")
     kinds = [e["kind"] for e in shown["events"]]
     assert kinds[:2] == ["mail_received", "complaint_registered"]
-    assert kinds.count("mail_sent") == 2
+    assert kinds.count("mail_sent") == 4 and "ptpp_issued" in kinds
 
     # Polling again registers nothing and sends nothing.
     again = mailenv.poll()
@@ -100,8 +111,9 @@ def test_every_sample_ends_somewhere_and_nothing_twice(mailenv: MailEnv):
     forwarded = next(c for c in listing if c["received_by"])
     assert forwarded["customer"] == mailenv.customer("hendra", "kopi-nusantara.example.com")
     assert forwarded["received_by"] == "sales@contoh.co.id"
-    [ack] = mailenv.received(mailenv.customer("hendra", "kopi-nusantara.example.com"))
+    [ack, retur] = mailenv.received(mailenv.customer("hendra", "kopi-nusantara.example.com"))
     assert ack["Cc"] == "sales@contoh.co.id"
+    assert "Klaim Retur" in retur["Subject"]  # "mohon ditukar"
     triage = [c for c in listing if c["status"] == "triage"]
     assert [c["customer"] for c in triage] == [mailenv.customer("rina.k", "example.com")]
 
@@ -207,9 +219,9 @@ def test_smtp_down_defers_then_sends_once(mailenv: MailEnv):
     mailenv.deliver(mailenv.sample("03-tagihan.eml"))
     summary = mailenv.poll()
     assert summary["registered"] == ["001/PTPP/MKT/XI/2026"]
-    assert (summary["sent"], summary["deferred"]) == (0, 2)
+    assert (summary["sent"], summary["deferred"]) == (0, 3)
     listed = json.loads(mailenv.run("outbox", "list", "--json").stdout)
-    assert [r["status"] for r in listed] == ["queued", "queued"]
+    assert [r["status"] for r in listed] == ["queued", "queued", "queued"]
     assert all(r["attempts"] == 1 and r["last_error"] for r in listed)
     mailenv.relay.start()
     mailenv.relay.fail_next(1)  # one temporary refusal on top

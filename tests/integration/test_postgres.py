@@ -153,7 +153,8 @@ def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
                                              ("complaint", out2.number, "")], total=2)
     assert registered.numbers == [out1.number, out2.number]
     kinds = [e.kind for e in store.Event.select().order_by(store.Event.id)]
-    assert kinds == ["mail_received", "complaint_registered", "mail_queued", "mail_queued"] * 2
+    assert kinds == ["mail_received", "complaint_registered", "mail_queued", "mail_queued",
+                     "ptpp_issued", "mail_queued"] * 2
 
     # A reply in the thread of the acknowledgement is a follow-up of the same complaint.
     ack = store.OutgoingMail.get(store.OutgoingMail.complaint == complaint,
@@ -166,11 +167,12 @@ def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
 
     # The outbox sends into the Maildir and records the first response on PostgreSQL.
     result = outbox.flush(settings, app.archive, outbox.make_transport(settings), NOW)
-    assert (result.sent, result.deferred, result.failed) == (5, 0, 0)
+    # 2 × (ack, notice, PTPP form with its .docx attached) + the follow-up notice
+    assert (result.sent, result.deferred, result.failed) == (7, 0, 0)
     assert {m.status for m in store.OutgoingMail.select()} == {"sent"}
     assert store.complaint_by_number(out1.number).first_response_at is not None
     assert settings.smtp.path is not None
-    assert len(stdlib_mailbox.Maildir(settings.smtp.path, create=False)) == 5
+    assert len(stdlib_mailbox.Maildir(settings.smtp.path, create=False)) == 7
     check_event_chain()
 
 
