@@ -40,7 +40,9 @@ class Archive:
     def store_attachment(self, when: datetime, group: str, key: str, index: int,
                          filename: str, content: bytes) -> str:
         safe = sanitise_filename(filename)
-        rel = self.folder(when, group) / self.message_stem(key) / f"{index:02d}-{safe}"
+        # One folder per attachment keeps its own name (mail it on as it came) and keeps two
+        # attachments with the same name apart.
+        rel = self.folder(when, group) / self.message_stem(key) / f"{index:02d}" / safe
         self._write(rel, content)
         return rel.as_posix()
 

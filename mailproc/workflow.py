@@ -456,7 +456,7 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
     problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint))
     sender = mail.from_.email
     if problems:
-        texts = [f"{p.label}: {p.message}" for p in problems]
+        texts = [str(p) for p in problems]
         _submission(complaint, "ptpp", ptpp.cycle, step, filled, False, texts, sender,
                     message, None, now)
         store.append_event(complaint=complaint, at=now, actor=sender, source=source,
@@ -555,7 +555,7 @@ def _process_return_form(app: Any, complaint: Complaint, mail: IncomingMail,
                               issued_on=received.astimezone(s.timezone).date())
     sender = mail.from_.email
     if problems:
-        texts = [f"{p.label}: {p.message}" for p in problems]
+        texts = [str(p) for p in problems]
         _submission(complaint, "retur", 1, "claim", filled, False, texts, sender, message,
                     None, now)
         store.append_event(complaint=complaint, at=now, actor=sender, source=source,

@@ -1,0 +1,179 @@
+"""The PTPP form's round trip through real mailboxes: the department receives the form, replies
+with it filled (by Word-style filling, and once saved by LibreOffice), and the PTPP moves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from conftest import MailEnv
+from docfill import fill
+
+NUMBER = "001/PTPP/MKT/XI/2026"
+
+
+def future(days: int) -> str:
+    return (datetime.now() + timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+PLAN = {
+    "correction": "Botol retak dipisahkan dan diganti dengan pengiriman ulang.",
+    "correction_date": future(1),
+    "correction_by": "Supervisor QC",
+    "why_1": "Leher botol retak",
+    "why_2": "Suhu cetakan tidak stabil",
+    "category_6m": "Mesin",
+    "root_cause": "Pengendali suhu mesin blow molding 3 aus",
+    "action_1_cause": "Pengendali suhu aus",
+    "action_1_corrective": "Ganti pengendali suhu mesin 3",
+    "action_1_preventive": "Cek suhu tiap awal shift",
+    "action_1_pic": "Kepala Produksi",
+    "action_1_target": future(14),
+}
+DONE = PLAN | {"completion_date": future(3),
+               "completion_evidence": "Foto pengendali baru dan catatan suhu 3 shift"}
+
+
+def reply_to(original: EmailMessage, sender: str, body: str,
+             attachments: list[tuple[str, bytes]] = ()) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = original["From"]
+    msg["Subject"] = "RE: " + original["Subject"]
+    msg["Message-ID"] = make_msgid(domain="contoh.co.id")
+    msg["In-Reply-To"] = original["Message-ID"]
+    msg["References"] = original["Message-ID"]
+    msg.set_content(body)
+    for name, data in attachments:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return bytes(msg)
+
+
+def text(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def the_form(message: EmailMessage) -> bytes:
+    [part] = [p for p in message.iter_attachments() if p.get_filename().endswith(".docx")]
+    return part.get_payload(decode=True)
+
+
+def register(mailenv: MailEnv) -> EmailMessage:
+    mailenv.deliver(mailenv.sample("01-botol-retak.eml"))
+    assert mailenv.poll()["registered"] == [NUMBER]
+    [issued] = mailenv.received("qc")
+    return issued
+
+
+def test_department_plans_then_reports_completion(mailenv: MailEnv):
+    issued = register(mailenv)
+    qc = mailenv.addr("qc")
+    form = the_form(issued)
+
+    # An incomplete plan: told exactly what is missing, the PTPP does not move.
+    half = fill(form, {k: v for k, v in PLAN.items() if k != "action_1_pic"})
+    mailenv.deliver(reply_to(issued, qc, "Terlampir analisis.", [("PTPP.docx", half)]))
+    assert mailenv.poll()["outcomes"] == {"form_refused": 1}
+    problem = mailenv.received(qc)[-1]
+    assert problem["Subject"] == f"[{NUMBER}] Formulir belum dapat diproses"
+    assert "Tindakan baris 1: PIC wajib diisi" in text(problem)
+    assert mailenv.show(NUMBER)["status"] == "issued"
+
+    # The complete plan: planned; the department gets a confirmation; sales & marketing get
+    # the analysis and plan with the filled form.
+    mailenv.deliver(reply_to(issued, qc, "Revisi.", [("PTPP.docx", fill(form, PLAN))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_planned": 1}
+    shown = mailenv.show(NUMBER)
+    assert shown["status"] == "planned"
+    confirmation = mailenv.received(qc)[-1]
+    assert "Formulir PTPP diterima" in confirmation["Subject"]
+    [plan] = mailenv.received("sales")
+    body = text(plan)
+    assert "Pengendali suhu mesin blow molding 3 aus" in body
+    assert "Ganti pengendali suhu mesin 3" in body and "Kepala Produksi" in body
+    assert [p.get_filename() for p in plan.iter_attachments()] == ["PTPP.docx"]
+    assert plan["Cc"] == mailenv.addr("admin")
+
+    # Completion on the same form: implemented; marketing administration is told.
+    mailenv.deliver(reply_to(issued, qc, "Selesai.", [("PTPP.docx", fill(form, DONE))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_implemented": 1}
+    assert mailenv.show(NUMBER)["status"] == "implemented"
+    done = [m for m in mailenv.received("admin") if "menunggu evaluasi" in m["Subject"]]
+    assert len(done) == 1 and "Foto pengendali baru" in text(done[0])
+    events = [e["kind"] for e in mailenv.show(NUMBER)["events"]]
+    assert events.count("form_refused") == 1
+    steps = ("ptpp_issued", "ptpp_planned", "ptpp_implemented")
+    assert [k for k in events if k in steps] == list(steps)
+
+
+def test_a_form_from_someone_else_is_quarantined(mailenv: MailEnv):
+    issued = register(mailenv)
+    form = fill(the_form(issued), PLAN)
+    mailenv.deliver(reply_to(issued, mailenv.addr("gudang"), "Dari gudang", [("PTPP.docx", form)]))
+    assert mailenv.poll()["outcomes"] == {"quarantined": 1}
+    assert mailenv.show(NUMBER)["status"] == "issued"
+    [notice] = [m for m in mailenv.received("admin") if "dikarantina" in m["Subject"]]
+    assert "bukan bagian yang ditugaskan" in text(notice)
+
+
+def test_bad_attachments_get_a_clear_answer(mailenv: MailEnv):
+    issued = register(mailenv)
+    qc = mailenv.addr("qc")
+    legacy = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600
+    mailenv.deliver(reply_to(issued, qc, "versi lama", [("PTPP.doc", legacy)]))
+    mailenv.deliver(reply_to(issued, qc, "hasil scan", [("PTPP.pdf", b"%PDF-1.4\n%%EOF\n")]))
+    mailenv.deliver(reply_to(issued, qc, "dua formulir", [
+        ("a.docx", fill(the_form(issued), PLAN)), ("b.docx", fill(the_form(issued), PLAN))]))
+    mailenv.deliver(reply_to(issued, qc, "lupa lampiran"))
+    summary = mailenv.poll()
+    assert summary["outcomes"] == {"form_refused": 3, "manual_entry": 1}
+    replies = [text(m) for m in mailenv.received(qc)[1:]]
+    assert any(".doc" in r and "docx" in r for r in replies)
+    assert any("lebih dari satu formulir" in r for r in replies)
+    assert any("tidak menemukan formulir" in r for r in replies)
+    assert any("dicatat secara manual" in r for r in replies)
+    [manual] = [m for m in mailenv.received("admin") if "dicatat manual" in m["Subject"]]
+    assert [p.get_filename() for p in manual.iter_attachments()] == ["PTPP.pdf"]
+    assert mailenv.show(NUMBER)["status"] == "issued"
+
+
+def test_triage_assignment_sends_the_form(mailenv: MailEnv):
+    mailenv.deliver(mailenv.sample("04-layanan.eml"))
+    mailenv.poll()
+    assert mailenv.show(NUMBER)["status"] == "triage"
+    result = mailenv.run("ptpp", "assign", NUMBER, "Gudang", "--by", "rina")
+    assert result.exit_code == 0, result.output
+    shown = mailenv.show(NUMBER)
+    assert (shown["status"], shown["department"]) == ("issued", "gudang")
+    [assigned] = [e for e in shown["events"] if e["kind"] == "department_assigned"]
+    assert assigned["actor"] == "rina"
+    [issued] = mailenv.received("gudang")
+    assert the_form(issued)[:2] == b"PK"
+    refused = mailenv.run("ptpp", "assign", NUMBER, "laboratorium")
+    assert refused.exit_code == 1 and "unknown department" in refused.output
+
+
+def test_form_saved_by_libreoffice_is_read_back(mailenv: MailEnv):
+    issued = register(mailenv)
+    filled = fill(the_form(issued), PLAN)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in" / "PTPP.docx"
+        src.parent.mkdir()
+        src.write_bytes(filled)
+        out = Path(tmp) / "out"
+        subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp}/profile", "--headless",
+                        "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(out),
+                        str(src)], check=True, capture_output=True, timeout=180)
+        saved = (out / "PTPP.docx").read_bytes()
+    mailenv.deliver(reply_to(issued, mailenv.addr("qc"), "via LibreOffice",
+                             [("PTPP.docx", saved)]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_planned": 1}
+    shown = json.loads(mailenv.run("complaints", "show", NUMBER, "--json").stdout)
+    assert shown["status"] == "planned"
+    [plan] = mailenv.received("sales")
+    assert "Ganti pengendali suhu mesin 3" in text(plan)
