@@ -177,3 +177,50 @@ def test_form_saved_by_libreoffice_is_read_back(mailenv: MailEnv):
     assert shown["status"] == "planned"
     [plan] = mailenv.received("sales")
     assert "Ganti pengendali suhu mesin 3" in text(plan)
+
+
+def test_customer_returns_the_filled_return_claim_form(mailenv: MailEnv):
+    mailenv.deliver(mailenv.sample("01-botol-retak.eml"))
+    mailenv.poll()
+    budi = mailenv.customer("budi.santoso", "mitra-pangan.example.com")
+    [_, retur] = mailenv.received(budi)
+    form = the_form(retur)
+    # Forgot the reason: told what is missing.
+    partial = fill(form, {"item_1_name": "Botol PET 600 ml", "item_1_qty_return": "15",
+                          "item_1_unit": "pcs"})
+    mailenv.deliver(reply_to(retur, budi, "Terlampir formulir.", [("Klaim.docx", partial)]))
+    assert mailenv.poll()["outcomes"] == {"form_refused": 1}
+    assert "alasan" in text(mailenv.received(budi)[-1]).lower()
+    complete = fill(form, {"item_1_name": "Botol PET 600 ml", "item_1_qty_return": "15",
+                           "item_1_unit": "pcs", "reason_damaged": "1"})
+    mailenv.deliver(reply_to(retur, budi, "Sudah lengkap.", [("Klaim.docx", complete)]))
+    assert mailenv.poll()["outcomes"] == {"return_claim": 1}
+    assert "Formulir klaim retur diterima" in mailenv.received(budi)[-1]["Subject"]
+    [notice] = [m for m in mailenv.received("admin") if "klaim retur diterima" in m["Subject"]]
+    assert "Botol PET 600 ml" in text(notice)
+    shown = mailenv.show(NUMBER)
+    assert "return_claim_received" in [e["kind"] for e in shown["events"]]
+    # The PTPP itself did not move: the return claim runs beside it.
+    assert shown["status"] == "issued"
+
+
+def test_templates_check_and_fields(mailenv: MailEnv, tmp_path: Path):
+    ok = mailenv.run("templates", "check")
+    assert ok.exit_code == 0, ok.output
+    assert "ptpp:" in ok.output and "retur:" in ok.output
+    fields = json.loads(mailenv.run("templates", "fields", "ptpp", "--json").stdout)
+    by_name = {f["name"]: f for f in fields}
+    assert by_name["action_1_target"]["type"] == "date"
+    assert "plan" in by_name["root_cause"]["required_for"]
+    assert by_name["category_6m"]["options"][:2] == ["Manusia", "Mesin"]
+    assert all(f["in_template"] for f in fields)
+    # A template missing a required field is reported with the field and the file.
+    from docfill import edit_part
+
+    broken = edit_part((Path(__file__).parents[2] / "doc_templates" / "ptpp.docx").read_bytes(),
+                       "word/document.xml",
+                       lambda xml: xml.replace(b'w:val="root_cause"', b'w:val="akar"'))
+    (tmp_path / "ptpp-broken.docx").write_bytes(broken)
+    mailenv.write_config(extra=f'[documents.ptpp]\ntemplate = "{tmp_path / "ptpp-broken.docx"}"')
+    bad = mailenv.run("templates", "check", "ptpp")
+    assert bad.exit_code == 1 and "root_cause" in bad.output
