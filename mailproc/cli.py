@@ -308,6 +308,10 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
             {"filename": a.filename, "content_type": a.content_type, "size": a.size,
              "inline": a.inline, "status": a.status, "archive": a.archive_path or None}
             for a in c.attachments.order_by(store.Attachment.id)],
+        "documents": [
+            {"form": d.form, "cycle": d.cycle, "origin": d.origin, "filename": d.filename,
+             "archive": d.archive_path, "size": d.size, "at": _iso(d.created_at)}
+            for d in c.documents.order_by(store.Document.id)],
         "events": [
             {"at": _iso(e.at), "actor": e.actor, "source": e.source, "kind": e.kind,
              "data": json.loads(e.data)}
@@ -333,6 +337,10 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
     for m in data["messages"]:
         arrow = "<-" if m["direction"] == "in" else "->"
         click.echo(f"  {arrow} {m['kind']:<17} {m['from'] or m['to']}: {m['subject']}")
+    if data["documents"]:
+        click.echo("\nDokumen:")
+        for d in data["documents"]:
+            click.echo(f"  {d['filename']} ({d['form']}, siklus {d['cycle']}, {d['origin']})")
     if data["attachments"]:
         click.echo("\nLampiran:")
         for a in data["attachments"]:

@@ -132,13 +132,24 @@ def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | Non
         original, original_text = forwarded_original(mail)
         if original is not None and (not original.email or s.is_internal(original.email)):
             original = None  # a forward between colleagues is not a customer complaint
+    thread_number = thread.number if thread else None
+    subject_number = _known_subject_number(app, mail.subject)
+    form_number = None
+    if internal and not own and not thread_number and not subject_number:
+        # A department that writes a new mail instead of replying: the number printed in the
+        # attached form still says which PTPP it is.
+        for f in workflow.inspect_files(mail):
+            if f.summary.number and store.complaint_by_number(f.summary.number) is not None:
+                form_number = f.summary.number
+                break
     facts = MailFacts(
         sender=sender,
         sender_internal=internal,
         own_mail=own,
         auto_reply=mail.auto_reply,
-        thread_number=thread.number if thread else None,
-        subject_number=_known_subject_number(app, mail.subject),
+        thread_number=thread_number,
+        subject_number=subject_number,
+        form_number=form_number,
         forwarded_sender=original.email if original else None,
         has_content=bool(mail.subject.strip() or mail.text.strip() or mail.attachments
                          or mail.forwarded),

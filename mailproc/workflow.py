@@ -530,13 +530,14 @@ def _notify_plan(app: Any, complaint: Complaint, ptpp: Ptpp, values: dict[str, s
                   category_6m=values.get("category_6m", ""), whys=whys,
                   root_cause=values.get("root_cause", ""), actions=actions, issuer=s.issuer)
     texts = app.texts.render("notice_plan", audience="Bagian Penjualan dan Pemasaran",
-                             **common)
+                             attached=True, **common)
     queue_mail(settings=s, now=now, kind="notice_plan", to=s.sales_marketing,
                cc=s.marketing_admin, subject=texts.subject, body=texts.body,
                complaint=complaint, attachments=[doc.archive_path], source=source)
     c = complaint.customer
     if complaint.send_analysis_to_customer and c is not None and c.email:
-        texts = app.texts.render("notice_plan", audience=c.name or "Bapak/Ibu", **common)
+        texts = app.texts.render("notice_plan", audience=c.name or "Bapak/Ibu", attached=False,
+                                 **common)
         queue_mail(settings=s, now=now, kind="analysis_to_customer", to=[c.email],
                    subject=texts.subject, body=texts.body, complaint=complaint,
                    source=source)

@@ -30,6 +30,7 @@ class MailFacts:
     subject_number: str | None  # a known complaint number found in the subject
     forwarded_sender: str | None  # the original customer of a staff forward
     has_content: bool  # any subject, text or attachment
+    form_number: str | None = None  # a known complaint number printed inside an attached form
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,10 @@ def decide(f: MailFacts) -> Decision:
         return Decision(Verdict.AUTO_REPLY, f.auto_reply, f.thread_number or f.subject_number)
     if not f.sender:
         return Decision(Verdict.QUARANTINE, "alamat pengirim tidak terbaca")
-    number = f.thread_number or f.subject_number
+    number = f.thread_number or f.subject_number or f.form_number
     if number:
-        how = "In-Reply-To/References" if f.thread_number else "nomor PTPP di subjek"
+        how = ("In-Reply-To/References" if f.thread_number else
+               "nomor PTPP di subjek" if f.subject_number else "nomor PTPP di formulir")
         return Decision(Verdict.FOLLOW_UP, f"cocok lewat {how}", number)
     if not f.has_content:
         return Decision(Verdict.QUARANTINE, "surat kosong: tanpa subjek, isi, maupun lampiran")

@@ -224,3 +224,27 @@ def test_templates_check_and_fields(mailenv: MailEnv, tmp_path: Path):
     mailenv.write_config(extra=f'[documents.ptpp]\ntemplate = "{tmp_path / "ptpp-broken.docx"}"')
     bad = mailenv.run("templates", "check", "ptpp")
     assert bad.exit_code == 1 and "root_cause" in bad.output
+
+
+def test_a_new_mail_with_the_form_finds_its_ptpp_by_the_number_inside(mailenv: MailEnv):
+    issued = register(mailenv)
+    # The customer asked to receive the analysis and plan (recorded by marketing admin).
+    from mailproc import store
+
+    store.open_database(f"sqlite:///{mailenv.root / 'var' / 'mailproc.db'}")
+    store.Complaint.update(send_analysis_to_customer=True).execute()
+    store.db.close()
+    fresh = EmailMessage()
+    fresh["From"] = mailenv.addr("qc")
+    fresh["To"] = mailenv.inbox
+    fresh["Subject"] = "analisis botol retak"  # no number, no In-Reply-To
+    fresh["Message-ID"] = make_msgid(domain="contoh.co.id")
+    fresh.set_content("Terlampir.")
+    fresh.add_attachment(fill(the_form(issued), PLAN), maintype="application",
+                         subtype="octet-stream", filename="analisis.docx")
+    mailenv.deliver(bytes(fresh))
+    assert mailenv.poll()["outcomes"] == {"ptpp_planned": 1}
+    budi = mailenv.customer("budi.santoso", "mitra-pangan.example.com")
+    [analysis] = [m for m in mailenv.received(budi) if "Analisis" in m["Subject"]]
+    assert "Ganti pengendali suhu mesin 3" in text(analysis)
+    assert "Yth. Budi Santoso" in text(analysis) and "terlampir" not in text(analysis)
