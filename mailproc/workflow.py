@@ -438,6 +438,22 @@ def _submission(complaint: Complaint, form: str, cycle: int, step: str,
         document=document, created_at=utcnow_naive(now))
 
 
+def _refuse_form(app: Any, complaint: Complaint, mail: IncomingMail, message: store.Message,
+                 form: str, cycle: int, step: str, filled: documents.FilledForm,
+                 problems: Sequence[forms.FieldProblem], recipient: str, now: datetime,
+                 source: str, *, what: str, closing: str) -> str:
+    """Record the refused submission and tell the sender exactly what to fix."""
+    texts = [str(p) for p in problems]
+    _submission(complaint, form, cycle, step, filled, False, texts, mail.from_.email, message,
+                None, now)
+    store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                       kind="form_refused", data={"form": form, "step": step,
+                                                  "problems": texts})
+    _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
+           source=source, recipient=recipient, what=what, problems=texts, closing=closing)
+    return "form_refused"
+
+
 def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
                        message: store.Message, inspected: InspectedFile,
                        row: store.Attachment | None, recipient: str, now: datetime,
@@ -456,18 +472,11 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
     problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint))
     sender = mail.from_.email
     if problems:
-        texts = [str(p) for p in problems]
-        _submission(complaint, "ptpp", ptpp.cycle, step, filled, False, texts, sender,
-                    message, None, now)
-        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
-                           kind="form_refused", data={"step": step, "problems": texts})
-        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
-               source=source, recipient=recipient, what="formulir PTPP yang Anda kirim",
-               problems=texts,
-               closing="Mohon lengkapi atau perbaiki isian tersebut pada formulir yang sama, "
-                       "lalu kirim kembali dengan membalas email ini. Status PTPP belum "
-                       "berubah.")
-        return "form_refused"
+        return _refuse_form(
+            app, complaint, mail, message, "ptpp", ptpp.cycle, step, filled, problems,
+            recipient, now, source, what="formulir PTPP yang Anda kirim",
+            closing="Mohon lengkapi atau perbaiki isian tersebut pada formulir yang sama, lalu "
+                    "kirim kembali dengan membalas email ini. Status PTPP belum berubah.")
     doc = _received_document(app, complaint, "ptpp", ptpp.cycle, inspected, row, message, now)
     _submission(complaint, "ptpp", ptpp.cycle, step, filled, True, [], sender, message, doc,
                 now)
@@ -556,17 +565,11 @@ def _process_return_form(app: Any, complaint: Complaint, mail: IncomingMail,
                               issued_on=received.astimezone(s.timezone).date())
     sender = mail.from_.email
     if problems:
-        texts = [str(p) for p in problems]
-        _submission(complaint, "retur", 1, "claim", filled, False, texts, sender, message,
-                    None, now)
-        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
-                           kind="form_refused", data={"step": "claim", "problems": texts})
-        _reply(app, complaint, mail, kind="form_problem", template="form_problem", now=now,
-               source=source, recipient=recipient, what="formulir klaim retur Anda",
-               problems=texts,
-               closing="Mohon lengkapi isian tersebut pada formulir yang sama, lalu kirim "
-                       "kembali dengan membalas email ini.")
-        return "form_refused"
+        return _refuse_form(
+            app, complaint, mail, message, "retur", 1, "claim", filled, problems, recipient,
+            now, source, what="formulir klaim retur Anda",
+            closing="Mohon lengkapi isian tersebut pada formulir yang sama, lalu kirim kembali "
+                    "dengan membalas email ini.")
     doc = _received_document(app, complaint, "retur", 1, inspected, row, message, now)
     _submission(complaint, "retur", 1, "claim", filled, True, [], sender, message, doc, now)
     store.append_event(complaint=complaint, at=now, actor=sender, source=source,
