@@ -403,6 +403,35 @@ def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | Non
                f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
 
 
+# ---- audit -------------------------------------------------------------------------------
+
+@cli.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def audit_verify(obj: Ctx, as_json: bool) -> None:
+    """Check the hash chain of events; name the first event altered or removed. Exit 1 if so.
+
+    Example: mailproc audit verify
+    """
+    obj.app()
+    report = store.verify_chain()
+    if as_json:
+        _emit_json({"ok": not report.problem, "events": report.events,
+                    "problem": report.problem or None, "event_id": report.event_id})
+    elif report.problem:
+        click.echo(f"audit trail BROKEN after checking {report.events} event(s): "
+                   f"{report.problem}")
+    else:
+        click.echo(f"audit trail intact: {report.events} event(s)")
+    if report.problem:
+        raise click.exceptions.Exit(1)
+
+
 # ---- templates ---------------------------------------------------------------------------
 
 @cli.group()

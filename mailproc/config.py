@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -95,6 +96,73 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class CalendarSettings:
+    """Working days and hours, and the procedure's clock lengths."""
+
+    hours: Mapping[int, tuple[time, time]]  # weekday (Mon=0) -> working hours
+    cuti_bersama: bool = True  # count the government's collective leave days as days off
+    company_days_off: frozenset[date] = frozenset()
+    day_length: timedelta = timedelta(hours=9)
+    first_response_days: int = 1
+    plan_days: int = 3
+    remind_at: time = time(8, 0)  # when the daily reminder run happens
+
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _parse_hours(r: _Reader, key: str, value: str) -> tuple[time, time]:
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if not m:
+        raise r.fail(key, f"expected hours like \"08:00-17:00\", got {value!r}")
+    try:
+        start, end = time(int(m[1]), int(m[2])), time(int(m[3]), int(m[4]))
+    except ValueError as exc:
+        raise r.fail(key, str(exc)) from None
+    if end <= start:
+        raise r.fail(key, f"the end {end} is not after the start {start}")
+    return start, end
+
+
+def _parse_calendar(r: _Reader) -> CalendarSettings:
+    default_hours = _parse_hours(r, "calendar.hours", r.get("calendar.hours", str, "08:00-17:00"))
+    days = r.get("calendar.workdays", list, ["mon", "tue", "wed", "thu", "fri"])
+    hours: dict[int, tuple[time, time]] = {}
+    for day in days:
+        if not isinstance(day, str) or day.lower()[:3] not in _WEEKDAYS:
+            raise r.fail("calendar.workdays", f"unknown day {day!r}; use mon, tue, … sun")
+        hours[_WEEKDAYS[day.lower()[:3]]] = default_hours
+    for day, value in r.get("calendar.day_hours", dict, {}).items():
+        if day.lower()[:3] not in _WEEKDAYS or not isinstance(value, str):
+            raise r.fail(f"calendar.day_hours.{day}", "expected e.g. sat = \"08:00-12:00\"")
+        hours[_WEEKDAYS[day.lower()[:3]]] = _parse_hours(r, f"calendar.day_hours.{day}", value)
+    if not hours:
+        raise r.fail("calendar.workdays", "at least one working day is needed")
+    days_off = set()
+    for item in r.get("calendar.company_days_off", list, []):
+        try:
+            days_off.add(item if isinstance(item, date) else date.fromisoformat(str(item)))
+        except ValueError:
+            raise r.fail("calendar.company_days_off",
+                         f"not a date: {item!r} (YYYY-MM-DD)") from None
+    start, end = default_hours
+    length = datetime.combine(date.min, end) - datetime.combine(date.min, start)
+    remind = r.get("calendar.remind_at", str, "08:00")
+    try:
+        remind_at = time.fromisoformat(remind)
+    except ValueError:
+        raise r.fail("calendar.remind_at",
+                     f"expected a time like \"08:00\", got {remind!r}") from None
+    return CalendarSettings(
+        hours=hours, cuti_bersama=r.get("calendar.cuti_bersama", bool, True),
+        company_days_off=frozenset(days_off), day_length=length,
+        first_response_days=int(r.positive("sla.first_response_working_days", 1)),
+        plan_days=int(r.positive("sla.plan_working_days", 3)),
+        remind_at=remind_at,
+    )
+
+
+@dataclass(frozen=True)
 class FormDocument:
     """A controlled form: its template file and the document-control values printed in its
     header. A revised form is a new template file plus new values here, no code."""
@@ -128,8 +196,11 @@ class Settings:
     limits: Limits
     outbox: OutboxSettings
     forms: Mapping[str, FormDocument] = field(default_factory=dict)
+    calendar: CalendarSettings = field(default_factory=lambda: CalendarSettings(
+        hours={d: (time(8), time(17)) for d in range(5)}))
     issuer: str = "Administrasi Marketing"
     max_photos: int = 6
+    auto_issue: bool = True  # send the PTPP as soon as routing chose a department
     poll_minutes: float = 5.0
     log_level: str = "INFO"
 
@@ -404,7 +475,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         limits=limits,
         outbox=outbox,
         forms=forms,
+        calendar=_parse_calendar(r),
         issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
+        auto_issue=r.get("documents.issue_on_registration", bool, True),
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
         log_level=r.get("logging.level", str, "INFO").upper(),

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mimetypes
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailproc import store, workflow
+from mailproc import clocks, store, workflow
 from mailproc.archive import QUARANTINE, UNFILED, Archive
 from mailproc.config import Settings
 from mailproc.domain import states
@@ -32,10 +33,16 @@ from mailproc.domain.intake import (
 )
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import decide_reply
-from mailproc.domain.routing import classify_text, extract_fields
+from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
 from mailproc.errors import MailprocError
 from mailproc.mailbox import Fetched, Source
-from mailproc.mailparse import Address, IncomingMail, forwarded_original, parse_message
+from mailproc.mailparse import (
+    Address,
+    IncomingMail,
+    forwarded_original,
+    parse_message,
+    sanitise_filename,
+)
 from mailproc.outbox import MAILER_HEADER, queue_mail
 from mailproc.store import Complaint, utcnow_naive
 from mailproc.texts import MailTexts, format_datetime_id, shorten
@@ -280,6 +287,82 @@ def _mail_source(mail: IncomingMail | None, fetched: Fetched) -> str:
     return f"mail:uid {fetched.uid}"
 
 
+CHANNEL_LABELS = {"email": "email", "langsung": "langsung (tatap muka)", "telepon": "telepon",
+                  "surat": "surat", "whatsapp": "WhatsApp"}
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    """What registration needs, whatever the channel."""
+
+    channel: str  # email, langsung, telepon, surat, whatsapp
+    received_at: datetime
+    customer_email: str
+    customer_name: str
+    subject: str
+    description: str
+    received_by: str = ""  # the staff member who took it
+    contact: str = ""  # phone / WhatsApp number
+
+
+def _register(app: App, new: NewComplaint, now: datetime
+              ) -> tuple[Complaint, RoutingDecision, dict[str, Any]]:
+    """Number, classify and store a complaint and its first PTPP cycle (inside a
+    transaction). Returns the complaint, the routing decision and the event data."""
+    s = app.settings
+    routing_text = f"{new.subject}\n{new.description}"
+    routing = classify_text(routing_text, s.routing)
+    fields = extract_fields(routing_text, s.extract_patterns)
+    department = routing.department if routing.department in s.departments else None
+    status = states.initial_status(department)
+    states.check_transition(None, status)
+    local = new.received_at.astimezone(s.timezone)
+    seq = store.next_sequence(local.year)
+    number = s.numbering.format(seq, local.year, local.month)
+    customer = (store.find_or_create_customer(new.customer_email, new.customer_name, now)
+                if new.customer_email else
+                store.Customer.create(email=None, name=new.customer_name, phone=new.contact,
+                                      created_at=utcnow_naive(now)))
+    complaint = Complaint.create(
+        number=number, year=local.year, seq=seq, status=status, channel=new.channel,
+        received_at=utcnow_naive(new.received_at), customer=customer,
+        received_by=new.received_by, contact=new.contact,
+        subject=new.subject, description=new.description,
+        categories=json.dumps(list(routing.categories)), category=routing.primary or "",
+        keyword_matches=json.dumps({k: list(v) for k, v in routing.matches.items()},
+                                   ensure_ascii=False),
+        department=department or "", return_requested=routing.return_requested,
+        product=fields.product, batch=fields.batch, quantity=fields.quantity,
+        invoice=fields.invoice, delivery_note=fields.delivery_note,
+        first_response_due_at=utcnow_naive(clocks.first_response_due(app, new.received_at)),
+        created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
+    )
+    store.Ptpp.create(complaint=complaint, number=number, cycle=1, department=department or "",
+                      status="open", created_at=utcnow_naive(now))
+    data = {"number": number, "status": status, "channel": new.channel,
+            "customer": new.customer_email or new.customer_name,
+            "received_by": new.received_by, "categories": list(routing.categories),
+            "matches": {k: list(v) for k, v in routing.matches.items()},
+            "department": department or "", "return_requested": routing.return_requested,
+            "return_matches": list(routing.return_matches), "fields": fields.__dict__}
+    return complaint, routing, data
+
+
+def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision, *,
+                        ack: tuple[bool, str], now: datetime, source: str,
+                        message: store.Message | None, in_reply_to: str = "",
+                        references: Sequence[str] = ()) -> None:
+    """Issue the PTPP, send the return-claim form on return words, tell marketing
+    administration and the operations manager."""
+    ack_sent, ack_note = ack
+    ptpp_note = _issue_on_registration(app, complaint, now, source)
+    if routing.return_requested and ack_sent:
+        _send_return_form_on_registration(app, complaint, in_reply_to, references, now,
+                                          source)
+    _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
+                                ptpp_note, message, now, source)
+
+
 def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
                        source_key: str, original: Address | None,
                        original_text: str) -> Outcome:
@@ -287,63 +370,66 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
     now = app.clock()
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
     customer_addr = original if forwarded and original else _reply_address(mail)
-    description = original_text if forwarded else mail.text
-    subject = _strip_forward_prefix(mail.subject) if forwarded else mail.subject
-    received_at = _received_at(fetched, now)
-    routing_text = f"{subject}\n{description}"
-    routing = classify_text(routing_text, s.routing)
-    fields = extract_fields(routing_text, s.extract_patterns)
-    department = routing.department if routing.department in s.departments else None
-    status = states.initial_status(department)
-    states.check_transition(None, status)
-    local = received_at.astimezone(s.timezone)
+    new = NewComplaint(
+        channel="email", received_at=_received_at(fetched, now),
+        customer_email=customer_addr.email, customer_name=customer_addr.name,
+        subject=_strip_forward_prefix(mail.subject) if forwarded else mail.subject,
+        description=original_text if forwarded else mail.text,
+        received_by=mail.from_.email if forwarded else "")
     with store.transaction():
-        seq = store.next_sequence(local.year)
-        number = s.numbering.format(seq, local.year, local.month)
-        customer = store.find_or_create_customer(customer_addr.email, customer_addr.name, now)
-        complaint = Complaint.create(
-            number=number, year=local.year, seq=seq, status=status, channel="email",
-            received_at=utcnow_naive(received_at), customer=customer,
-            received_by=mail.from_.email if forwarded else "",
-            subject=subject, description=description,
-            categories=json.dumps(list(routing.categories)), category=routing.primary or "",
-            keyword_matches=json.dumps({k: list(v) for k, v in routing.matches.items()},
-                                       ensure_ascii=False),
-            department=department or "", return_requested=routing.return_requested,
-            product=fields.product, batch=fields.batch, quantity=fields.quantity,
-            invoice=fields.invoice, delivery_note=fields.delivery_note,
-            created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
-        )
-        store.Ptpp.create(complaint=complaint, number=number, cycle=1,
-                          department=department or "", status="open",
-                          created_at=utcnow_naive(now))
-        group = s.numbering.slug(number)
+        complaint, routing, data = _register(app, new, now)
         message = _create_message(app, fetched, mail, key=mail.key, kind=decision.verdict.value,
-                                  group=group, complaint=complaint, reason=decision.reason,
-                                  now=now, source_key=source_key)
+                                  group=s.numbering.slug(complaint.number), complaint=complaint,
+                                  reason=decision.reason, now=now, source_key=source_key)
         source = _mail_source(mail, fetched)
         store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
                            kind="mail_received",
-                           data={"message_id": mail.message_id, "subject": subject,
+                           data={"message_id": mail.message_id, "subject": new.subject,
                                  "archive": message.archive_path, "verdict": "complaint"})
-        store.append_event(
-            complaint=complaint, at=now, actor="mailproc", source=source,
-            kind="complaint_registered",
-            data={"number": number, "status": status, "customer": customer_addr.email,
-                  "received_by": complaint.received_by, "categories": list(routing.categories),
-                  "matches": {k: list(v) for k, v in routing.matches.items()},
-                  "department": department or "", "return_requested": routing.return_requested,
-                  "return_matches": list(routing.return_matches),
-                  "fields": fields.__dict__},
-        )
-        ack_sent, ack_note = _queue_ack(app, complaint, mail, customer_addr, forwarded, now,
-                                        source)
-        ptpp_note = _issue_on_registration(app, complaint, now, source)
-        if routing.return_requested and ack_sent:
-            _send_return_form_on_registration(app, complaint, mail, forwarded, now, source)
-        _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
-                                    ptpp_note, message, now, source)
-    return Outcome(decision.verdict.value, number, decision.reason)
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind="complaint_registered", data=data)
+        # Threaded to the customer's own mail; a staff forward starts a new thread.
+        in_reply_to = "" if forwarded else mail.message_id
+        references = ([] if forwarded or not mail.message_id
+                      else [*mail.references, mail.message_id])
+        ack = _queue_ack(app, complaint, customer_addr, now, source, in_reply_to=in_reply_to,
+                         references=references, cc=[mail.from_.email] if forwarded else [])
+        _after_registration(app, complaint, routing, ack=ack, now=now, source=source,
+                            message=message, in_reply_to=in_reply_to, references=references)
+    return Outcome(decision.verdict.value, complaint.number, decision.reason)
+
+
+def register_manual(app: App, new: NewComplaint, *, actor: str,
+                    attachments: Sequence[tuple[str, bytes]] = ()) -> Complaint:
+    """A complaint taken in person, by phone, letter or WhatsApp, entered by marketing
+    administration; then the same path as mail (PTPP, clocks, notices). The acknowledgement
+    goes by email when the customer's address is known."""
+    s = app.settings
+    now = app.clock()
+    with store.transaction():
+        complaint, routing, data = _register(app, new, now)
+        source = f"cli:complaints add ({new.channel})"
+        when = new.received_at.astimezone(s.timezone)
+        group = s.numbering.slug(complaint.number)
+        for index, (name, content) in enumerate(attachments, start=1):
+            rel = app.archive.store_attachment(when, group, f"manual:{complaint.number}", index,
+                                               name, content)
+            store.Attachment.create(
+                message=None, complaint=complaint, filename=sanitise_filename(name),
+                original_filename=name, content_type=mimetypes.guess_type(name)[0] or
+                "application/octet-stream", size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(), status="stored", archive_path=rel)
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind="complaint_registered", data=data | {
+                               "attachments": [n for n, _ in attachments]})
+        ack: tuple[bool, str] = (False, f"keluhan diterima lewat {new.channel}; alamat email "
+                                        "pelanggan tidak diketahui")
+        if new.customer_email:
+            ack = _queue_ack(app, complaint, Address(new.customer_name, new.customer_email),
+                             now, source)
+        _after_registration(app, complaint, routing, ack=ack, now=now, source=source,
+                            message=None)
+    return complaint
 
 
 def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str) -> str:
@@ -352,6 +438,10 @@ def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source
     administration is told and can send it with `mailproc ptpp assign`."""
     if not complaint.department:
         return ""
+    if not app.settings.auto_issue:
+        return (f"Formulir PTPP belum dikirim (documents.issue_on_registration = false): "
+                f"periksa keluhan, lalu kirim dengan `mailproc ptpp assign {complaint.number} "
+                f"{complaint.department}`.")
     rendered, error = workflow.try_render_ptpp(app, complaint, now)
     if rendered is None:
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
@@ -364,23 +454,23 @@ def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source
     return f"Formulir PTPP ({doc.filename}) telah dikirim ke Bagian {dep.name}."
 
 
-def _send_return_form_on_registration(app: App, complaint: Complaint, mail: IncomingMail,
-                                      forwarded: bool, now: datetime, source: str) -> None:
+def _send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to: str,
+                                      references: Sequence[str], now: datetime,
+                                      source: str) -> None:
     try:
         rendered = workflow.render_return_form(app, complaint, now)
     except (MailprocError, OSError, ValueError) as exc:
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
                            kind="return_form_failed", data={"error": str(exc)})
         return
-    references = [*mail.references, mail.message_id] if mail.message_id else []
     workflow.send_return_form(app, complaint, now=now, actor="mailproc", source=source,
-                              rendered=rendered,
-                              in_reply_to="" if forwarded else mail.message_id,
-                              references=[] if forwarded else references)
+                              rendered=rendered, in_reply_to=in_reply_to,
+                              references=references)
 
 
-def _queue_ack(app: App, complaint: Complaint, mail: IncomingMail, customer: Address,
-               forwarded: bool, now: datetime, source: str) -> tuple[bool, str]:
+def _queue_ack(app: App, complaint: Complaint, customer: Address, now: datetime, source: str,
+               *, in_reply_to: str = "", references: Sequence[str] = (),
+               cc: Sequence[str] = ()) -> tuple[bool, str]:
     s = app.settings
     recent = store.count_auto_replies_since(customer.email, auto_reply_window_start(now))
     if not may_auto_reply(recent, s.limits.auto_replies_per_sender_per_day):
@@ -396,13 +486,9 @@ def _queue_ack(app: App, complaint: Complaint, mail: IncomingMail, customer: Add
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
         subject=complaint.subject,
     )
-    references = [*mail.references, mail.message_id] if mail.message_id else list(
-        mail.references)
-    queue_mail(settings=s, now=now, kind="ack", to=[customer.email],
-               cc=[mail.from_.email] if forwarded else [], subject=texts.subject,
-               body=texts.body, complaint=complaint,
-               in_reply_to="" if forwarded else mail.message_id,
-               references=[] if forwarded else references, source=source,
+    queue_mail(settings=s, now=now, kind="ack", to=[customer.email], cc=cc,
+               subject=texts.subject, body=texts.body, complaint=complaint,
+               in_reply_to=in_reply_to, references=references, source=source,
                auto_reply_to=customer.email)
     return True, ""
 
@@ -416,18 +502,20 @@ def _customer_display(complaint: Complaint) -> str:
 
 def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | None,
                                 ack_sent: bool, ack_note: str, ptpp_note: str,
-                                message: store.Message, now: datetime, source: str) -> None:
+                                message: store.Message | None, now: datetime,
+                                source: str) -> None:
     s = app.settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     dep = s.departments.get(complaint.department)
     attachments = store.Attachment.select().where(
-        store.Attachment.message == message, store.Attachment.inline == False  # noqa: E712
+        store.Attachment.complaint == complaint, store.Attachment.inline == False  # noqa: E712
     ).count()
     texts = app.texts.render(
         "notice_new_complaint", number=complaint.number, company_name=s.company.name,
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
         customer_display=_customer_display(complaint), received_by=complaint.received_by,
-        channel=complaint.channel,
+        channel=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
+        contact=complaint.contact,
         category_label=labels.get(primary or "", "Belum terklasifikasi"),
         department_label=dep.name if dep else "Belum ditentukan",
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,6 +108,11 @@ class Complaint(BaseModel):
     first_response_at = pw.DateTimeField(null=True)
     # The customer asked to receive the analysis and action plan (procedure step 7).
     send_analysis_to_customer = pw.BooleanField(default=False)
+    first_response_due_at = pw.DateTimeField(null=True)
+    first_response_note = pw.TextField(default="")  # a response given by phone / in person
+    contact = pw.CharField(max_length=300, default="")  # phone / WhatsApp for manual intake
+    closed_at = pw.DateTimeField(null=True)
+    rejected_reason = pw.TextField(default="")
     created_at = pw.DateTimeField()
     updated_at = pw.DateTimeField()
 
@@ -129,6 +135,12 @@ class Ptpp(BaseModel):
     implemented_at = pw.DateTimeField(null=True)
     root_cause = pw.TextField(default="")
     plan = pw.TextField(default="{}")  # JSON: the accepted form values of this cycle
+    plan_due_at = pw.DateTimeField(null=True)  # analysis & plan due (working days after issue)
+    verification_result = pw.CharField(max_length=20, default="")  # effective / not_effective
+    verification_note = pw.TextField(default="")
+    verifier = pw.CharField(max_length=320, default="")
+    verified_at = pw.DateTimeField(null=True)
+    closed_at = pw.DateTimeField(null=True)
 
     class Meta:
         indexes = ((("complaint", "cycle"), True),)
@@ -157,7 +169,8 @@ class Message(BaseModel):
 
 
 class Attachment(BaseModel):
-    message = pw.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    # None for files handed in with a complaint entered by hand (`complaints add`).
+    message = pw.ForeignKeyField(Message, backref="attachments", null=True, on_delete="CASCADE")
     complaint = pw.ForeignKeyField(Complaint, backref="attachments", null=True,
                                    on_delete="SET NULL")
     filename = pw.CharField(max_length=300)
@@ -216,6 +229,19 @@ class Event(BaseModel):
     hash = pw.CharField(max_length=64, unique=True)
 
 
+class Reminder(BaseModel):
+    """A reminder or escalation sent: the 'at most once a day' memory of the monitoring job."""
+
+    complaint = pw.ForeignKeyField(Complaint, backref="reminders", on_delete="CASCADE")
+    what = pw.CharField(max_length=60)  # e.g. 'first_response', 'plan', 'action_2'
+    kind = pw.CharField(max_length=20)  # 'before', 'overdue'
+    day = pw.DateField()  # the company-local day it was sent
+    created_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("complaint", "what", "kind", "day"), True),)
+
+
 class ChainHead(BaseModel):
     """A single row locked while appending an event so two writers cannot fork the chain."""
 
@@ -253,7 +279,7 @@ class OutgoingMail(BaseModel):
 
 MODELS: list[type[BaseModel]] = [
     SchemaInfo, MailboxPosition, NumberSequence, Customer, Complaint, Ptpp, Message,
-    Attachment, Document, FormSubmission, Event, ChainHead, OutgoingMail,
+    Attachment, Document, FormSubmission, Event, Reminder, ChainHead, OutgoingMail,
 ]
 
 
@@ -386,6 +412,43 @@ def append_event(*, complaint: Complaint | None, at: datetime, actor: str, sourc
     cursor.head = digest
     cursor.dirty = True
     return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    events: int
+    problem: str = ""  # '' when the chain is intact; else names the first bad event
+    event_id: int | None = None
+
+
+def verify_chain() -> ChainReport:
+    """Walk the event chain from the start: every event must hash to what it says and point at
+    the one before it; the chain head must be the last event. Names the first break."""
+    prev = GENESIS_HASH
+    count = 0
+    query = (Event.select(Event, Complaint.number)
+             .join(Complaint, pw.JOIN.LEFT_OUTER).order_by(Event.id))
+    for event in query.iterator():
+        count += 1
+        number = event.complaint.number if event.complaint_id else ""
+        at = aware(event.at)
+        assert at is not None
+        if event.prev_hash != prev:
+            return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) does "
+                                      "not follow the event before it: an event before it was "
+                                      "removed or altered", event.id)
+        digest = event_hash(event.prev_hash, at.replace(tzinfo=None), event.actor,
+                            event.source, event.kind, number, event.data)
+        if digest != event.hash:
+            return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) was "
+                                      "altered: its content no longer matches its hash",
+                               event.id)
+        prev = event.hash
+    head = ChainHead.get_or_none(ChainHead.id == 1)
+    if head is not None and head.hash != prev:
+        return ChainReport(count, "the last event(s) of the chain were removed: the chain head "
+                                  f"does not match event {count and prev[:12]}…")
+    return ChainReport(count)
 
 
 # ---- lookups -----------------------------------------------------------------------------
