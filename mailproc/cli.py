@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from mailproc import documents, services, store, workflow
+from mailproc import documents, reminders, services, store, workflow
 from mailproc import outbox as outbox_mod
 from mailproc.config import Settings, config_path_from, load_settings
 from mailproc.domain import forms, states
@@ -246,6 +246,8 @@ def complaint_summary(c: store.Complaint) -> dict[str, Any]:
         "category": c.category or None, "categories": json.loads(c.categories),
         "department": c.department or None, "subject": c.subject,
         "first_response_at": _iso(c.first_response_at),
+        "first_response_due_at": _iso(c.first_response_due_at),
+        "closed_at": _iso(c.closed_at),
     }
 
 
@@ -308,6 +310,21 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
             {"filename": a.filename, "content_type": a.content_type, "size": a.size,
              "inline": a.inline, "status": a.status, "archive": a.archive_path or None}
             for a in c.attachments.order_by(store.Attachment.id)],
+        "contact": c.contact or None, "rejected_reason": c.rejected_reason or None,
+        "first_response_note": c.first_response_note or None,
+        "send_analysis_to_customer": c.send_analysis_to_customer,
+        "ptpps": [
+            {"cycle": p.cycle, "status": p.status, "department": p.department or None,
+             "issued_at": _iso(p.issued_at), "plan_due_at": _iso(p.plan_due_at),
+             "planned_at": _iso(p.planned_at), "implemented_at": _iso(p.implemented_at),
+             "root_cause": p.root_cause or None,
+             "actions": [{"no": a.no, "corrective": a.corrective, "pic": a.pic,
+                          "target": a.target.isoformat() if a.target else a.target_raw or None}
+                         for a in forms.actions_from(json.loads(p.plan or "{}"))],
+             "verification_result": p.verification_result or None,
+             "verification_note": p.verification_note or None, "verifier": p.verifier or None,
+             "verified_at": _iso(p.verified_at), "closed_at": _iso(p.closed_at)}
+            for p in c.ptpps.order_by(store.Ptpp.cycle)],
         "documents": [
             {"form": d.form, "cycle": d.cycle, "origin": d.origin, "filename": d.filename,
              "archive": d.archive_path, "size": d.size, "at": _iso(d.created_at)}
@@ -328,11 +345,25 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
         ("Kategori", ", ".join(data["categories"]) or "-"), ("Bagian", c.department or "-"),
         ("Produk", c.product), ("Batch/lot", c.batch), ("Jumlah", c.quantity),
         ("Faktur", c.invoice), ("Surat jalan", c.delivery_note),
-        ("Tanggapan pertama", _local(s, c.first_response_at)), ("Subjek", c.subject),
+        ("Tanggapan pertama", _local(s, c.first_response_at)),
+        ("Batas tanggapan", _local(s, c.first_response_due_at)), ("Subjek", c.subject),
     ):
         if value:
             click.echo(f"  {label:<18}: {value}")
     click.echo("\nUraian:\n  " + c.description.strip().replace("\n", "\n  "))
+    for p in data["ptpps"]:
+        click.echo(f"\nPTPP siklus {p['cycle']}: {p['status']}, bagian {p['department'] or '-'}")
+        for label, key in (("terbit", "issued_at"), ("batas analisis", "plan_due_at"),
+                           ("analisis diterima", "planned_at"),
+                           ("tindakan selesai", "implemented_at"), ("diverifikasi", "verified_at")):
+            if p[key]:
+                click.echo(f"  {label:<18}: {_local(s, datetime.fromisoformat(p[key]))}")
+        for a in p["actions"]:
+            click.echo(f"  tindakan {a['no']}: {a['corrective']} (PIC {a['pic'] or '-'}, "
+                       f"target {a['target'] or '-'})")
+        if p["verification_result"]:
+            click.echo(f"  verifikasi        : {p['verification_result']} — "
+                       f"{p['verification_note']} ({p['verifier']})")
     click.echo("\nSurat:")
     for m in data["messages"]:
         arrow = "<-" if m["direction"] == "in" else "->"
@@ -348,6 +379,133 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
     click.echo("\nRiwayat:")
     for e, ev in zip(c.events.order_by(store.Event.id), data["events"], strict=True):
         click.echo(f"  {_local(s, e.at)}  {ev['kind']:<22} {ev['actor']}")
+
+
+CHANNELS = ("langsung", "telepon", "surat", "whatsapp", "email")
+
+
+@complaints.command("add")
+@click.option("--channel", type=click.Choice(CHANNELS), required=True,
+              help="How the complaint came: in person, phone, letter, WhatsApp, email.")
+@click.option("--customer", required=True, help="The customer (company or person).")
+@click.option("--contact", default="", help="Phone / WhatsApp number or email address.")
+@click.option("--email", "email_addr", default="",
+              help="The customer's email address (the acknowledgement goes there).")
+@click.option("--subject", default="", help="A short subject (default: from the description).")
+@click.option("--description", required=True, help="What the customer complained about.")
+@click.option("--attachment", "attachments", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A photo or document handed in (repeatable).")
+@click.option("--received-at", default=None,
+              help="When it was received, e.g. '2026-11-25 14:30' (company time; default now).")
+@click.option("--received-by", default="", help="The staff member who took it.")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new complaint as JSON.")
+@pass_ctx
+def complaints_add(obj: Ctx, channel: str, customer: str, contact: str, email_addr: str,
+                   subject: str, description: str, attachments: tuple[Path, ...],
+                   received_at: str | None, received_by: str, by: str | None,
+                   as_json: bool) -> None:
+    """Register a complaint received in person, by phone, letter or WhatsApp.
+
+    Example: mailproc complaints add --channel telepon --customer "CV Maju" --description "penyok"
+    """
+    app = obj.app()
+    now = app.clock()
+    tz = obj.settings.timezone
+    when = now
+    if received_at:
+        try:
+            parsed = datetime.fromisoformat(received_at)
+        except ValueError:
+            raise click.BadParameter("use e.g. '2026-11-25 14:30'",
+                                     param_hint="--received-at") from None
+        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+        if when > now:
+            raise click.BadParameter("is in the future", param_hint="--received-at")
+    if not email_addr and "@" in contact:
+        email_addr, contact = contact.strip(), ""
+    limit = obj.settings.limits.max_attachment_bytes
+    files = []
+    for path in attachments:
+        if path.stat().st_size > limit:
+            raise click.BadParameter(f"{path} is larger than limits.max_attachment_bytes",
+                                     param_hint="--attachment")
+        files.append((path.name, path.read_bytes()))
+    first_line = description.strip().splitlines()[0] if description.strip() else ""
+    new = services.NewComplaint(
+        channel=channel, received_at=when, customer_email=email_addr.strip().lower(),
+        customer_name=customer.strip(), subject=subject.strip() or first_line[:80],
+        description=description.strip(), received_by=received_by.strip() or _operator(by),
+        contact=contact.strip())
+    c = services.register_manual(app, new, actor=_operator(by), attachments=files)
+    flushed = flush_outbox(app)
+    if as_json:
+        _emit_json(complaint_summary(store.complaint_by_number(c.number)))
+        return
+    c = store.complaint_by_number(c.number)
+    click.echo(f"registered {c.number} ({c.status}, department {c.department or '-'}); "
+               f"first response due {_local(obj.settings, c.first_response_due_at)}; "
+               f"outbox: sent {flushed.sent}, deferred {flushed.deferred}")
+
+
+@complaints.command("reject")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why this is not a complaint.")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def complaints_reject(obj: Ctx, number: str, reason: str, by: str | None) -> None:
+    """Reject as not a complaint (spam, misdirected), with a reason.
+
+    Example: mailproc complaints reject 004/PTPP/MKT/XI/2026 --reason "penawaran iklan"
+    """
+    c = workflow.reject(obj.app(), number, reason=reason, actor=_operator(by), source="cli")
+    click.echo(f"{c.number}: rejected")
+
+
+@complaints.command("note")
+@click.argument("number")
+@click.argument("text")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def complaints_note(obj: Ctx, number: str, text: str, by: str | None) -> None:
+    """Add a note to a complaint's record.
+
+    Example: mailproc complaints note 001/PTPP/MKT/XI/2026 "pelanggan minta kunjungan"
+    """
+    workflow.add_note(obj.app(), number, text=text, actor=_operator(by), source="cli")
+    click.echo(f"{number}: note added")
+
+
+@complaints.command("respond")
+@click.argument("number")
+@click.argument("text")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def complaints_respond(obj: Ctx, number: str, text: str, by: str | None) -> None:
+    """Record a response given to the customer by phone or in person.
+
+    Example: mailproc complaints respond 006/PTPP/MKT/XI/2026 "ditelepon, barang diganti"
+    """
+    c = workflow.record_response(obj.app(), number, text=text, actor=_operator(by),
+                                 source="cli")
+    click.echo(f"{c.number}: response recorded (first response "
+               f"{_local(obj.settings, c.first_response_at)})")
+
+
+@complaints.command("send-analysis")
+@click.argument("number")
+@click.option("--off", is_flag=True, help="The customer no longer wants it.")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def complaints_send_analysis(obj: Ctx, number: str, off: bool, by: str | None) -> None:
+    """Mark that the customer asked to receive the analysis and action plan.
+
+    Example: mailproc complaints send-analysis 001/PTPP/MKT/XI/2026
+    """
+    workflow.set_send_analysis(obj.app(), number, wanted=not off, actor=_operator(by),
+                               source="cli")
+    click.echo(f"{number}: the customer {'will not' if off else 'will'} receive the analysis")
 
 
 @complaints.command("send-return-form")
@@ -430,6 +588,53 @@ def audit_verify(obj: Ctx, as_json: bool) -> None:
         click.echo(f"audit trail intact: {report.events} event(s)")
     if report.problem:
         raise click.exceptions.Exit(1)
+
+
+@ptpp.command("verify")
+@click.argument("number")
+@click.option("--effective/--not-effective", default=None, required=True,
+              help="The result of the effectiveness evaluation.")
+@click.option("--note", required=True, help="The evaluation note (required).")
+@click.option("--verifier", default="", help="Who verified (default: the operator).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_verify(obj: Ctx, number: str, effective: bool, note: str, verifier: str,
+                by: str | None) -> None:
+    """Record the effectiveness evaluation: close the PTPP, or start a new cycle.
+
+    Example: mailproc ptpp verify 001/PTPP/MKT/XI/2026 --effective --note "tidak terulang 2 kirim"
+    """
+    app = obj.app()
+    c = workflow.verify(app, number, effective=effective, note=note, actor=_operator(by),
+                        source="cli", verifier=verifier)
+    flushed = flush_outbox(app)
+    cycle = c.ptpps.order_by(store.Ptpp.cycle.desc()).get().cycle
+    what = "closed" if c.status == states.CLOSED else f"not effective: cycle {cycle} issued"
+    click.echo(f"{c.number}: {what} (outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
+@pass_ctx
+def remind(obj: Ctx, as_json: bool) -> None:
+    """Send today's reminders, escalations and first-response flags, then the outbox.
+
+    Runs by itself each working day at calendar.remind_at under `mailproc run`; sends each at
+    most once a day per complaint, so running it again is harmless.
+
+    Example: mailproc remind
+    """
+    app = obj.app()
+    result = reminders.remind(app)
+    flushed = flush_outbox(app)
+    if as_json:
+        _emit_json(result.as_dict() | {"sent": flushed.sent})
+        return
+    if not result.working_day:
+        click.echo("today is not a working day: no reminders")
+        return
+    click.echo(f"reminders: {len(result.reminders)}, escalations: {len(result.escalations)}, "
+               f"no first response: {len(result.no_response)}; sent {flushed.sent}")
 
 
 # ---- templates ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 import schedule
 
-from mailproc import services
+from mailproc import reminders, services
 from mailproc.errors import AlreadyRunning, MailprocError
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,20 @@ def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
     sched.every(app.settings.poll_minutes).minutes.do(
         guarded("poll", lambda: poll_cycle(app, stop)))
     sched.every(1).minutes.do(guarded("outbox", lambda: flush(app)))
+    # Checked every 15 minutes rather than schedule's .at(): that needs pytz for the company
+    # time zone. remind() acts from calendar.remind_at on working days, each reminder at most
+    # once a day, so the repeats cost a query each.
+    sched.every(15).minutes.do(guarded("remind", lambda: _remind(app, flush)))
     return sched
+
+
+def _remind(app: services.App, flush: Callable[[services.App], Any]) -> None:
+    now = app.clock()
+    if now.astimezone(app.settings.timezone).time() < app.settings.calendar.remind_at:
+        return
+    result = reminders.remind(app, now=now)
+    if result.reminders or result.escalations or result.no_response:
+        flush(app)
 
 
 def run_forever(app: services.App, poll_cycle: Callable[..., Any],
@@ -91,6 +104,7 @@ def run_forever(app: services.App, poll_cycle: Callable[..., Any],
         sched = build_scheduler(app, poll_cycle, flush, stop)
         log.info("mailproc running: polling every %s minute(s)", app.settings.poll_minutes)
         guarded("poll", lambda: poll_cycle(app, stop))()  # at start, not after the first wait
+        guarded("remind", lambda: _remind(app, flush))()
         loops = 0
         while not stop.stop:
             sched.run_pending()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mailproc import documents, store
+from mailproc import clocks, documents, store
 from mailproc.domain import forms, states
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
@@ -66,7 +66,8 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
                 "preventive": a.preventive, "pic": a.pic, "target": a.target_raw}
                for a in forms.actions_from(plan)]
     return {"cycle": prev.cycle, "root_cause": prev.root_cause or plan.get("root_cause", ""),
-            "actions": actions, "verification_note": plan.get("verification_note", "")}
+            "actions": actions,
+            "verification_note": prev.verification_note or plan.get("verification_note", "")}
 
 
 def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
@@ -171,6 +172,7 @@ def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, sou
     Complaint.update(status=states.ISSUED, updated_at=utcnow_naive(now)).where(
         Complaint.id == complaint.id).execute()
     Ptpp.update(status=states.ISSUED, issued_at=utcnow_naive(now),
+                plan_due_at=utcnow_naive(clocks.plan_due(app, now)),
                 department=complaint.department).where(Ptpp.id == ptpp.id).execute()
     store.append_event(complaint=complaint, at=now, actor=actor, source=source,
                        kind="ptpp_issued",
@@ -463,9 +465,11 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
     assert filled is not None
     values = dict(filled.values)
     ptpp = current_ptpp(complaint)
-    # Section C (verification) belongs to marketing administration's later step; a
-    # department's form moves the PTPP to planned, or straight to implemented when the
-    # completion part is filled too.
+    if complaint.status == states.IMPLEMENTED:
+        return _process_verification_form(app, complaint, mail, message, inspected, row,
+                                          recipient, now, source)
+    # A department's form moves the PTPP to planned, or straight to implemented when the
+    # completion part is filled too; section C is marketing administration's, read later.
     wants_completion = bool(values.get("completion_date", "").strip()
                             or values.get("completion_evidence", "").strip())
     step = "implement" if (complaint.status == states.PLANNED or wants_completion) else "plan"
@@ -521,6 +525,40 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
                       if complaint.status == states.PLANNED else
                       "Administrasi Marketing akan mengevaluasi efektivitas tindakan."))
     return f"ptpp_{complaint.status}"
+
+
+def _process_verification_form(app: Any, complaint: Complaint, mail: IncomingMail,
+                               message: store.Message, inspected: InspectedFile,
+                               row: store.Attachment | None, recipient: str, now: datetime,
+                               source: str) -> str:
+    """Section C filled by marketing administration: the same verification as the CLI."""
+    filled = inspected.form
+    assert filled is not None
+    values = dict(filled.values)
+    ptpp = current_ptpp(complaint)
+    problems = forms.validate(values, "verify", issued_on=_issued_on(app, ptpp, complaint))
+    if problems:
+        return _refuse_form(
+            app, complaint, mail, message, "ptpp", ptpp.cycle, "verify", filled, problems,
+            recipient, now, source, what="bagian C (verifikasi) formulir PTPP",
+            closing="Mohon lengkapi bagian C pada formulir yang sama, lalu kirim kembali "
+                    "dengan membalas email ini. Status PTPP belum berubah.")
+    doc = _received_document(app, complaint, "ptpp", ptpp.cycle, inspected, row, message, now)
+    _submission(complaint, "ptpp", ptpp.cycle, "verify", filled, True, [], mail.from_.email,
+                message, doc, now)
+    effective = values.get("verification_result", "").strip().lower() == "efektif"
+    apply_verification(app, complaint, effective=effective,
+                       note=values.get("verification_note", ""),
+                       verifier=values.get("verifier", "").strip() or mail.from_.email,
+                       actor=mail.from_.email, source=source, now=now)
+    _reply(app, complaint, mail, kind="form_accepted", template="form_accepted", now=now,
+           source=source, recipient=recipient, title="Verifikasi PTPP dicatat",
+           what="hasil verifikasi efektivitas", status_label=states.LABELS_ID[complaint.status],
+           next_step=("PTPP ditutup; pemberitahuan dikirim ke pelanggan dan Bagian Penjualan "
+                      "dan Pemasaran." if effective else
+                      f"Siklus ke-{ptpp.cycle + 1} dimulai: formulir PTPP baru telah dikirim "
+                      "ke bagian terkait."))
+    return "ptpp_closed" if effective else "ptpp_new_cycle"
 
 
 def _notify_plan(app: Any, complaint: Complaint, ptpp: Ptpp, values: dict[str, str],
@@ -587,3 +625,144 @@ def _process_return_form(app: Any, complaint: Complaint, mail: IncomingMail,
            what="formulir klaim retur Anda", status_label="Klaim retur sedang diperiksa",
            next_step="Kami akan mengabarkan hasil pemeriksaan dan keputusan klaim.")
     return "return_claim"
+
+
+# ---- marketing administration's decisions (shared by the CLI and, later, mail replies) -----
+
+def load(number: str) -> Complaint:
+    complaint = store.complaint_by_number(number)
+    if complaint is None:
+        raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
+    return complaint
+
+
+def _customer_email(complaint: Complaint) -> str:
+    return complaint.customer.email if complaint.customer_id and complaint.customer.email else ""
+
+
+def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note: str,
+                       verifier: str, actor: str, source: str, now: datetime) -> Complaint:
+    """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP;
+    not effective starts a new cycle, issued to the department with the previous cycle shown
+    on the form. Gates: only after implementation, never without an evaluation note."""
+    s = app.settings
+    if complaint.status != states.IMPLEMENTED:
+        raise WorkflowError(
+            f"{complaint.number}: effectiveness can be evaluated only after the actions are "
+            f"reported done (status implemented); the status is {complaint.status}")
+    if not note.strip():
+        raise WorkflowError(f"{complaint.number}: an evaluation note is required (--note)")
+    ptpp = current_ptpp(complaint)
+    result = "effective" if effective else "not_effective"
+    Ptpp.update(verification_result=result, verification_note=note.strip(),
+                verifier=verifier or actor, verified_at=utcnow_naive(now),
+                status=states.CLOSED if effective else "not_effective",
+                closed_at=utcnow_naive(now) if effective else None).where(
+        Ptpp.id == ptpp.id).execute()
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="ptpp_verified",
+                       data={"cycle": ptpp.cycle, "result": result, "note": note.strip(),
+                             "verifier": verifier or actor})
+    if effective:
+        states.check_transition(complaint.status, states.CLOSED)
+        Complaint.update(status=states.CLOSED, closed_at=utcnow_naive(now),
+                         updated_at=utcnow_naive(now)).where(
+            Complaint.id == complaint.id).execute()
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind="complaint_closed", data={"cycle": ptpp.cycle})
+        complaint.status = states.CLOSED
+        common = dict(number=complaint.number, company_name=s.company.name,
+                      subject=complaint.subject, cycles=ptpp.cycle, note=note.strip(),
+                      root_cause=ptpp.root_cause, signature=s.company.signature or s.company.name,
+                      customer=_customer_name(complaint) or "-",
+                      received_at=format_datetime_id(store.aware(complaint.received_at),
+                                                     s.timezone),
+                      closed_at=format_datetime_id(now, s.timezone))
+        email = _customer_email(complaint)
+        if email:
+            texts = app.texts.render("closing_customer", customer_name=complaint.customer.name,
+                                     **common)
+            queue_mail(settings=s, now=now, kind="closing_customer", to=[email],
+                       subject=texts.subject, body=texts.body, complaint=complaint,
+                       actor=actor, source=source, auto_reply_to=email)
+        texts = app.texts.render("notice_closed", customer_notified=bool(email), **common)
+        queue_mail(settings=s, now=now, kind="notice_closed", to=s.sales_marketing,
+                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+                   complaint=complaint, actor=actor, source=source)
+        return complaint
+    # Not effective: a new root-cause analysis and plan, cycle n + 1 (no limit on cycles).
+    Ptpp.create(complaint=complaint, number=complaint.number, cycle=ptpp.cycle + 1,
+                department=complaint.department, status="open", created_at=utcnow_naive(now))
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="cycle_started", data={"cycle": ptpp.cycle + 1})
+    rendered = render_ptpp(app, complaint, now)
+    issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
+    return complaint
+
+
+def verify(app: Any, number: str, *, effective: bool, note: str, actor: str, source: str,
+           verifier: str = "") -> Complaint:
+    complaint = load(number)
+    now = app.clock()
+    with store.transaction():
+        apply_verification(app, complaint, effective=effective, note=note, verifier=verifier,
+                           actor=actor, source=source, now=now)
+    return load(number)
+
+
+def reject(app: Any, number: str, *, reason: str, actor: str, source: str) -> Complaint:
+    """Not a complaint (spam, misdirected): closed as rejected, with the reason."""
+    complaint = load(number)
+    if not reason.strip():
+        raise WorkflowError(f"{number}: a reason is required to reject a complaint (--reason)")
+    try:
+        states.check_transition(complaint.status, states.REJECTED)
+    except states.InvalidTransition as exc:
+        raise WorkflowError(f"{number}: {exc}") from None
+    now = app.clock()
+    with store.transaction():
+        Complaint.update(status=states.REJECTED, rejected_reason=reason.strip(),
+                         closed_at=utcnow_naive(now), updated_at=utcnow_naive(now)).where(
+            Complaint.id == complaint.id).execute()
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind="complaint_rejected",
+                           data={"reason": reason.strip(), "from_status": complaint.status})
+    return load(number)
+
+
+def add_note(app: Any, number: str, *, text: str, actor: str, source: str) -> None:
+    complaint = load(number)
+    if not text.strip():
+        raise WorkflowError("the note is empty")
+    with store.transaction():
+        store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
+                           kind="note", data={"text": text.strip()})
+
+
+def record_response(app: Any, number: str, *, text: str, actor: str, source: str) -> Complaint:
+    """A response given to the customer by phone or in person counts as the first response
+    when none was recorded yet (procedure 4.4)."""
+    complaint = load(number)
+    if not text.strip():
+        raise WorkflowError("describe the response that was given (what, by whom, how)")
+    now = app.clock()
+    with store.transaction():
+        if complaint.first_response_at is None:
+            Complaint.update(first_response_at=utcnow_naive(now),
+                             first_response_note=text.strip()).where(
+                Complaint.id == complaint.id).execute()
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind="response_recorded", data={"text": text.strip()})
+    return load(number)
+
+
+def set_send_analysis(app: Any, number: str, *, wanted: bool, actor: str,
+                      source: str) -> Complaint:
+    """The customer asked (or no longer asks) to receive the analysis and plan."""
+    complaint = load(number)
+    with store.transaction():
+        Complaint.update(send_analysis_to_customer=wanted).where(
+            Complaint.id == complaint.id).execute()
+        store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
+                           kind="send_analysis_set", data={"wanted": wanted})
+    return load(number)

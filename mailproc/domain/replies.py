@@ -91,6 +91,9 @@ def decide_reply(*, role: Role, status: str, number: str,
                 f"Formulir terlampir ({form.filename}) adalah PTPP nomor {form.number}, "
                 f"bukan {number}. Mohon kirim formulir PTPP {number} sebagai balasan email "
                 f"ini, dan formulir {form.number} sebagai balasan email PTPP tersebut.")
+        # Marketing administration answers with section C filled once actions are done.
+        if role == Role.ADMIN and status == states.IMPLEMENTED:
+            return ReplyDecision(Action.PROCESS_PTPP, file_index=ptpp[0])
         if status not in AWAITING_FORM:
             return ReplyDecision(
                 Action.REPLY_PROBLEM,

@@ -1,0 +1,154 @@
+"""Monitoring (procedure step 9): reminders before due dates, reminders and escalation once
+overdue, and complaints without a recorded first response.
+
+Runs on working days only, from the `run` loop each morning and on demand (`mailproc remind`).
+At most one reminder to the department, one escalation to the operations manager and one
+first-response flag per complaint per company-local day: the `Reminder` table remembers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mailproc import clocks, store
+from mailproc.domain import calendar as cal
+from mailproc.domain import forms, states
+from mailproc.outbox import queue_mail
+from mailproc.store import Complaint, Ptpp, utcnow_naive
+from mailproc.texts import format_datetime_id
+
+
+@dataclass
+class RemindResult:
+    working_day: bool = True
+    reminders: list[str] = field(default_factory=list)  # complaint numbers
+    escalations: list[str] = field(default_factory=list)
+    no_response: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"working_day": self.working_day, "reminders": self.reminders,
+                "escalations": self.escalations, "no_response": self.no_response}
+
+
+@dataclass(frozen=True)
+class Due:
+    label: str  # Indonesian, for the mail
+    due: datetime
+
+
+def _dues(app: Any, complaint: Complaint, ptpp: Ptpp) -> list[Due]:
+    """What the department owes now: the analysis and plan while issued, each action's
+    target date while planned."""
+    c = clocks.calendar(app)
+    tz = app.settings.timezone
+    if complaint.status == states.ISSUED and ptpp.plan_due_at is not None:
+        due = store.aware(ptpp.plan_due_at)
+        assert due is not None
+        return [Due(f"analisis akar penyebab dan rencana tindakan (batas "
+                    f"{format_datetime_id(due, tz)})", due)]
+    if complaint.status == states.PLANNED:
+        out = []
+        for action in forms.actions_from(json.loads(ptpp.plan or "{}")):
+            if action.target is None:
+                continue
+            due = cal.due_date_end(action.target, c)
+            what = action.corrective or action.cause or f"tindakan {action.no}"
+            out.append(Due(f"tindakan {action.no} \"{what}\" (PIC {action.pic or '-'}, "
+                           f"target {action.target:%d/%m/%Y})", due))
+        return out
+    return []
+
+
+def _once(complaint: Complaint, what: str, kind: str, day: Any, now: datetime) -> bool:
+    """Record that `what` was sent today; False when it already was (at most once a day)."""
+    exists = store.Reminder.select().where(
+        store.Reminder.complaint == complaint, store.Reminder.what == what,
+        store.Reminder.kind == kind, store.Reminder.day == day).exists()
+    if exists:
+        return False
+    store.Reminder.create(complaint=complaint, what=what, kind=kind, day=day,
+                          created_at=utcnow_naive(now))
+    return True
+
+
+def remind(app: Any, *, now: datetime | None = None) -> RemindResult:
+    s = app.settings
+    now = now or app.clock()
+    c = clocks.calendar(app)
+    today = now.astimezone(s.timezone).date()
+    result = RemindResult()
+    if not c.is_working_day(today):
+        result.working_day = False
+        return result
+    open_ones = (Complaint.select()
+                 .where(Complaint.status.in_(sorted(states.OPEN_STATUSES)))
+                 .order_by(Complaint.id))
+    for complaint in open_ones:
+        with store.transaction():
+            _first_response(app, complaint, now, today, result)
+            _department(app, complaint, now, today, c, result)
+    return result
+
+
+def _first_response(app: Any, complaint: Complaint, now: datetime, today: Any,
+                    result: RemindResult) -> None:
+    s = app.settings
+    due = store.aware(complaint.first_response_due_at)
+    if complaint.first_response_at is not None or due is None or now <= due:
+        return
+    if not _once(complaint, "first_response", "overdue", today, now):
+        return
+    customer = complaint.customer
+    texts = app.texts.render(
+        "notice_no_response", number=complaint.number, company_name=s.company.name,
+        customer=(customer.name or customer.email) if customer else "-",
+        channel=complaint.channel, contact=complaint.contact or (
+            customer.email if customer and customer.email else ""),
+        due=format_datetime_id(due, s.timezone))
+    queue_mail(settings=s, now=now, kind="notice_no_response", to=s.marketing_admin,
+               subject=texts.subject, body=texts.body, complaint=complaint,
+               source="remind")
+    store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                       kind="first_response_overdue", data={"due": due.isoformat()})
+    result.no_response.append(complaint.number)
+
+
+def _department(app: Any, complaint: Complaint, now: datetime, today: Any,
+                c: cal.WorkCalendar, result: RemindResult) -> None:
+    s = app.settings
+    dep = s.departments.get(complaint.department)
+    if dep is None:
+        return
+    ptpp = complaint.ptpps.order_by(Ptpp.cycle.desc()).get()
+    overdue = [d for d in _dues(app, complaint, ptpp) if now > d.due]
+    # "One working day before": the daily run on the working day before the due date.
+    tomorrow = c.next_working_day(today)
+    soon = [d for d in _dues(app, complaint, ptpp)
+            if d.due >= now and d.due.astimezone(s.timezone).date() == tomorrow]
+    items = ([f"{d.label}: terlambat {cal.overdue_by(d.due, now, c):.1f} hari kerja"
+              for d in overdue] + [d.label for d in soon])
+    if not items or not _once(complaint, "department", "reminder", today, now):
+        return
+    texts = app.texts.render("reminder_department", number=complaint.number,
+                             company_name=s.company.name, department=dep.name,
+                             overdue=bool(overdue), items=items)
+    queue_mail(settings=s, now=now, kind="reminder", to=dep.addresses, subject=texts.subject,
+               body=texts.body, complaint=complaint, source="remind")
+    store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                       kind="reminder_sent", data={"items": items, "overdue": bool(overdue)})
+    result.reminders.append(complaint.number)
+    if overdue and _once(complaint, "operations", "escalation", today, now):
+        customer = complaint.customer
+        texts = app.texts.render(
+            "escalation_ops", number=complaint.number, company_name=s.company.name,
+            department=dep.name, items=items[:len(overdue)],
+            customer=(customer.name or customer.email) if customer else "-")
+        queue_mail(settings=s, now=now, kind="escalation", to=s.operations_manager,
+                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+                   complaint=complaint, source="remind")
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                           kind="escalated", data={"items": items[:len(overdue)]})
+        result.escalations.append(complaint.number)
