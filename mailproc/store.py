@@ -426,11 +426,12 @@ def verify_chain() -> ChainReport:
     the one before it; the chain head must be the last event. Names the first break."""
     prev = GENESIS_HASH
     count = 0
-    query = (Event.select(Event, Complaint.number)
+    query = (Event.select(Event, Complaint.id, Complaint.number)
              .join(Complaint, pw.JOIN.LEFT_OUTER).order_by(Event.id))
     for event in query.iterator():
         count += 1
-        number = event.complaint.number if event.complaint_id else ""
+        # With the join, event.complaint is the joined row (None-valued when there is none).
+        number = (event.complaint.number or "") if event.complaint is not None else ""
         at = aware(event.at)
         assert at is not None
         if event.prev_hash != prev:
