@@ -248,3 +248,63 @@ def test_a_new_mail_with_the_form_finds_its_ptpp_by_the_number_inside(mailenv: M
     [analysis] = [m for m in mailenv.received(budi) if "Analisis" in m["Subject"]]
     assert "Ganti pengendali suhu mesin 3" in text(analysis)
     assert "Yth. Budi Santoso" in text(analysis) and "terlampir" not in text(analysis)
+
+
+def test_full_lifecycle_two_cycles(mailenv: MailEnv):
+    """Not effective (by the CLI) then effective (by section C in a reply), and what each
+    person receives along the way."""
+    from mailproc import documents
+
+    issued = register(mailenv)
+    qc, admin = mailenv.addr("qc"), mailenv.addr("admin")
+    budi = mailenv.customer("budi.santoso", "mitra-pangan.example.com")
+    # Cycle 1: plan and completion in one form.
+    mailenv.deliver(reply_to(issued, qc, "Selesai.", [("PTPP.docx", fill(the_form(issued),
+                                                                          DONE))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_implemented": 1}
+    refused = mailenv.run("ptpp", "verify", NUMBER, "--not-effective", "--note", "")
+    assert refused.exit_code == 1 and "evaluation note is required" in refused.output
+    out = mailenv.run("ptpp", "verify", NUMBER, "--not-effective", "--note",
+                      "Keluhan serupa terulang pada pengiriman berikutnya", "--by", "rina")
+    assert out.exit_code == 0 and "cycle 2 issued" in out.output, out.output
+    # The department receives cycle 2, the form shows the cycle and the previous analysis.
+    second = mailenv.received(qc)[-1]
+    assert "(siklus 2)" in second["Subject"] and "siklus ke-2" in text(second)
+    form2 = the_form(second)
+    assert documents.read_form(form2).values["cycle"] == "2"
+    import io
+    import zipfile
+
+    body = zipfile.ZipFile(io.BytesIO(form2)).read("word/document.xml").decode()
+    assert "Pengendali suhu mesin blow molding 3 aus" in body  # the previous root cause
+    assert "Keluhan serupa terulang" in body  # the previous verification note
+    # Cycle 2: the department answers again on the new form.
+    cycle2 = DONE | {"root_cause": "Operator belum dilatih setting suhu baru",
+                     "category_6m": "Manusia"}
+    mailenv.deliver(reply_to(second, qc, "Siklus 2 selesai.",
+                             [("PTPP.docx", fill(form2, cycle2))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_implemented": 1}
+    # Marketing administration verifies by replying with section C filled.
+    [waiting] = [m for m in mailenv.received(admin) if "menunggu evaluasi" in m["Subject"]][-1:]
+    filled = the_form(waiting)
+    verdict = fill(filled, {"verification_result": "Efektif", "verification_date": future(0),
+                            "verification_note": "Tidak ada keluhan serupa dalam 2 pengiriman",
+                            "verifier": "Rina (Adm. Marketing)"})
+    mailenv.deliver(reply_to(waiting, admin, "Verifikasi terlampir.", [("PTPP.docx", verdict)]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_closed": 1}
+    shown = mailenv.show(NUMBER)
+    assert shown["status"] == "closed" and shown["closed_at"]
+    assert [(p["cycle"], p["verification_result"]) for p in shown["ptpps"]] == [
+        (1, "not_effective"), (2, "effective")]
+    assert shown["ptpps"][1]["verifier"] == "Rina (Adm. Marketing)"
+    # The customer: acknowledgement, return-claim form, and the closing notice.
+    subjects = [m["Subject"] for m in mailenv.received(budi)]
+    assert subjects[-1] == f"[{NUMBER}] Penanganan keluhan Anda telah selesai"
+    # Sales & marketing: two analyses (one per cycle) and the closure.
+    sales = [m["Subject"] for m in mailenv.received("sales")]
+    assert sum("Analisis dan rencana" in s for s in sales) == 2
+    assert sales[-1] == f"[{NUMBER}] PTPP ditutup (efektif)"
+    # Operations manager: the new-complaint notice and both PTPP forms in copy.
+    assert len(mailenv.received("ops")) == 3
+    assert any("Verifikasi PTPP dicatat" in m["Subject"] for m in mailenv.received(admin))
+    assert mailenv.run("audit", "verify").exit_code == 0
