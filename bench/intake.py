@@ -487,7 +487,7 @@ def time_python(code: str, repeat: int = 3) -> float:
 
 # ---- mailproc configuration --------------------------------------------------------------
 
-def write_config(root: Path, *, mode: str, ca_file: str | None) -> Path:
+def write_config(root: Path, *, mode: str, ca_file: str | None, forms: bool = True) -> Path:
     """config/mailproc.example.toml with the paths a temporary install needs; connections and
     the database come from MAILPROC_* variables (see mailproc_env)."""
     text = (REPO / "config" / "mailproc.example.toml").read_text(encoding="utf-8")
@@ -497,7 +497,13 @@ def write_config(root: Path, *, mode: str, ca_file: str | None) -> Path:
     n3 = 1
     if ca_file:  # the first ca_file is [mailbox]'s
         text, n3 = re.subn(r'(?m)^ca_file = ""$', f'ca_file = "{ca_file}"', text, count=1)
-    if (n1, n2, n3) != (1, 1, 1):
+    n4 = n5 = 1
+    if not forms:  # intake alone: no Word forms rendered during the poll
+        text, n4 = re.subn(r'(?m)^issue_on_registration = true$',
+                           'issue_on_registration = false', text, count=1)
+        text, n5 = re.subn(r'(?m)^return_form_on_registration = true$',
+                           'return_form_on_registration = false', text, count=1)
+    if (n1, n2, n3, n4, n5) != (1, 1, 1, 1, 1):
         raise SystemExit("config/mailproc.example.toml changed shape: cannot edit it")
     path = root / "config" / "mailproc.toml"  # paths.root = ".." → root
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -599,7 +605,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
         # -- mailproc ------------------------------------------------------------------------
         root = work / "mailproc"
-        config = write_config(root, mode="move", ca_file=ca)
+        config = write_config(root, mode="move", ca_file=ca, forms=not args.no_forms)
         env = mailproc_env(root, dovecot, USER, args.tls)
         run_child(mailproc_cmd(config, "init"), env, work, "mailproc-init")
         if args.profile:
@@ -785,6 +791,9 @@ def main() -> None:
                    help="time mailproc's main steps inside the poll process (inclusive wall "
                         "time per function; adds a few microseconds per call)")
     p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--no-forms", action="store_true",
+                   help="intake alone: documents.issue_on_registration and "
+                        "return_form_on_registration off, so no .docx is rendered")
     p.add_argument("--keep-workdir", action="store_true", help="leave the temp dir for a look")
     args = p.parse_args()
     if args.n < 1:

@@ -201,6 +201,7 @@ class Settings:
     issuer: str = "Administrasi Marketing"
     max_photos: int = 6
     auto_issue: bool = True  # send the PTPP as soon as routing chose a department
+    auto_return_form: bool = True  # send the return-claim form on return words
     poll_minutes: float = 5.0
     log_level: str = "INFO"
 
@@ -478,6 +479,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         calendar=_parse_calendar(r),
         issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
         auto_issue=r.get("documents.issue_on_registration", bool, True),
+        auto_return_form=r.get("documents.return_form_on_registration", bool, True),
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
         log_level=r.get("logging.level", str, "INFO").upper(),

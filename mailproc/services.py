@@ -23,6 +23,7 @@ from mailproc import clocks, store, workflow
 from mailproc.archive import QUARANTINE, UNFILED, Archive
 from mailproc.config import Settings
 from mailproc.domain import states
+from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
     Decision,
     MailFacts,
@@ -32,7 +33,7 @@ from mailproc.domain.intake import (
     may_auto_reply,
 )
 from mailproc.domain.replies import Action as ReplyAction
-from mailproc.domain.replies import decide_reply
+from mailproc.domain.replies import Role, decide_reply
 from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
 from mailproc.errors import MailprocError
 from mailproc.mailbox import Fetched, Source
@@ -356,7 +357,7 @@ def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision
     administration and the operations manager."""
     ack_sent, ack_note = ack
     ptpp_note = _issue_on_registration(app, complaint, now, source)
-    if routing.return_requested and ack_sent:
+    if routing.return_requested and ack_sent and app.settings.auto_return_form:
         _send_return_form_on_registration(app, complaint, in_reply_to, references, now,
                                           source)
     _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
@@ -524,6 +525,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
         status_label=states.LABELS_ID[complaint.status], description=shorten(
             complaint.description), triage=complaint.status == states.TRIAGE,
         ack_sent=ack_sent, ack_note=ack_note, ptpp_note=ptpp_note,
+        example_department=next(iter(s.departments.values())).name,
     )
     queue_mail(settings=s, now=now, kind="notice_new", to=s.marketing_admin,
                cc=s.operations_manager, subject=texts.subject, body=texts.body,
@@ -545,7 +547,10 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
     reply = decide_reply(role=role, status=complaint.status, number=number,
                          files=[f.summary for f in files])
     if reply.action == ReplyAction.QUARANTINE:
-        return quarantine(app, fetched, source_key, f"{number}: {reply.message}", mail=mail)
+        return quarantine(app, fetched, source_key, f"{number}: {reply.message}", mail=mail,
+                          complaint=complaint)
+    parsed = (decide_lines(mail.text) if internal and reply.action == ReplyAction.FOLLOW_UP
+              else None)
     with store.transaction():
         message = _create_message(app, fetched, mail, key=mail.key, kind=kind,
                                   group=s.numbering.slug(number), complaint=complaint,
@@ -561,6 +566,10 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
         if reply.action != ReplyAction.FOLLOW_UP:
             kind = workflow.handle_reply(app, complaint, mail, message, role, reply, files,
                                          now, source)
+        elif parsed is not None and role == Role.ADMIN and not parsed.empty:
+            kind = workflow.apply_mail_decisions(app, complaint, mail, parsed, now, source)
+        elif parsed is not None and role != Role.ADMIN and parsed.decisions:
+            kind = workflow.refuse_mail_decisions(app, complaint, mail, now, source)
         elif not internal:
             count = store.Attachment.select().where(
                 store.Attachment.message == message,
@@ -649,7 +658,8 @@ def _record_ignored(app: App, fetched: Fetched, mail: IncomingMail, source_key: 
 
 
 def quarantine(app: App, fetched: Fetched, source_key: str, reason: str,
-               mail: IncomingMail | None = None) -> Outcome:
+               mail: IncomingMail | None = None,
+               complaint: Complaint | None = None) -> Outcome:
     """Record the mail as quarantined with its reason, archive it, tell marketing admin."""
     s = app.settings
     now = app.clock()
@@ -681,9 +691,13 @@ def quarantine(app: App, fetched: Fetched, source_key: str, reason: str,
             sender=(mail.from_.email if mail else ""), subject=(mail.subject if mail else ""),
             date=(format_datetime_id(mail.date, s.timezone) if mail and mail.date else ""),
             size=size, reason=reason, archive_path=message.archive_path,
+            number=complaint.number if complaint else "",
         )
+        # Linked to the complaint it concerns (the mail itself stays quarantined), so a
+        # decision in marketing administration's reply threads to it.
+        subject = f"[{complaint.number}] {texts.subject}" if complaint else texts.subject
         queue_mail(settings=s, now=now, kind="notice_quarantine", to=s.marketing_admin,
-                   subject=texts.subject, body=texts.body, complaint=None, source=source)
+                   subject=subject, body=texts.body, complaint=complaint, source=source)
     return Outcome(Verdict.QUARANTINE.value, "", reason)
 
 

@@ -337,6 +337,22 @@ def transaction() -> Iterator[None]:
         _local.chain = None
 
 
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A step inside the open transaction that can fail alone: its writes (and the events it
+    appended to the chain) are undone, the rest of the transaction stays."""
+    cursor: _ChainCursor | None = getattr(_local, "chain", None)
+    if cursor is None:
+        raise StoreError("savepoint needs an open store.transaction()")
+    head, dirty = cursor.head, cursor.dirty
+    try:
+        with db.atomic():  # nested: a SAVEPOINT
+            yield
+    except BaseException:
+        cursor.head, cursor.dirty = head, dirty
+        raise
+
+
 def init_schema() -> int:
     """Create or migrate the schema; idempotent. Returns the schema version."""
     with db.atomic():

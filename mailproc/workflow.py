@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mailproc import clocks, documents, store
-from mailproc.domain import forms, states
+from mailproc.domain import decisions, forms, states
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
 from mailproc.mailparse import Attachment, IncomingMail
@@ -31,7 +31,18 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 class WorkflowError(MailprocError):
-    """A step the procedure does not allow now, or an unknown department."""
+    """A step the procedure does not allow now, or an unknown department. `id_message` says
+    the same in Indonesian, for replies to mail decisions."""
+
+    def __init__(self, message: str, id_message: str = "") -> None:
+        super().__init__(message)
+        self.id_message = id_message or message
+
+
+def _transition_id(exc: states.InvalidTransition) -> str:
+    now = states.LABELS_ID.get(exc.current or "", exc.current or "baru")
+    return (f"tidak dapat dilakukan karena keluhan berstatus \"{now}\" "
+            f"(langkah ke \"{states.LABELS_ID.get(exc.target, exc.target)}\" tidak diizinkan)")
 
 
 def current_ptpp(complaint: Complaint) -> Ptpp:
@@ -153,7 +164,8 @@ def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, sou
     ptpp = current_ptpp(complaint)
     dep = s.departments.get(complaint.department)
     if dep is None:
-        raise WorkflowError(f"{complaint.number} has no department to send the PTPP to")
+        raise WorkflowError(f"{complaint.number} has no department to send the PTPP to",
+                            "belum ada bagian yang ditetapkan")
     states.check_transition(complaint.status, states.ISSUED)
     filename, content = rendered
     doc = _store_document(app, complaint, "ptpp", ptpp.cycle, "generated", filename, content,
@@ -204,7 +216,7 @@ def assign(app: Any, number: str, department: str, *, actor: str, source: str,
     try:
         states.check_transition(complaint.status, states.ASSIGNED)
     except states.InvalidTransition as exc:
-        raise WorkflowError(f"{number}: {exc}") from None
+        raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
     previous = complaint.department
     rendered = render_ptpp(app, complaint, now, dep.key)  # before any write
     with store.transaction():
@@ -228,7 +240,9 @@ def find_department(settings: Any, name: str) -> Any:
         if wanted in (dep.key.lower(), dep.name.lower(), *dep.aliases):
             return dep
     known = ", ".join(sorted(settings.departments))
-    raise WorkflowError(f"unknown department {name!r}; known: {known}")
+    names = ", ".join(sorted(d.name for d in settings.departments.values()))
+    raise WorkflowError(f"unknown department {name!r}; known: {known}",
+                        f"bagian \"{name}\" tidak dikenal; pilihan: {names}")
 
 
 # ---- the return-claim form ---------------------------------------------------------------
@@ -269,7 +283,8 @@ def send_return_form(app: Any, complaint: Complaint, *, now: datetime, actor: st
     s = app.settings
     c = complaint.customer
     if c is None or not c.email:
-        raise WorkflowError(f"{complaint.number}: the customer's email address is not known")
+        raise WorkflowError(f"{complaint.number}: the customer's email address is not known",
+                            "alamat email pelanggan tidak diketahui")
     filename, content = rendered
     doc = _store_document(app, complaint, "retur", 1, "generated", filename, content, now)
     texts = app.texts.render("return_form_to_customer", number=complaint.number,
@@ -649,9 +664,12 @@ def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note:
     if complaint.status != states.IMPLEMENTED:
         raise WorkflowError(
             f"{complaint.number}: effectiveness can be evaluated only after the actions are "
-            f"reported done (status implemented); the status is {complaint.status}")
+            f"reported done (status implemented); the status is {complaint.status}",
+            "evaluasi efektivitas hanya dapat dicatat setelah bagian melaporkan tindakan "
+            f"selesai; status sekarang \"{states.LABELS_ID[complaint.status]}\"")
     if not note.strip():
-        raise WorkflowError(f"{complaint.number}: an evaluation note is required (--note)")
+        raise WorkflowError(f"{complaint.number}: an evaluation note is required (--note)",
+                            "catatan evaluasi wajib diisi (tulis CATATAN: …)")
     ptpp = current_ptpp(complaint)
     result = "effective" if effective else "not_effective"
     Ptpp.update(verification_result=result, verification_note=note.strip(),
@@ -714,11 +732,12 @@ def reject(app: Any, number: str, *, reason: str, actor: str, source: str) -> Co
     """Not a complaint (spam, misdirected): closed as rejected, with the reason."""
     complaint = load(number)
     if not reason.strip():
-        raise WorkflowError(f"{number}: a reason is required to reject a complaint (--reason)")
+        raise WorkflowError(f"{number}: a reason is required to reject a complaint (--reason)",
+                            "alasan penolakan wajib diisi")
     try:
         states.check_transition(complaint.status, states.REJECTED)
     except states.InvalidTransition as exc:
-        raise WorkflowError(f"{number}: {exc}") from None
+        raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
     now = app.clock()
     with store.transaction():
         Complaint.update(status=states.REJECTED, rejected_reason=reason.strip(),
@@ -733,7 +752,7 @@ def reject(app: Any, number: str, *, reason: str, actor: str, source: str) -> Co
 def add_note(app: Any, number: str, *, text: str, actor: str, source: str) -> None:
     complaint = load(number)
     if not text.strip():
-        raise WorkflowError("the note is empty")
+        raise WorkflowError("the note is empty", "catatan kosong")
     with store.transaction():
         store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
                            kind="note", data={"text": text.strip()})
@@ -744,7 +763,8 @@ def record_response(app: Any, number: str, *, text: str, actor: str, source: str
     when none was recorded yet (procedure 4.4)."""
     complaint = load(number)
     if not text.strip():
-        raise WorkflowError("describe the response that was given (what, by whom, how)")
+        raise WorkflowError("describe the response that was given (what, by whom, how)",
+                            "isi tanggapan kosong")
     now = app.clock()
     with store.transaction():
         if complaint.first_response_at is None:
@@ -766,3 +786,108 @@ def set_send_analysis(app: Any, number: str, *, wanted: bool, actor: str,
         store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
                            kind="send_analysis_set", data={"wanted": wanted})
     return load(number)
+
+
+def ask_customer(app: Any, complaint: Complaint, *, question: str, actor: str,
+                 source: str) -> None:
+    """Marketing administration's clarification question, mailed to the customer in the
+    complaint's thread so the answer threads back (procedure step 4)."""
+    s = app.settings
+    email = _customer_email(complaint)
+    if not email:
+        raise WorkflowError(f"{complaint.number}: the customer's email address is not known",
+                            "alamat email pelanggan tidak diketahui; hubungi pelanggan lewat "
+                            "telepon atau WhatsApp")
+    first = (store.Message.select().where(store.Message.complaint == complaint,
+                                          store.Message.direction == "in")
+             .order_by(store.Message.id).first())
+    in_reply_to = first.message_id if first and first.message_id else ""
+    now = app.clock()
+    texts = app.texts.render("question_customer", number=complaint.number,
+                             customer_name=complaint.customer.name, question=question.strip(),
+                             subject=complaint.subject,
+                             signature=s.company.signature or s.company.name)
+    queue_mail(settings=s, now=now, kind="question_customer", to=[email],
+               subject=texts.subject, body=texts.body, complaint=complaint,
+               in_reply_to=in_reply_to, references=[in_reply_to] if in_reply_to else [],
+               actor=actor, source=source)
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="customer_asked", data={"question": question.strip()})
+
+
+def apply_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail,
+                         parsed: decisions.Parsed, now: datetime, source: str) -> str:
+    """Carry out marketing administration's decision lines (inside the mail's transaction),
+    each in a savepoint: a refused one changes nothing and is reported, the others stand.
+    The same operations as the CLI; the sender is the operator."""
+    actor = mail.from_.email
+    number = complaint.number
+    done: list[str] = []
+    refused = [f"\"{u}\": kata keputusan tidak dikenal" for u in parsed.unknown]
+    refused += list(parsed.problems)
+    for d in parsed.decisions:
+        try:
+            with store.savepoint():
+                done.append(_apply_decision(app, number, d, actor, source))
+        except (WorkflowError, NotFound) as exc:
+            text = exc.id_message if isinstance(exc, WorkflowError) else str(exc)
+            refused.append(f"{d.kind.value}: {text}")
+        except (MailprocError, OSError) as exc:
+            refused.append(f"{d.kind.value}: gagal dijalankan ({type(exc).__name__}: {exc})")
+    complaint = load(number)
+    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                       kind="decisions_received", data={"done": done, "refused": refused})
+    _reply(app, complaint, mail, kind="decision_reply", template="decision_reply", now=now,
+           source=source, done=done, refused=refused,
+           help=decisions.ACCEPTED_HELP if (parsed.unknown or parsed.problems) else "",
+           status_label=states.LABELS_ID[complaint.status])
+    return "decision" if done and not refused else "decision_refused" if not done \
+        else "decision_partly"
+
+
+def refuse_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail, now: datetime,
+                          source: str) -> str:
+    """Decision lines from someone who is not marketing administration: recorded, refused."""
+    store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
+                       kind="decision_refused",
+                       data={"reason": "sender is not marketing administration"})
+    _reply(app, complaint, mail, kind="decision_reply", template="decision_reply", now=now,
+           source=source, done=[],
+           refused=["keputusan atas keluhan hanya dapat dikirim oleh Administrasi Marketing; "
+                    "email Anda dicatat sebagai pesan pada keluhan ini"],
+           help="", status_label=states.LABELS_ID[complaint.status])
+    return "decision_refused"
+
+
+def _apply_decision(app: Any, number: str, d: decisions.Decision, actor: str,
+                    source: str) -> str:
+    """One decision; returns what changed, in Indonesian."""
+    k = decisions.Kind
+    if d.kind == k.ASSIGN:
+        c = assign(app, number, d.value, actor=actor, source=source)
+        dep = app.settings.departments[c.department]
+        return f"Bagian ditetapkan: {dep.name}; formulir PTPP telah dikirim ke bagian tersebut."
+    if d.kind == k.EFFECTIVE:
+        c = verify(app, number, effective=d.value == "YA", note=d.note, actor=actor,
+                   source=source)
+        if c.status == states.CLOSED:
+            return "Hasil verifikasi: EFEKTIF. PTPP ditutup; pelanggan dan Bagian Penjualan " \
+                   "dan Pemasaran telah diberi tahu."
+        cycle = current_ptpp(c).cycle
+        return (f"Hasil verifikasi: TIDAK EFEKTIF. Siklus ke-{cycle} dimulai; formulir PTPP "
+                "baru telah dikirim ke bagian terkait.")
+    if d.kind == k.REJECT:
+        reject(app, number, reason=d.value, actor=actor, source=source)
+        return f"Keluhan ditolak (bukan keluhan): {d.value}"
+    if d.kind == k.NOTE:
+        add_note(app, number, text=d.value, actor=actor, source=source)
+        return "Catatan ditambahkan."
+    if d.kind == k.ASK_CUSTOMER:
+        ask_customer(app, load(number), question=d.value, actor=actor, source=source)
+        return "Pertanyaan telah dikirim ke pelanggan; jawabannya akan masuk ke keluhan ini."
+    if d.kind == k.SEND_ANALYSIS:
+        set_send_analysis(app, number, wanted=d.value == "YA", actor=actor, source=source)
+        return ("Hasil analisis dan rencana tindakan akan dikirim juga ke pelanggan."
+                if d.value == "YA" else "Hasil analisis tidak dikirim ke pelanggan.")
+    record_response(app, number, text=d.value, actor=actor, source=source)
+    return "Tanggapan kepada pelanggan dicatat."
