@@ -124,6 +124,14 @@ def _parse_hours(r: _Reader, key: str, value: str) -> tuple[time, time]:
     return start, end
 
 
+def _parse_time(r: _Reader, key: str, default: str) -> time:
+    value = r.get(key, str, default)
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise r.fail(key, f"expected a time like \"08:00\", got {value!r}") from None
+
+
 def _parse_calendar(r: _Reader) -> CalendarSettings:
     default_hours = _parse_hours(r, "calendar.hours", r.get("calendar.hours", str, "08:00-17:00"))
     days = r.get("calendar.workdays", list, ["mon", "tue", "wed", "thu", "fri"])
@@ -202,6 +210,7 @@ class Settings:
     max_photos: int = 6
     auto_issue: bool = True  # send the PTPP as soon as routing chose a department
     auto_return_form: bool = True  # send the return-claim form on return words
+    digest_at: time = time(8, 0)  # the status digest, each working day
     poll_minutes: float = 5.0
     log_level: str = "INFO"
 
@@ -447,7 +456,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     templates_dir = _resolve(root, r.get("paths.templates", str, "doc_templates"))
     forms: dict[str, FormDocument] = {}
     for key, number, template in (("ptpp", "FM-MR-15", "ptpp.docx"),
-                                  ("retur", "BKI.FM.MKT.06", "retur.docx")):
+                                  ("retur", "BKI.FM.MKT.06", "retur.docx"),
+                                  ("closure", "-", "closure.docx"),
+                                  ("recap", "-", "recap.docx")):
         forms[key] = FormDocument(
             key=key,
             template=templates_dir / r.get(f"documents.{key}.template", str, template),
@@ -480,6 +491,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
         auto_issue=r.get("documents.issue_on_registration", bool, True),
         auto_return_form=r.get("documents.return_form_on_registration", bool, True),
+        digest_at=_parse_time(r, "reports.digest_at", "08:00"),
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
         log_level=r.get("logging.level", str, "INFO").upper(),

@@ -55,7 +55,7 @@ def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str
                subject: str, body: str, cc: Sequence[str] = (), complaint: store.Complaint | None,
                in_reply_to: str = "", references: Sequence[str] = (),
                attachments: Sequence[str] = (), actor: str = "mailproc",
-               source: str = "", auto_reply_to: str = "") -> OutgoingMail:
+               source: str = "", auto_reply_to: str = "", html: str = "") -> OutgoingMail:
     """Queue one mail and record it as an outgoing Message and an event (inside a
     transaction). `auto_reply_to` marks an automatic answer to that address (loop guard)."""
     domain = settings.company.sender_address.rpartition("@")[2]
@@ -67,7 +67,8 @@ def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str
     row = OutgoingMail.create(
         message_id=message_id, complaint=complaint, kind=kind,
         to_addrs=json.dumps(to_list), cc_addrs=json.dumps(cc_list), subject=subject,
-        body_text=body, in_reply_to=in_reply_to, references=" ".join(references),
+        body_text=body, body_html=html, in_reply_to=in_reply_to,
+        references=" ".join(references),
         attachments=json.dumps(list(attachments)), status="queued",
         next_attempt_at=utcnow_naive(now), created_at=utcnow_naive(now),
         auto_reply_to=auto_reply_to.lower(),

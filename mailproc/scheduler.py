@@ -19,7 +19,7 @@ from typing import Any
 
 import schedule
 
-from mailproc import reminders, services
+from mailproc import reminders, reportjobs, services
 from mailproc.errors import AlreadyRunning, MailprocError
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,26 @@ def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
     # time zone. remind() acts from calendar.remind_at on working days, each reminder at most
     # once a day, so the repeats cost a query each.
     sched.every(15).minutes.do(guarded("remind", lambda: _remind(app, flush)))
+    sched.every(15).minutes.do(guarded("reports", lambda: _reports(app, flush)))
     return sched
+
+
+def _reports(app: services.App, flush: Callable[[services.App], Any]) -> None:
+    """The daily digest from reports.digest_at on working days, the monthly recap on the
+    first working day of the month; each once (the events remember)."""
+    now = app.clock()
+    local = now.astimezone(app.settings.timezone)
+    if local.time() < app.settings.digest_at:
+        return
+    last = reportjobs.last_event_at("digest_sent")
+    sent_today = last is not None and last.astimezone(app.settings.timezone).date() == \
+        local.date()
+    if not sent_today:
+        reportjobs.send_digest(app, now)
+    due = reportjobs.recap_due(app, now)
+    if due is not None:
+        reportjobs.send_recap(app, *due, now)
+    flush(app)
 
 
 def _remind(app: services.App, flush: Callable[[services.App], Any]) -> None:

@@ -50,6 +50,21 @@ class MailTexts:
             loader=FileSystemLoader(self.dir, encoding="utf-8"), auto_reload=True,
             autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
         )
+        self.html_env = SandboxedEnvironment(
+            loader=FileSystemLoader(self.dir, encoding="utf-8"), auto_reload=True,
+            autoescape=True, undefined=StrictUndefined,
+        )
+
+    def render_html(self, name: str, **context: Any) -> str:
+        """`<name>.html`, with HTML autoescaping: customer text cannot inject markup."""
+        path = self.dir / f"{name}.html"
+        try:
+            return self.html_env.get_template(f"{name}.html").render(**context)
+        except TemplateNotFound:
+            raise ConfigError(
+                f"{path}: mail template missing; restore it from the repository") from None
+        except TemplateError as exc:
+            raise ConfigError(f"{path}: template error: {exc}") from None
 
     def render(self, name: str, **context: Any) -> RenderedMail:
         path = self.dir / f"{name}.txt"

@@ -703,10 +703,12 @@ def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note:
             queue_mail(settings=s, now=now, kind="closing_customer", to=[email],
                        subject=texts.subject, body=texts.body, complaint=complaint,
                        actor=actor, source=source, auto_reply_to=email)
-        texts = app.texts.render("notice_closed", customer_notified=bool(email), **common)
-        queue_mail(settings=s, now=now, kind="notice_closed", to=s.sales_marketing,
+        attachments = _closure_attachments(app, complaint, now)
+        texts = app.texts.render("notice_closed", customer_notified=bool(email),
+                                 report=bool(attachments), **common)
+        queue_mail(settings=s, now=now, kind="closure_report", to=s.sales_marketing,
                    cc=s.marketing_admin, subject=texts.subject, body=texts.body,
-                   complaint=complaint, actor=actor, source=source)
+                   complaint=complaint, actor=actor, source=source, attachments=attachments)
         return complaint
     # Not effective: a new root-cause analysis and plan, cycle n + 1 (no limit on cycles).
     Ptpp.create(complaint=complaint, number=complaint.number, cycle=ptpp.cycle + 1,
@@ -716,6 +718,27 @@ def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note:
     rendered = render_ptpp(app, complaint, now)
     issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return complaint
+
+
+def _closure_attachments(app: Any, complaint: Complaint, now: datetime) -> list[str]:
+    """The closure report (Word) and the final PTPP form, archived as documents. A report that
+    cannot be rendered does not stop the closing: the notice goes without it."""
+    from mailproc import reportjobs  # reports load records; imported late to keep this light
+
+    try:
+        filename, content = reportjobs.render_closure(app, complaint.number)
+    except (MailprocError, OSError, ValueError) as exc:
+        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
+                           kind="closure_report_failed", data={"error": str(exc)})
+        return []
+    cycle = current_ptpp(complaint).cycle
+    report = _store_document(app, complaint, "closure", cycle, "generated", filename, content,
+                             now)
+    final = (store.Document.select()
+             .where(store.Document.complaint == complaint, store.Document.form == "ptpp")
+             .order_by(store.Document.cycle.desc(), store.Document.id.desc()).first())
+    return [report.archive_path] + ([final.archive_path] if final else [])
 
 
 def verify(app: Any, number: str, *, effective: bool, note: str, actor: str, source: str,

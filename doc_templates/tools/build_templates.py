@@ -1,4 +1,6 @@
-"""Generate the Word form templates doc_templates/ptpp.docx and doc_templates/retur.docx.
+"""Generate the Word templates in doc_templates/: the forms ptpp.docx and retur.docx, and the
+reports recap.docx (monthly complaint recap, A4 landscape) and closure.docx (PTPP closure
+report).
 
     python doc_templates/tools/build_templates.py [--out DIR]
 
@@ -6,13 +8,16 @@ The generated files are committed; the company may edit them in Word afterwards 
 layout, a new revision). mailproc never runs this script: it reads whatever template file is
 configured, so this script only makes the starting layout reproducible and reviewable.
 
-Both forms are A4 portrait with the controlled-document header block (logo | title + company |
+All four carry the controlled-document header block (logo | title + company |
 No. Dokumen, No. Revisi, Tanggal Revisi, Halaman x / y) in the page header, so it repeats on
-every page. Every field the recipient fills is a Word content control whose tag and alias are
-the FieldSpec name from mailproc.domain.forms; each label sits in the table cell left of its
-control (or above its column), so a form whose controls were lost can be read by its labels.
+every page. The forms are A4 portrait; in them every field the recipient fills is a Word
+content control whose tag and alias are the FieldSpec name from mailproc.domain.forms; each
+label sits in the table cell left of its control (or above its column), so a form whose
+controls were lost can be read by its labels.
 Values from mailproc's render context are docxtpl (Jinja) expressions inside w:t text only, so
-the template stays valid OOXML that Word opens and saves.
+the template stays valid OOXML that Word opens and saves. The reports have no content
+controls: they are read, not filled; their render contexts are documented in
+mailproc/reports.py.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from docx import Document
 from docx.document import Document as DocxDocument
+from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -57,6 +63,7 @@ LABEL_FILL = "F5F5F5"
 BORDER_COLOR = "000000"
 
 TEXT_WIDTH_MM = 180  # A4 210 mm less 15 mm margins each side
+LANDSCAPE_WIDTH_MM = 277  # A4 landscape 297 mm less 10 mm margins each side
 
 Cell = tuple[Any, int, dict[str, str]]  # (content, grid columns spanned, options)
 
@@ -330,11 +337,15 @@ def spacer(points: float = 4) -> El:
 # ---- the document -------------------------------------------------------------------------
 
 
-def new_document(title: str, subject: str) -> DocxDocument:
+def new_document(title: str, subject: str, *, landscape: bool = False) -> DocxDocument:
     doc = Document()
     section = doc.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin = section.right_margin = Mm(15)
+    if landscape:
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = Mm(297), Mm(210)
+    else:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin = section.right_margin = Mm(10 if landscape else 15)
     section.top_margin, section.bottom_margin = Mm(10), Mm(12)
     section.header_distance, section.footer_distance = Mm(8), Mm(6)
 
@@ -381,14 +392,14 @@ def add_to_body(doc: DocxDocument, *elements: El) -> None:
         sect.addprevious(el)
 
 
-def add_header(doc: DocxDocument, title: str) -> None:
+def add_header(doc: DocxDocument, title: str, *, width_mm: float = TEXT_WIDTH_MM) -> None:
     """The controlled-document block: logo | title + company | document control, on every
-    page (it lives in the page header)."""
+    page (it lives in the page header). A wider page widens the title column only."""
     header = doc.sections[0].header
     hdr = header._element
     for p in list(hdr.iterchildren(qn("w:p"))):
         hdr.remove(p)
-    t = Table([30, 86, 27, 37])
+    t = Table([30, width_mm - 94, 27, 37])
     rows = [
         ("No. Dokumen", run("{{ doc.number }}", size=9)),
         ("No. Revisi", run("{{ doc.revision }}", size=9)),
@@ -418,9 +429,10 @@ def add_header(doc: DocxDocument, title: str) -> None:
     hdr.append(spacer(2))
 
 
-def signature_table(columns: list[tuple[str, str, str, str]]) -> El:
+def signature_table(columns: list[tuple[str, str, str, str]], *,
+                    width_mm: float = TEXT_WIDTH_MM) -> El:
     """columns: (role, who, name expression, date expression)."""
-    width = TEXT_WIDTH_MM / len(columns)
+    width = width_mm / len(columns)
     t = Table([width] * len(columns))
     t.row(*(cell([para(run(role, b=True), align="center"),
                   para(run(who, i=True, size=SMALL), align="center")], fill=LABEL_FILL)
@@ -672,6 +684,259 @@ def build_retur() -> DocxDocument:
     return doc
 
 
+# ---- Reports: shared bits -----------------------------------------------------------------
+
+
+def cell_margins(table: Table, left_right: int, top_bottom: int = 28) -> None:
+    """Narrower cell margins (twips) than the forms use, for dense report tables."""
+    mar = table.el.find(qn("w:tblPr")).find(qn("w:tblCellMar"))
+    for side in ("top", "bottom"):
+        mar.find(qn(f"w:{side}")).set(qn("w:w"), str(top_bottom))
+    for side in ("left", "right"):
+        mar.find(qn(f"w:{side}")).set(qn("w:w"), str(left_right))
+
+
+def section_title(text: str, note: str = "", *, page_break: bool = False) -> El:
+    """A report section heading: bold text over a thin rule, kept with what follows."""
+    items = [run(text, b=True, size=10.5)]
+    if note:
+        items.append(run(f"  {note}", i=True, size=SMALL, color="595959"))
+    p = para(*items, keep_next=True, before=6, after=3)
+    ppr = p.find(qn("w:pPr"))
+    if page_break:
+        ppr.insert(1, _el("w:pageBreakBefore"))
+    bdr = _el("w:pBdr")
+    _sub(bdr, "w:bottom", w_val="single", w_sz="6", w_space="1", w_color="808080")
+    ppr.find(qn("w:spacing")).addprevious(bdr)
+    return p
+
+
+# ---- Rekapitulasi Keluhan Pelanggan (A4 landscape) ----------------------------------------
+
+# The register columns of DOMAIN.md with their widths (mm, adding up to 277) and alignment.
+# At 7 pt a dd/mm/yyyy date needs 14.5 mm and 'WhatsApp' or 'Keterlambatan' fit unbroken.
+RECAP_COLUMNS: tuple[tuple[str, float, str], ...] = (
+    ("No", 6, "center"),
+    ("No. PTPP", 21, "left"),
+    ("Tanggal terima", 14.5, "center"),
+    ("Pelanggan", 19, "left"),
+    ("Saluran", 13, "left"),
+    ("Produk", 16, "left"),
+    ("No. batch/lot", 14, "left"),
+    ("Qty", 8, "right"),
+    ("Kategori", 17.5, "left"),
+    ("Uraian", 31, "left"),
+    ("Valid (Y/T)", 8, "center"),
+    ("Bagian / PIC", 15, "left"),
+    ("Tanggapan pertama", 15, "center"),
+    ("Target selesai", 14.5, "center"),
+    ("Tanggal selesai", 14.5, "center"),
+    ("Lama penyelesaian (hari kerja)", 11, "center"),
+    ("Status", 10, "center"),
+    ("Retur (Y/T, no. klaim)", 16, "left"),
+    ("Keterangan", 13, "left"),
+)
+REGISTER_SIZE = 7  # pt: 19 columns on a landscape page
+# Header words too long for their column get a soft hyphen (Word and LibreOffice honour it).
+_SOFT_HYPHENS = {"penyelesaian": "penye\u00adlesaian", "Keterangan": "Kete\u00adrangan"}
+
+# summary.* keys, in the order shown: (key, label, hint).
+RECAP_SUMMARY = (
+    ("total", "Jumlah keluhan", "diterima dalam periode"),
+    ("valid", "Keluhan valid", "dari keluhan diterima"),
+    ("closed", "Selesai (closed)", "ditutup dalam periode"),
+    ("open", "Masih terbuka (open)", "per akhir periode"),
+    ("on_target_pct", "Selesai tepat waktu", "% dari yang selesai"),
+    ("median_days", "Median lama penyelesaian", "hari kerja"),
+)
+
+
+def _header_run(label: str, **fmt: Any) -> El:
+    """A run with optional hyphens (w:softHyphen) in the words of _SOFT_HYPHENS."""
+    for word, hyphenated in _SOFT_HYPHENS.items():
+        label = label.replace(word, hyphenated)
+    r = run("", **fmt)
+    for n, part in enumerate(label.split("\u00ad")):
+        if n:
+            _sub(r, "w:softHyphen")
+        t = _sub(r, "w:t")
+        t.text = part
+        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    return r
+
+
+def build_recap() -> DocxDocument:
+    width = LANDSCAPE_WIDTH_MM
+    doc = new_document("Rekapitulasi Keluhan Pelanggan", "Rekapitulasi {{ period }}",
+                       landscape=True)
+    add_header(doc, "REKAPITULASI KELUHAN PELANGGAN", width_mm=width)
+
+    top = Table([30, 110, 32, width - 172])
+    top.row(label_cell("Periode"), cell(para(run("{{ period }}", b=True))),
+            label_cell("Tanggal dibuat"), cell(para(run("{{ generated }}"))), height_mm=6)
+
+    # A. Summary: labels over values, one column per figure.
+    n = len(RECAP_SUMMARY)
+    summary = Table([width / n] * n)
+    summary.row(*(cell([para(run(label, b=True, size=9), align="center"),
+                        para(run(hint, i=True, size=7.5, color="595959"),
+                             align="center")], fill=LABEL_FILL)
+                  for _, label, hint in RECAP_SUMMARY), height_mm=9, keep=True)
+    summary.row(*(cell(para(run(f"{{{{ summary.{key} }}}}", b=True, size=13),
+                            align="center", before=2, after=2))
+                  for key, _, _ in RECAP_SUMMARY), height_mm=10)
+
+    # B. Charts: title then image, each kept together.
+    charts = [
+        jinja_para("{%p for chart in charts %}"),
+        para(run("Grafik {{ loop.index }}. {{ chart.title }}", b=True, size=9.5), keep_next=True,
+             before=6, after=2),
+        para(run("{{ chart.image }}"), align="center", after=2),
+        jinja_para("{%p endfor %}"),
+        jinja_para("{%p if not charts %}"),
+        para(run("Tidak ada grafik.", i=True, color="808080")),
+        jinja_para("{%p endif %}"),
+    ]
+
+    # C. Register on its own pages; the column header row repeats on every page.
+    reg = Table([w for _, w, _ in RECAP_COLUMNS])
+    cell_margins(reg, 40, 20)
+    cols = len(RECAP_COLUMNS)
+    reg.row(*(cell(para(_header_run(label, b=True, size=REGISTER_SIZE), align="center"),
+                   fill=LABEL_FILL) for label, _, _ in RECAP_COLUMNS),
+            height_mm=8, header=True)
+    reg.row(cell(para(run("{%tr for row in rows %}", size=6)), cols))
+    reg.row(*(cell(para(run(f"{{{{ row[{i}] }}}}", size=REGISTER_SIZE), align=align),
+                   valign="top")
+              for i, (_, _, align) in enumerate(RECAP_COLUMNS)), height_mm=4.5)
+    reg.row(cell(para(run("{%tr endfor %}", size=6)), cols))
+    reg.row(cell(para(run("{%tr if not rows %}", size=6)), cols))
+    reg.row(cell(para(run("Tidak ada keluhan pada periode ini.", i=True, size=8),
+                      align="center"), cols), height_mm=6)
+    reg.row(cell(para(run("{%tr endif %}", size=6)), cols))
+
+    signatures = signature_table([
+        ("Dibuat oleh", "Administrasi Marketing", "{{ prepared_by }}", "{{ generated }}"),
+        ("Diperiksa oleh", "Supervisor Admin Marketing", "", ""),
+        ("Disetujui oleh", "Manager Operasional", "", ""),
+    ], width_mm=width)
+
+    add_to_body(
+        doc, top.el,
+        section_title("A. RINGKASAN"), summary.el,
+        section_title("B. GRAFIK"), *charts,
+        section_title("C. DAFTAR KELUHAN PELANGGAN", "periode {{ period }}", page_break=True),
+        reg.el, spacer(8), signatures,
+        para(run("Rekapitulasi Keluhan Pelanggan \u00b7 catatan mutu menurut prosedur "
+                 "penanganan keluhan pelanggan; lama penyelesaian dihitung dalam hari kerja.",
+                 size=7.5, color="808080"), before=3),
+    )
+    return doc
+
+
+# ---- Laporan Penutupan PTPP (A4 portrait) -------------------------------------------------
+
+
+def build_closure() -> DocxDocument:
+    doc = new_document("Laporan Penutupan PTPP", "Penutupan PTPP {{ ptpp_number }}")
+    add_header(doc, "LAPORAN PENUTUPAN PTPP")
+
+    top = Table([32, 58, 32, 58])
+    top.row(label_cell("No. PTPP"), cell(para(run("{{ ptpp_number }}", b=True))),
+            label_cell("Tanggal ditutup"), cell(para(run("{{ closing_date }}", b=True))),
+            height_mm=6)
+    top.row(label_cell("Kepada"), cell(para(run("Bagian Penjualan dan Pemasaran"))),
+            label_cell("Tanggal laporan"), cell(para(run("{{ date }}"))), height_mm=6)
+
+    # A. The complaint.
+    a = Table([36, 54, 36, 54])
+    heading_row(a, "A. DATA KELUHAN")
+    a.row(label_cell("No. keluhan"), cell(para(run("{{ complaint.number }}"))),
+          label_cell("Tanggal terima"), cell(para(run("{{ complaint.received }}"))),
+          height_mm=6)
+    a.row(label_cell("Pelanggan"), cell(para(run("{{ complaint.customer }}"))),
+          label_cell("Saluran"), cell(para(run("{{ complaint.channel }}"))), height_mm=6)
+    a.row(label_cell("Produk"), cell(para(run("{{ complaint.product }}"))),
+          label_cell("No. batch / lot"), cell(para(run("{{ complaint.batch }}"))), height_mm=6)
+    a.row(label_cell("Jumlah"), cell(para(run("{{ complaint.quantity }}"))),
+          label_cell("Kategori"), cell(para(run("{{ complaint.category }}"))), height_mm=6)
+    a.row(label_cell("Bagian terkait"), cell(para(run("{{ complaint.department }}")), 3),
+          height_mm=6)
+    a.row(cell(para(run("Uraian keluhan", b=True), keep_next=True), 4, fill=LABEL_FILL),
+          height_mm=5.5)
+    a.row(cell(para(run("{{ complaint.description }}")), 4, valign="top"), height_mm=12,
+          cant_split=False)
+
+    # B. One table per analysis cycle: analysis, actions, completion, verification.
+    grid = [8, 36, 42, 42, 24, 28]
+    b = Table(grid)
+    heading_row(b, "B. SIKLUS {{ c.number }}: ANALISIS, TINDAKAN DAN VERIFIKASI")
+    # The cycle heading repeats when a cycle runs onto the next page.
+    b.el.find(qn("w:tr")).find(qn("w:trPr")).append(_el("w:tblHeader"))
+    b.row(label_cell("Koreksi / tindakan segera", 2),
+          cell(para(run("{{ c.correction }}")), 4, valign="top"), height_mm=6, keep=True)
+    subheading_row(b, "Analisis akar penyebab")
+    b.row(cell(para(run("{%tr for w in c.whys %}", size=6)), 6))
+    b.row(label_cell("Mengapa {{ loop.index }}", 2), cell(para(run("{{ w }}")), 4),
+          height_mm=5.5, keep=True)
+    b.row(cell(para(run("{%tr endfor %}", size=6)), 6))
+    b.row(label_cell("Kategori 6M", 2, hint="tulang ikan"),
+          cell(para(run("{{ c.category_6m }}")), 4), height_mm=5.5, keep=True)
+    b.row(label_cell("Akar penyebab", 2),
+          cell(para(run("{{ c.root_cause }}", b=True)), 4, valign="top"), height_mm=6)
+    subheading_row(b, "Rencana tindakan perbaikan dan pencegahan")
+    headers = ["No", "Penyebab", "Tindakan korektif", "Tindakan pencegahan", "PIC", "Target"]
+    b.row(*(cell(para(run(h, b=True, size=9), align="center"), fill=LABEL_FILL)
+            for h in headers), height_mm=6, keep=True)
+    b.row(cell(para(run("{%tr for a in c.actions %}", size=6)), 6))
+    b.row(cell(para(run("{{ a.no }}", size=9), align="center"), valign="top"),
+          *(cell(para(run(f"{{{{ a.{key} }}}}", size=9)), valign="top")
+            for key in ("cause", "corrective", "preventive", "pic", "target")),
+          height_mm=6)
+    b.row(cell(para(run("{%tr endfor %}", size=6)), 6))
+    b.row(label_cell("Dokumen yang direvisi", 2),
+          cell(para(run("{{ c.documents_revised }}")), 4), height_mm=5.5)
+    subheading_row(b, "Penyelesaian dan verifikasi efektivitas")
+    b.row(label_cell("Tanggal selesai", 2), cell(para(run("{{ c.completion_date }}"))),
+          label_cell("Bukti"), cell(para(run("{{ c.completion_evidence }}")), 2, valign="top"),
+          height_mm=6, keep=True)
+    b.row(label_cell("Hasil verifikasi", 2), cell(para(run("{{ c.result }}", b=True))),
+          label_cell("Tanggal"), cell(para(run("{{ c.verification_date }}")), 2),
+          height_mm=6, keep=True)
+    b.row(label_cell("Catatan evaluasi", 2), cell(para(run("{{ c.note }}")), 4, valign="top"),
+          height_mm=6, keep=True)
+    b.row(label_cell("Verifikator", 2), cell(para(run("{{ c.verifier }}")), 4), height_mm=6)
+
+    # C. Lead times in working days.
+    c = Table([60, 60, 60])
+    heading_row(c, "C. WAKTU PENYELESAIAN", "(hari kerja)")
+    lead = (("Tanggapan pertama", "sejak keluhan diterima", "first_response"),
+            ("Analisis dan rencana tindakan", "sejak PTPP diterbitkan", "analysis"),
+            ("Penutupan PTPP", "sejak keluhan diterima", "closing"))
+    c.row(*(cell([para(run(label, b=True), align="center"),
+                  para(run(hint, i=True, size=SMALL), align="center")], fill=LABEL_FILL)
+            for label, hint, _ in lead), height_mm=9, keep=True)
+    c.row(*(cell(para(run(f"{{{{ lead.{key} }}}}", b=True, size=12), align="center",
+                      before=1, after=1))
+            for _, _, key in lead), height_mm=8)
+
+    signatures = signature_table([
+        ("Dibuat oleh", "Administrasi Marketing", "{{ prepared_by }}", "{{ date }}"),
+        ("Diketahui oleh", "Penjualan dan Pemasaran", "", ""),
+        ("Disetujui oleh", "Manager Operasional", "", ""),
+    ])
+
+    add_to_body(
+        doc, top.el, spacer(), a.el, spacer(),
+        jinja_para("{%p for c in cycles %}"), b.el, spacer(), jinja_para("{%p endfor %}"),
+        c.el, spacer(), signatures,
+        para(run("Lampiran: formulir PTPP (FM-MR-15) final. PTPP ditutup setelah tindakan "
+                 "dinilai efektif; laporan ini disampaikan kepada Bagian Penjualan dan "
+                 "Pemasaran.", size=7.5, color="808080"), before=3),
+    )
+    return doc
+
+
 def _stable_zip(doc: DocxDocument) -> bytes:
     """The saved package with fixed member timestamps, so rebuilding an unchanged layout
     gives the same bytes (and no spurious change to commit)."""
@@ -691,7 +956,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "doc_templates")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, build in (("ptpp.docx", build_ptpp), ("retur.docx", build_retur)):
+    for name, build in (("ptpp.docx", build_ptpp), ("retur.docx", build_retur),
+                        ("recap.docx", build_recap), ("closure.docx", build_closure)):
         path = args.out / name
         path.write_bytes(_stable_zip(build()))
         print(f"wrote {path}")

@@ -1,0 +1,78 @@
+"""Plain records of complaints and their PTPP cycles, as the reports see them: loaded from the
+database by `mailproc.reportdata`, consumed by the pure figures in `domain.figures`.
+All datetimes are timezone-aware (UTC); dates are the company's local dates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    no: int
+    cause: str
+    corrective: str
+    preventive: str
+    pic: str
+    target: date | None
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    cycle: int
+    department: str  # display name
+    issued_at: datetime | None
+    plan_due_at: datetime | None
+    planned_at: datetime | None
+    implemented_at: datetime | None
+    correction: str
+    whys: tuple[str, ...]
+    category_6m: str
+    root_cause: str
+    actions: tuple[ActionRecord, ...]
+    completion_date: date | None
+    completion_evidence: str
+    verification_result: str  # 'effective', 'not_effective' or ''
+    verification_note: str
+    verifier: str
+    verified_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ComplaintRecord:
+    number: str
+    year: int
+    seq: int
+    received_at: datetime
+    channel: str  # email, langsung, telepon, surat, whatsapp
+    customer: str  # name, else email
+    customer_email: str
+    subject: str
+    description: str
+    product: str
+    batch: str
+    quantity: str
+    category: str  # label, e.g. 'Kualitas / cacat produk'; '' when unclassified
+    department: str  # display name; '' in triage
+    status: str  # a domain.states status
+    valid: bool  # False when rejected as not a complaint
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None
+    closed_at: datetime | None
+    return_requested: bool
+    return_claim: str  # the claim number when a return-claim form was received, else ''
+    remarks: str  # e.g. the rejection reason
+    cycles: tuple[CycleRecord, ...]
+
+    @property
+    def current(self) -> CycleRecord | None:
+        return self.cycles[-1] if self.cycles else None
+
+    @property
+    def target(self) -> date | None:
+        """The completion target: the latest action target of the current cycle."""
+        cycle = self.current
+        targets = [a.target for a in cycle.actions if a.target] if cycle else []
+        return max(targets) if targets else None

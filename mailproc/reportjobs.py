@@ -1,0 +1,265 @@
+"""Reports for marketing (procedure step 11): the closure report of each PTPP, the status
+digest, the monthly recap and the master register export. Records come from `reportdata`,
+figures from the pure `domain.figures`, documents from `reports`; mail through the outbox."""
+
+from __future__ import annotations
+
+import calendar as stdlib_calendar
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from mailproc import clocks, reportdata, reports, store
+from mailproc.domain import figures
+from mailproc.domain.records import ComplaintRecord
+from mailproc.outbox import queue_mail
+from mailproc.texts import format_datetime_id
+
+log = logging.getLogger(__name__)
+
+MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+             "September", "Oktober", "November", "Desember")
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} hari kerja".replace(".", ",")
+
+
+def _fmt_date(value: date | datetime | None, tz: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(tz).strftime("%d/%m/%Y")
+    return value.strftime("%d/%m/%Y")
+
+
+def _doc(app: Any, key: str) -> dict[str, str]:
+    form = app.settings.forms[key]
+    return {"number": form.number, "revision": form.revision,
+            "revision_date": form.revision_date}
+
+
+# ---- closure report ----------------------------------------------------------------------
+
+def closure_context(app: Any, record: ComplaintRecord) -> dict[str, Any]:
+    s = app.settings
+    tz = s.timezone
+    cal = clocks.calendar(app)
+    lead = figures.lead_times(record, cal)
+    result_label = {"effective": "Efektif", "not_effective": "Tidak efektif"}
+    return {
+        "company": {"name": s.company.name, "address": s.company.address},
+        "doc": _doc(app, "closure"),
+        "complaint": {
+            "number": record.number, "received": format_datetime_id(record.received_at, tz),
+            "customer": record.customer, "channel": record.channel, "product": record.product,
+            "batch": record.batch, "quantity": record.quantity,
+            "category": record.category or "Belum terklasifikasi",
+            "department": record.department, "description": record.description.strip(),
+            "subject": record.subject,
+        },
+        "ptpp_number": record.number,
+        "date": _fmt_date(datetime.now(tz), tz),
+        "closing_date": _fmt_date(record.closed_at, tz),
+        "prepared_by": s.issuer,
+        "cycles": [{
+            "number": c.cycle, "department": c.department, "root_cause": c.root_cause,
+            "whys": list(c.whys), "category_6m": c.category_6m, "correction": c.correction,
+            "actions": [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
+                         "preventive": a.preventive, "pic": a.pic,
+                         "target": _fmt_date(a.target, tz)} for a in c.actions],
+            "completion_date": _fmt_date(c.completion_date, tz),
+            "completion_evidence": c.completion_evidence,
+            "result": result_label.get(c.verification_result, "-"),
+            "note": c.verification_note, "verifier": c.verifier,
+            "verification_date": _fmt_date(c.verified_at, tz), "documents_revised": "",
+        } for c in record.cycles],
+        "lead": {"first_response": _days(lead.first_response), "analysis": _days(lead.analysis),
+                 "closing": _days(lead.closing)},
+        "closed": _fmt_date(record.closed_at, tz),
+    }
+
+
+def render_closure(app: Any, number: str) -> tuple[str, bytes]:
+    [record] = reportdata.load_records(app, numbers=[number])
+    content = reports.render_closure(app.settings.forms["closure"].template,
+                                     closure_context(app, record))
+    slug = app.settings.numbering.slug(number)
+    return f"Laporan-Penutupan-{slug}.docx", content
+
+
+# ---- status digest -----------------------------------------------------------------------
+
+def last_event_at(kind: str) -> datetime | None:
+    row = (store.Event.select().where(store.Event.kind == kind, store.Event.complaint.is_null())
+           .order_by(store.Event.id.desc()).first())
+    return store.aware(row.at) if row else None
+
+
+def build_digest(app: Any, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
+    records = [r for r in reportdata.load_records(app) if r.valid]
+    since = last_event_at("digest_sent")
+    digest = figures.digest(records, now=now, since=since, cal=clocks.calendar(app))
+    tz = app.settings.timezone
+
+    def item(i: figures.DigestItem) -> dict[str, Any]:
+        return {"number": i.number, "customer": i.customer, "department": i.department or "-",
+                "status": i.status_label, "what": i.what,
+                "due": format_datetime_id(i.due, tz) if i.due else "-",
+                "late": _days(i.days_late) if i.days_late else ""}
+
+    context = {
+        "date": format_datetime_id(now, tz).rsplit(" ", 2)[0],
+        "company_name": app.settings.company.name,
+        "open_by_step": digest.open_by_step,
+        "open_total": sum(n for _, n in digest.open_by_step),
+        "overdue": [item(i) for i in digest.overdue],
+        "due_soon": [item(i) for i in digest.due_soon],
+        "closed_since": [item(i) for i in digest.closed_since],
+        "since": format_datetime_id(since, tz) if since else "",
+    }
+    return digest, context
+
+
+def send_digest(app: Any, now: datetime) -> bool:
+    """The status digest to marketing administration and sales & marketing; working days
+    only."""
+    if not clocks.calendar(app).is_working_day(now.astimezone(app.settings.timezone).date()):
+        return False
+    s = app.settings
+    _, context = build_digest(app, now)
+    texts = app.texts.render("digest", **context)
+    html = app.texts.render_html("digest", **context)
+    with store.transaction():
+        queue_mail(settings=s, now=now, kind="digest", to=s.marketing_admin + s.sales_marketing,
+                   subject=texts.subject, body=texts.body, html=html, complaint=None,
+                   source="digest")
+        store.append_event(complaint=None, at=now, actor="mailproc", source="digest",
+                           kind="digest_sent", data={"open": context["open_total"],
+                                                     "overdue": len(context["overdue"])})
+    return True
+
+
+# ---- monthly recap -----------------------------------------------------------------------
+
+def month_bounds(app: Any, year: int, month: int) -> tuple[datetime, datetime]:
+    tz = app.settings.timezone
+    start = datetime(year, month, 1, tzinfo=tz)
+    last = stdlib_calendar.monthrange(year, month)[1]
+    return start, datetime(year, month, last, tzinfo=tz) + timedelta(days=1)
+
+
+def build_recap(app: Any, year: int, month: int, now: datetime,
+                progress: Callable[[int, int], None] | None = None
+                ) -> tuple[figures.RecapFigures, bytes, bytes]:
+    """(figures, the Word recap, the .xlsx of the month's register rows)."""
+    cal = clocks.calendar(app)
+    start, end = month_bounds(app, year, month)
+    year_ago = month_bounds(app, *(_shift(year, month, -11)))[0]
+    records = reportdata.load_records(app, received_from=year_ago, received_to=end,
+                                      progress=progress)
+    fig = figures.recap(records, year=year, month=month, now=now, cal=cal)
+    in_month = [r for r in records if start <= r.received_at < end]
+    rows = figures.register_rows(in_month, cal)
+    per_month_median = []
+    for tag, _ in fig.per_month:
+        y, m = int(tag[:4]), int(tag[5:])
+        lo, hi = month_bounds(app, y, m)
+        median = figures.median_days_to_close([r for r in records if lo <= r.received_at < hi],
+                                              cal)
+        per_month_median.append((tag, median or 0.0))
+    charts = [
+        ("Jumlah keluhan per bulan (12 bulan)", reports.chart_png(
+            "per_month", fig.per_month, title="")),
+        ("Pareto keluhan per kategori", reports.chart_png(
+            "pareto", fig.by_category, title="")),
+        ("Keluhan ditutup sesuai target", reports.chart_png(
+            "on_target", (fig.on_target[0], fig.on_target[1] - fig.on_target[0]),
+            title="")),
+        ("Median lama penyelesaian (hari kerja)", reports.chart_png(
+            "median", per_month_median, title="")),
+    ]
+    on_target = fig.on_target[2]
+    context = {
+        "company": {"name": app.settings.company.name, "address": app.settings.company.address},
+        "doc": _doc(app, "recap"),
+        "period": f"{MONTHS_ID[month - 1]} {year}",
+        "summary": {
+            "total": fig.total, "valid": fig.valid, "closed": fig.closed, "open": fig.open,
+            "on_target_pct": "-" if on_target is None else f"{on_target:.0f}%",
+            "median_days": _days(fig.median_close_days),
+        },
+        "generated": _fmt_date(now, app.settings.timezone),
+        "prepared_by": app.settings.issuer,
+        "rows": [list(r.display()) for r in rows],
+        "columns": list(figures.REGISTER_COLUMNS),
+    }
+    docx = reports.render_recap(app.settings.forms["recap"].template, context, charts)
+    xlsx = reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],
+                                 title=f"Rekapitulasi {context['period']}")
+    return fig, docx, xlsx
+
+
+def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def previous_month(now: datetime, tz: Any) -> tuple[int, int]:
+    local = now.astimezone(tz)
+    return _shift(local.year, local.month, -1)
+
+
+def send_recap(app: Any, year: int, month: int, now: datetime) -> str:
+    """Archive the recap and its .xlsx and mail them to sales & marketing."""
+    s = app.settings
+    fig, docx, xlsx = build_recap(app, year, month, now)
+    tag = f"{year:04d}-{month:02d}"
+    when = datetime(year, month, 1, tzinfo=s.timezone)
+    docx_rel = app.archive.store_document(when, "_rekap", f"Rekapitulasi-Keluhan-{tag}.docx", docx)
+    xlsx_rel = app.archive.store_document(when, "_rekap", f"Register-Keluhan-{tag}.xlsx", xlsx)
+    texts = app.texts.render("recap", period=f"{MONTHS_ID[month - 1]} {year}",
+                             company_name=s.company.name, total=fig.total, closed=fig.closed,
+                             open=fig.open, median=_days(fig.median_close_days),
+                             on_target="-" if fig.on_target[2] is None
+                             else f"{fig.on_target[2]:.0f}%")
+    with store.transaction():
+        queue_mail(settings=s, now=now, kind="recap", to=s.sales_marketing,
+                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+                   attachments=[docx_rel, xlsx_rel], complaint=None, source="recap")
+        store.append_event(complaint=None, at=now, actor="mailproc", source="recap",
+                           kind="recap_sent", data={"month": tag, "total": fig.total})
+    return tag
+
+
+def recap_due(app: Any, now: datetime) -> tuple[int, int] | None:
+    """On the first working day of a month, the month before, unless already sent."""
+    cal = clocks.calendar(app)
+    local = now.astimezone(app.settings.timezone).date()
+    first = local.replace(day=1)
+    first_working = first if cal.is_working_day(first) else cal.next_working_day(first)
+    if local < first_working:
+        return None
+    year, month = previous_month(now, app.settings.timezone)
+    tag = f"{year:04d}-{month:02d}"
+    sent = store.Event.select().where(store.Event.kind == "recap_sent",
+                                      store.Event.data.contains(f'"month": "{tag}"')).exists()
+    return None if sent else (year, month)
+
+
+# ---- master register ----------------------------------------------------------------------
+
+def export_register(app: Any, fmt: str, *, received_from: date | None, received_to: date | None,
+                    progress: Callable[[int, int], None] | None = None) -> bytes:
+    tz = app.settings.timezone
+    start = datetime(received_from.year, received_from.month, received_from.day,
+                     tzinfo=tz) if received_from else None
+    end = (datetime(received_to.year, received_to.month, received_to.day, tzinfo=tz)
+           + timedelta(days=1)) if received_to else None
+    records = reportdata.load_records(app, received_from=start, received_to=end)
+    rows = figures.register_rows(records, clocks.calendar(app))
+    if fmt == "csv":
+        return reports.register_csv(figures.REGISTER_COLUMNS, [r.display() for r in rows])
+    return reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],
+                                 title="Daftar Induk Keluhan Pelanggan", progress=progress)
