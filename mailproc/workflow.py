@@ -170,8 +170,10 @@ def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, sou
     filename, content = rendered
     doc = _store_document(app, complaint, "ptpp", ptpp.cycle, "generated", filename, content,
                           now)
+    plan_due = clocks.plan_due(app, now)
     texts = app.texts.render(
         "ptpp_to_department", number=complaint.number, department=dep.name, cycle=ptpp.cycle,
+        plan_due=format_datetime_id(plan_due, s.timezone),
         customer=_customer_name(complaint) or "-",
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
         category=_category_label(app, complaint), product=complaint.product,
@@ -184,7 +186,7 @@ def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, sou
     Complaint.update(status=states.ISSUED, updated_at=utcnow_naive(now)).where(
         Complaint.id == complaint.id).execute()
     Ptpp.update(status=states.ISSUED, issued_at=utcnow_naive(now),
-                plan_due_at=utcnow_naive(clocks.plan_due(app, now)),
+                plan_due_at=utcnow_naive(plan_due),
                 department=complaint.department).where(Ptpp.id == ptpp.id).execute()
     store.append_event(complaint=complaint, at=now, actor=actor, source=source,
                        kind="ptpp_issued",
