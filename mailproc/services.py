@@ -627,14 +627,18 @@ def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: st
                            data={"outgoing_id": bounced.id, "kind": bounced.kind,
                                  "to": json.loads(bounced.to_addrs),
                                  "message_id": bounced.message_id})
-        if bounced.kind == "ack" and complaint is not None:
-            # Only customer-facing mail: a notice about a bounced notice could loop.
-            Complaint.update(first_response_at=None).where(
-                Complaint.id == complaint.id).execute()
+        recipients = json.loads(bounced.to_addrs) + json.loads(bounced.cc_addrs)
+        # Tell marketing administration unless the bounced mail was theirs: a notice about a
+        # bounced notice to the same address would bounce again, and again.
+        if complaint is not None and not set(recipients) & set(s.marketing_admin):
+            if bounced.kind == "ack":
+                # The customer never got the acknowledgement: no first response yet.
+                Complaint.update(first_response_at=None).where(
+                    Complaint.id == complaint.id).execute()
             texts = app.texts.render(
                 "notice_bounce", number=complaint.number, company_name=s.company.name,
-                to=", ".join(json.loads(bounced.to_addrs)), subject=bounced.subject,
-                report=shorten(mail.text, 1500),
+                to=", ".join(recipients), subject=bounced.subject,
+                report=shorten(mail.text, 1500), ack=bounced.kind == "ack",
                 customer_display=_customer_display(complaint),
             )
             queue_mail(settings=s, now=now, kind="notice_bounce", to=s.marketing_admin,

@@ -93,3 +93,20 @@ def test_bounced_acknowledgement_is_linked_and_marketing_told(tmp_path: Path):
     assert "telepon" in notice.get_payload(decode=True).decode()
     # The bounce itself is never answered.
     assert not [m for m in app.sent() if "mailer-daemon" in (m["To"] or "")]
+
+
+def test_bounced_ptpp_mail_to_a_department_tells_marketing(tmp_path: Path):
+    app = LocalApp(tmp_path)
+    app.deliver(mail("barang rusak", "c2@example.com", sender="pelanggan2@example.com"))
+    app.poll()
+    [issued] = [m for m in app.sent() if "PTPP untuk Bagian" in m["Subject"]]
+    dsn = (Path(__file__).resolve().parents[1] / "fixtures" / "eml" / "dsn_bounce.eml"
+           ).read_bytes().replace(b"<ptpp-2025-0042.issue.1764043330@contoh.co.id>",
+                                  issued["Message-ID"].encode())
+    app.deliver(dsn)
+    assert app.poll()["outcomes"] == {"bounce": 1}
+    [notice] = [m for m in app.sent() if "Email tidak sampai" in m["Subject"]]
+    body = notice.get_payload(decode=True).decode()
+    assert "qc@contoh.co.id" in body and "alamat bagian" in body
+    [c] = app.json("complaints", "list")
+    assert c["first_response_at"] is not None  # the customer's acknowledgement did arrive
