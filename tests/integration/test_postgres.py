@@ -185,3 +185,55 @@ def test_concurrent_registration_numbers_without_gaps(tmp_path: Path, pg_url: st
     store.open_database(settings.database_url)
     registered = check_registered(settings, outcomes, WORKERS * PER_WORKER)
     assert registered.numbers[-1] == f"{WORKERS * PER_WORKER:03d}/PTPP/MKT/III/{YEAR}"
+
+
+def test_procedure_and_reports_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The monitoring job, verification with a new cycle, the digest, the recap and the
+    register export, on PostgreSQL."""
+    import io
+    import zipfile
+    from zoneinfo import ZoneInfo
+
+    from mailproc import reminders, reportjobs, workflow
+    from mailproc.domain import states
+
+    wib = ZoneInfo("Asia/Jakarta")
+    config = write_config(tmp_path, pg_url)
+    settings = init_database(config)
+    store.open_database(settings.database_url)
+    clock = {"now": datetime(2026, 11, 2, 9, 0, tzinfo=wib)}  # Monday
+    app = services.App.build(settings, clock=lambda: clock["now"])
+    new = services.NewComplaint(channel="telepon", received_at=clock["now"], customer_email="",
+                                customer_name="CV Maju", subject="Botol retak",
+                                description="Botol retak di leher, mohon diganti")
+    number = services.register_manual(app, new, actor="rina").number
+    c = store.complaint_by_number(number)
+    assert c.status == states.ISSUED and c.first_response_due_at is not None
+    # Overdue on Friday: reminder + escalation + the missing first response, once a day.
+    clock["now"] = datetime(2026, 11, 6, 8, 0, tzinfo=wib)
+    result = reminders.remind(app)
+    assert (result.reminders, result.escalations, result.no_response) == (
+        [number], [number], [number])
+    assert reminders.remind(app).reminders == []
+    # Not effective → cycle 2 issued; then effective → closed with the closure report.
+    store.Ptpp.update(plan=json.dumps({"root_cause": "Suhu", "action_1_corrective": "Ganti",
+                                       "action_1_pic": "QC", "action_1_target": "2026-11-20"}),
+                      root_cause="Suhu").execute()
+    store.Complaint.update(status=states.IMPLEMENTED).execute()
+    workflow.verify(app, number, effective=False, note="Terulang", actor="rina", source="t")
+    assert store.complaint_by_number(number).status == states.ISSUED
+    store.Complaint.update(status=states.IMPLEMENTED).execute()
+    workflow.verify(app, number, effective=True, note="Tidak terulang", actor="rina",
+                    source="t")
+    assert store.complaint_by_number(number).status == states.CLOSED
+    assert store.OutgoingMail.select().where(
+        store.OutgoingMail.kind == "closure_report").count() == 1
+    # Reports.
+    assert reportjobs.send_digest(app, datetime(2026, 11, 9, 8, 0, tzinfo=wib))
+    _, docx, xlsx = reportjobs.build_recap(app, 2026, 11, clock["now"])
+    assert zipfile.ZipFile(io.BytesIO(docx)).read("word/document.xml").count(
+        number.encode()) >= 1
+    csv = reportjobs.export_register(app, "csv", received_from=None, received_to=None)
+    assert number in csv.decode("utf-8-sig")
+    assert reportjobs.recap_due(app, datetime(2026, 12, 1, 9, 0, tzinfo=wib)) == (2026, 11)
+    assert store.verify_chain().problem == ""
