@@ -217,7 +217,11 @@ def poll(obj: Ctx, as_json: bool) -> None:
 @cli.command()
 @pass_ctx
 def run(obj: Ctx) -> None:
-    """Run the scheduler: poll every schedule.poll_minutes, send queued mail every minute.
+    """Run the scheduler: poll, send, remind, and the daily digest and monthly recap.
+
+    Polls every schedule.poll_minutes and sends queued mail every minute; on working days the
+    reminders from calendar.remind_at and the digest from reports.digest_at; the recap on the
+    first working day of the month.
 
     SIGTERM or Ctrl-C finishes the mail in hand, then exits. One instance per database.
 
@@ -233,7 +237,7 @@ def run(obj: Ctx) -> None:
 
 @cli.group()
 def complaints() -> None:
-    """List and show registered complaints."""
+    """Register, list, show and act on complaints."""
 
 
 def complaint_summary(c: store.Complaint) -> dict[str, Any]:
