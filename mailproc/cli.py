@@ -23,7 +23,7 @@ from mailproc import outbox as outbox_mod
 from mailproc.config import Settings, config_path_from, load_settings
 from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound
-from mailproc.mailbox import open_source
+from mailproc.mailbox import open_source, prepare_maildir
 
 log = logging.getLogger("mailproc")
 
@@ -99,8 +99,7 @@ def _init(settings: Settings) -> int:
     store.open_database(settings.database_url)
     version = store.init_schema()
     if settings.mailbox.kind == "maildir":
-        with open_source(settings.mailbox):
-            pass  # creates the Maildir and its Processed/Quarantine folders
+        prepare_maildir(settings.mailbox)
     if settings.smtp.kind == "maildir" and settings.smtp.path:
         outbox_mod.MaildirTransport(settings.smtp.path).close()
     return version

@@ -31,8 +31,8 @@ def calendar(app: Any) -> cal.WorkCalendar:
 
 def first_response_due(app: Any, received_at: datetime) -> datetime:
     """Procedure 4.4: the first response within 1 working day of receipt."""
-    return calendar(app).add_working_days(received_at,
-                                          app.settings.calendar.first_response_days)
+    return cal.first_response_due(received_at, calendar(app),
+                                  app.settings.calendar.first_response_days)
 
 
 def plan_due(app: Any, issued_at: datetime) -> datetime:

@@ -221,13 +221,6 @@ class Settings:
             domain == d or domain.endswith("." + d) for d in self.company.domains
         )
 
-    def department_for_address(self, address: str) -> Department | None:
-        address = address.lower()
-        for dep in self.departments.values():
-            if address in dep.addresses:
-                return dep
-        return None
-
 
 class _Reader:
     """Typed access to the TOML tree; every error names the dotted key and the file."""

@@ -287,12 +287,7 @@ class MaildirSource:
         self.box: stdlib_mailbox.Maildir | None = None
 
     def __enter__(self) -> MaildirSource:
-        # Maildir(create=True) builds tmp/new/cur only when the folder itself is absent.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.box = stdlib_mailbox.Maildir(str(self.path), factory=None, create=True)
-        for name in (self.cfg.processed_folder, self.cfg.quarantine_folder):
-            if name not in self.box.list_folders():
-                self.box.add_folder(name)
+        self.box = prepare_maildir(self.cfg)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -348,6 +343,18 @@ class MaildirSource:
             except OSError as exc:
                 failures.append((uid, str(exc)))
         return failures
+
+
+def prepare_maildir(cfg: MailboxSettings) -> stdlib_mailbox.Maildir:
+    """Create the Maildir inbox and its Processed / Quarantine folders when absent."""
+    assert cfg.path is not None
+    # Maildir(create=True) builds tmp/new/cur only when the folder itself is absent.
+    cfg.path.parent.mkdir(parents=True, exist_ok=True)
+    box = stdlib_mailbox.Maildir(str(cfg.path), factory=None, create=True)
+    for name in (cfg.processed_folder, cfg.quarantine_folder):
+        if name not in box.list_folders():
+            box.add_folder(name)
+    return box
 
 
 def open_source(cfg: MailboxSettings) -> Source:

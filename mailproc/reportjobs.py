@@ -14,7 +14,7 @@ from mailproc import clocks, reportdata, reports, store
 from mailproc.domain import figures
 from mailproc.domain.records import ComplaintRecord
 from mailproc.outbox import queue_mail
-from mailproc.texts import format_datetime_id
+from mailproc.texts import format_date_id, format_datetime_id
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,6 @@ MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Ag
 
 def _days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} hari kerja".replace(".", ",")
-
-
-def _fmt_date(value: date | datetime | None, tz: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.astimezone(tz).strftime("%d/%m/%Y")
-    return value.strftime("%d/%m/%Y")
 
 
 def _doc(app: Any, key: str) -> dict[str, str]:
@@ -60,24 +52,24 @@ def closure_context(app: Any, record: ComplaintRecord) -> dict[str, Any]:
             "subject": record.subject,
         },
         "ptpp_number": record.number,
-        "date": _fmt_date(datetime.now(tz), tz),
-        "closing_date": _fmt_date(record.closed_at, tz),
+        "date": format_date_id(app.clock(), tz, "-"),
+        "closing_date": format_date_id(record.closed_at, tz, "-"),
         "prepared_by": s.issuer,
         "cycles": [{
             "number": c.cycle, "department": c.department, "root_cause": c.root_cause,
             "whys": list(c.whys), "category_6m": c.category_6m, "correction": c.correction,
             "actions": [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
                          "preventive": a.preventive, "pic": a.pic,
-                         "target": _fmt_date(a.target, tz)} for a in c.actions],
-            "completion_date": _fmt_date(c.completion_date, tz),
+                         "target": format_date_id(a.target, tz, "-")} for a in c.actions],
+            "completion_date": format_date_id(c.completion_date, tz, "-"),
             "completion_evidence": c.completion_evidence,
             "result": result_label.get(c.verification_result, "-"),
             "note": c.verification_note, "verifier": c.verifier,
-            "verification_date": _fmt_date(c.verified_at, tz), "documents_revised": "",
+            "verification_date": format_date_id(c.verified_at, tz, "-"), "documents_revised": "",
         } for c in record.cycles],
         "lead": {"first_response": _days(lead.first_response), "analysis": _days(lead.analysis),
                  "closing": _days(lead.closing)},
-        "closed": _fmt_date(record.closed_at, tz),
+        "closed": format_date_id(record.closed_at, tz, "-"),
     }
 
 
@@ -190,7 +182,7 @@ def build_recap(app: Any, year: int, month: int, now: datetime,
             "on_target_pct": "-" if on_target is None else f"{on_target:.0f}%",
             "median_days": _days(fig.median_close_days),
         },
-        "generated": _fmt_date(now, app.settings.timezone),
+        "generated": format_date_id(now, app.settings.timezone),
         "prepared_by": app.settings.issuer,
         "rows": [list(r.display()) for r in rows],
         "columns": list(figures.REGISTER_COLUMNS),

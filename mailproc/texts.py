@@ -8,7 +8,7 @@ is printed as written, never evaluated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,15 @@ def format_datetime_id(value: datetime, tz: ZoneInfo) -> str:
     zone = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
         tz.key, local.strftime("%Z"))
     return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year} {local:%H:%M} {zone}"
+
+
+def format_date_id(value: date | datetime | None, tz: ZoneInfo, empty: str = "") -> str:
+    """dd/mm/yyyy as on the forms; a datetime is taken in the company's time zone."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = value.astimezone(tz)
+    return value.strftime("%d/%m/%Y")
 
 
 def shorten(text: str, limit: int = 4000) -> str:

@@ -23,7 +23,7 @@ from mailproc.errors import MailprocError, NotFound
 from mailproc.mailparse import Attachment, IncomingMail
 from mailproc.outbox import queue_mail
 from mailproc.store import Complaint, Ptpp, utcnow_naive
-from mailproc.texts import format_datetime_id, shorten
+from mailproc.texts import format_date_id, format_datetime_id, shorten
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,6 @@ def _transition_id(exc: states.InvalidTransition) -> str:
 
 def current_ptpp(complaint: Complaint) -> Ptpp:
     return complaint.ptpps.order_by(Ptpp.cycle.desc()).get()
-
-
-def local_date(app: Any, value: datetime | None) -> str:
-    value = store.aware(value)
-    return value.astimezone(app.settings.timezone).strftime("%d/%m/%Y") if value else ""
 
 
 def _category_label(app: Any, complaint: Complaint) -> str:
@@ -97,7 +92,7 @@ def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
         "to_department": dep.name if dep else department,
         "from_issuer": s.issuer,
         "reference": f"Keluhan pelanggan {complaint.number}, diterima "
-                     f"{local_date(app, complaint.received_at)}",
+                     f"{format_date_id(store.aware(complaint.received_at), app.settings.timezone)}",
         "cycle": ptpp.cycle,
         "category_label": _category_label(app, complaint),
         "severity": "Minor",

@@ -252,11 +252,11 @@ class WorkCalendar:
 # --- the procedure's clocks -------------------------------------------------------------------
 
 
-def first_response_due(received: datetime, cal: WorkCalendar) -> datetime:
+def first_response_due(received: datetime, cal: WorkCalendar, days: int = 1) -> datetime:
     """The first response to the customer is due 1 working day after receipt (procedure step 3),
     counted in working hours: Wed 16:00 -> Thu 16:00; Sat 10:00 (5-day week) -> Mon 17:00;
     after hours -> the end of the next working day; before hours -> the end of that day."""
-    return cal.add_working_days(received, 1)
+    return cal.add_working_days(received, days)
 
 
 def reminder_time(

@@ -14,7 +14,7 @@ Accepted lines, case-insensitive, one decision per line:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -149,10 +149,3 @@ def parse(text: str) -> Parsed:
         decisions.append(Decision(Kind.NOTE, note))
     return Parsed(tuple(decisions), tuple(unknown), tuple(problems), seen)
 
-
-@dataclass
-class Outcome:
-    """What each decision did, for the confirmation mail."""
-
-    done: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
