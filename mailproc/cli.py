@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from mailproc import documents, reminders, reportjobs, services, store, workflow
+from mailproc import documents, logsetup, oauth, reminders, reportjobs, services, store, workflow
 from mailproc import outbox as outbox_mod
 from mailproc.config import Settings, config_path_from, load_settings
 from mailproc.domain import forms, states
@@ -29,15 +29,20 @@ log = logging.getLogger("mailproc")
 
 
 class Ctx:
-    def __init__(self, config: str | None) -> None:
+    """What every command shares. `clock` is the composition root's clock: the system clock,
+    or one a caller passes in (`CliRunner().invoke(cli, args, obj=Ctx(None, clock=...))`,
+    how the tests run mailproc on a date of their choosing)."""
+
+    def __init__(self, config: str | None, clock: services.Clock | None = None) -> None:
         self.config_arg = config
+        self.clock: services.Clock = clock or services.system_clock
         self._settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(config_path_from(self.config_arg, os.environ))
-            logging.getLogger().setLevel(self._settings.log_level)
+            logsetup.configure(self._settings.log_format, self._settings.log_level)
         return self._settings
 
     def app(self, *, need_schema: bool = True) -> services.App:
@@ -45,7 +50,7 @@ class Ctx:
         store.open_database(settings.database_url)
         if need_schema:
             store.check_schema()
-        return services.App.build(settings)
+        return services.App.build(settings, clock=self.clock)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -70,9 +75,12 @@ class MailprocGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     """mailproc: the customer-complaint (PTPP) procedure, run by email."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Ctx(config)
+    # JSON from the start when the environment asks; [logging] applies once settings load.
+    early = os.environ.get("MAILPROC_LOG_FORMAT", "").strip().lower()
+    logsetup.configure(early if early in logsetup.FORMATS else "text",
+                       logging.DEBUG if verbose else logging.INFO)
+    given = ctx.obj if isinstance(ctx.obj, Ctx) else None
+    ctx.obj = Ctx(config, clock=given.clock if given else None)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -97,7 +105,8 @@ def _init(settings: Settings) -> int:
     if settings.database_url.startswith("sqlite:///") and ":memory:" not in settings.database_url:
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     store.open_database(settings.database_url)
-    version = store.init_schema()
+    version = store.init_schema(on_applied=lambda m: click.echo(
+        f"applied schema migration {m.number}: {m.name}"))
     if settings.mailbox.kind == "maildir":
         prepare_maildir(settings.mailbox)
     if settings.smtp.kind == "maildir" and settings.smtp.path:
@@ -120,12 +129,17 @@ def init(obj: Ctx) -> None:
 @click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=Path("examples/inbox"), show_default=True,
               help="Folder of .eml files seeded into the demo inbox.")
+@click.option("--reset", is_flag=True,
+              help="First delete the demo's database, var/ state, archive and Maildirs.")
 @click.pass_context
-def demo(ctx: click.Context, examples: Path) -> None:
+def demo(ctx: click.Context, examples: Path, reset: bool) -> None:
     """Set up the embedded default and run one full cycle on the sample complaints.
 
     Uses config/mailproc.toml, created from config/mailproc.example.toml when missing
     (SQLite, a Maildir inbox under var/, outgoing mail written to var/sent).
+
+    --reset deletes what the demo made (only the paths config/mailproc.toml names, and only
+    for the demo set-up of a checkout) and runs it again from the start.
 
     Example: mailproc demo
     """
@@ -142,6 +156,16 @@ def demo(ctx: click.Context, examples: Path) -> None:
     settings = obj.settings
     if settings.mailbox.kind != "maildir":
         raise MailprocError("the demo seeds a local Maildir; point mailbox.url at maildir:PATH")
+    if reset:
+        from mailproc import demo as demo_mod
+        from mailproc.scheduler import instance_lock
+
+        demo_mod.reset_paths(settings)  # refuses before the lock creates anything
+        with instance_lock(settings.state_dir, settings.database_url):
+            if store.db.obj is not None:
+                store.db.close()  # a connection held on the file about to be deleted
+            for path in demo_mod.reset(settings):
+                click.echo(f"removed {path}")
     _init(settings)
     marker = settings.state_dir / "demo-seeded"
     if not marker.exists():
@@ -174,7 +198,7 @@ def _progress_printer() -> Callable[[int, int], None] | None:
 def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
                    progress: Callable[[int, int], None] | None = None
                    ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
-    with open_source(app.settings.mailbox) as source:
+    with open_source(app.settings.mailbox, oauth.token_source(app.settings, "mailbox")) as source:
         summary = services.poll(app, source, stop=stop, progress=progress)
     flushed = flush_outbox(app)
     return summary, flushed
@@ -183,7 +207,8 @@ def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
 def flush_outbox(app: services.App) -> outbox_mod.FlushResult:
     transport = outbox_mod.make_transport(app.settings)
     try:
-        return outbox_mod.flush(app.settings, app.archive, transport, app.clock())
+        return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
+                                texts=app.texts)
     finally:
         transport.close()
 
@@ -214,8 +239,11 @@ def poll(obj: Ctx, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--once", is_flag=True,
+              help="Run every job once (poll, outbox, reminders, digest, recap) and exit: "
+                   "for cron instead of the loop.")
 @pass_ctx
-def run(obj: Ctx) -> None:
+def run(obj: Ctx, once: bool) -> None:
     """Run the scheduler: poll, send, remind, and the daily digest and monthly recap.
 
     Polls every schedule.poll_minutes and sends queued mail every minute; on working days the
@@ -224,12 +252,53 @@ def run(obj: Ctx) -> None:
 
     SIGTERM or Ctrl-C finishes the mail in hand, then exits. One instance per database.
 
+    --once does one pass of the same jobs with the same rules (each due thing sent once) and
+    exits 1 if a job failed; run it from cron every few minutes (contrib/cron/mailproc.cron).
+
     Example: mailproc run
     """
-    from mailproc.scheduler import run_forever
+    from mailproc.scheduler import run_forever, run_once
 
     app = obj.app()
+    if once:
+        failed = run_once(app, run_poll_cycle, flush_outbox)
+        if failed:
+            raise MailprocError(f"failed: {', '.join(failed)} (see the log above)")
+        return
     run_forever(app, run_poll_cycle, flush_outbox)
+
+
+# ---- backup ------------------------------------------------------------------------------
+
+@cli.command("backup")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@pass_ctx
+def backup_cmd(obj: Ctx, directory: Path, as_json: bool) -> None:
+    """Back up the database, the archive and the configuration into DIR/<timestamp>/.
+
+    SQLite: an online backup (safe while `mailproc run` works). PostgreSQL: pg_dump
+    --format=custom when pg_dump is on PATH. Secrets (the environment file) are not copied.
+
+    Example: mailproc backup /var/backups/mailproc
+    """
+    from mailproc import backup as backup_mod
+
+    def say(message: str) -> None:
+        click.echo(f"  {message}", err=True)
+
+    result = backup_mod.backup(obj.settings, directory,
+                               progress=say if sys.stderr.isatty() else None)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    click.echo(f"backup written to {result.folder}")
+    for label, path in (("database", result.database), ("archive", result.archive),
+                        ("config", result.config)):
+        if path is not None:
+            extra = f" ({result.files} files)" if label == "archive" else ""
+            click.echo(f"  {label}: {path}{extra}")
+    click.echo(f"  {result.bytes / 1e6:.1f} MB in all")
 
 
 # ---- complaints --------------------------------------------------------------------------
@@ -739,17 +808,24 @@ def templates() -> None:
 
 
 @templates.command("check")
-@click.argument("name", required=False, type=click.Choice(["ptpp", "retur"]))
+@click.argument("name", required=False, type=click.Choice(["ptpp", "retur", "email"]))
 @pass_ctx
 def templates_check(obj: Ctx, name: str | None) -> None:
-    """Render a form template with sample data and report missing required fields.
+    """Render the form templates and the mail texts with sample data; report missing required
+    fields, controls without a tag, and variables a template uses but is never given.
 
     Example: mailproc templates check ptpp
     """
+    from mailproc import doctor
+
     problems: list[str] = []
-    for key in [name] if name else ["ptpp", "retur"]:
-        template = obj.settings.forms[key].template
-        found = documents.check_template(template, key)
+    for key in [name] if name else ["ptpp", "retur", "email"]:
+        if key == "email":
+            template = obj.settings.templates_dir / "email"
+            found = doctor.check_mail_texts(obj.settings.templates_dir)
+        else:
+            template = obj.settings.forms[key].template
+            found = documents.check_template(template, key, strict=True)
         problems += found
         click.echo(f"{key}: {template}: " + ("ok" if not found else f"{len(found)} problem(s)"))
     for problem in problems:
@@ -779,6 +855,32 @@ def templates_fields(obj: Ctx, name: str, as_json: bool) -> None:
         need = ", ".join(r["required_for"]) or "-"
         mark = "" if r["in_template"] else "  (MISSING from the template)"
         click.echo(f"{r['name']:<24} {r['type']:<9} {need:<18} {r['label']}{mark}")
+
+
+# ---- doctor ------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of {check, status, message}.")
+@pass_ctx
+def doctor(obj: Ctx, as_json: bool) -> None:
+    """Check that this installation is ready: configuration, templates and mail texts,
+    database, IMAP, SMTP, holiday data, archive. One line per check with what to fix; exit 1
+    if any fails. Never processes, moves or sends mail.
+
+    Example: mailproc doctor
+    """
+    from mailproc import doctor as doctor_mod
+
+    checks = doctor_mod.run(config_path_from(obj.config_arg, os.environ), os.environ,
+                            clock=obj.clock)
+    if as_json:
+        _emit_json([c.as_dict() for c in checks])
+    else:
+        for line in doctor_mod.lines(checks):
+            click.echo(line)
+    if doctor_mod.failed(checks):
+        raise click.exceptions.Exit(1)
 
 
 # ---- outbox ------------------------------------------------------------------------------
@@ -853,6 +955,68 @@ def outbox_retry(obj: Ctx, mail_id: int, by: str | None) -> None:
     app = obj.app()
     row = outbox_mod.requeue(mail_id, app.clock(), _operator(by))
     click.echo(f"mail {row.id} queued again; it goes out with the next flush")
+
+
+# ---- auth (OAuth2) -----------------------------------------------------------------------
+
+@cli.group()
+def auth() -> None:
+    """OAuth2 sign-in for Microsoft 365 and Gmail / Google Workspace (XOAUTH2)."""
+
+
+@auth.command("login")
+@click.option("--provider", type=click.Choice(sorted(oauth.PROVIDERS)),
+              help="Default: oauth.provider.")
+@click.option("--client-id", metavar="ID", help="Default: oauth.client_id.")
+@click.option("--tenant", metavar="T", help="Microsoft: directory (tenant) ID or domain.")
+@click.option("--no-browser", is_flag=True, help="Google: print the address, open nothing.")
+@click.option("--port", type=int, default=0, show_default=True,
+              help="Google: loopback port of the redirect (0: any free port).")
+@pass_ctx
+def auth_login(obj: Ctx, provider: str | None, client_id: str | None, tenant: str | None,
+               no_browser: bool, port: int) -> None:
+    """Sign in once and store the token (mode 0600; oauth.token_file, default in the state
+    folder). Microsoft: a code to enter at the address shown; Google: the browser.
+
+    Example: mailproc auth login --provider microsoft --tenant contoh.co.id
+    """
+    token = oauth.login(obj.settings, provider=provider, client_id=client_id, tenant=tenant,
+                        echo=click.echo, open_browser=not no_browser, port=port)
+    cfg = obj.settings.oauth
+    click.echo(f"signed in as {token.account or '?'} ({token.provider}); token stored in "
+               f"{cfg.token_file}, access token valid until "
+               f"{_local(obj.settings, token.expires_at)}, refreshed automatically")
+    if (token.provider, token.client_id) != (cfg.provider, cfg.client_id):
+        click.echo(f"note: set provider = \"{token.provider}\" and client_id = "
+                   f"\"{token.client_id}\" in [oauth] of {obj.settings.config_path}, or the "
+                   "token will not be used", err=True)
+
+
+@auth.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_ctx
+def auth_status(obj: Ctx, as_json: bool) -> None:
+    """Which OAuth2 token is stored, for whom, until when (never the token itself).
+
+    Example: mailproc auth status --json
+    """
+    info = oauth.status(obj.settings.oauth)
+    if as_json:
+        _emit_json(info)
+        return
+    settings = obj.settings
+    expires = datetime.fromisoformat(info["expires_at"])
+    left = ("expired (refreshed at the next use)" if info["expired"]
+            else f"valid for {info['seconds_left'] // 60} min")
+    click.echo(f"token file:    {info['token_file']} (mode {info['mode']})\n"
+               f"provider:      {info['provider']} (client {info['client_id']})\n"
+               f"account:       {info['account'] or '?'}\n"
+               f"obtained:      {_local(settings, datetime.fromisoformat(info['obtained_at']))}\n"
+               f"access token:  until {_local(settings, expires)}: {left}\n"
+               f"refresh token: {'present' if info['refresh_token'] else 'none'}")
+    if not info["matches_config"]:
+        click.echo("warning: the token is for another provider or client than [oauth] names; "
+                   "run `mailproc auth login` again", err=True)
 
 
 def main() -> None:

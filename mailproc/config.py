@@ -44,6 +44,7 @@ class MailboxSettings:
     ca_file: Path | None = None
     timeout: float = 60.0
     fetch_batch: int = 50
+    auth: str = "password"  # 'password' or 'oauth2' (XOAUTH2 with a token from [oauth])
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,30 @@ class SmtpSettings:
     path: Path | None = None  # maildir the mail is written to instead of sent
     ca_file: Path | None = None
     timeout: float = 60.0
+    auth: str = "password"  # 'password' or 'oauth2' (XOAUTH2 with a token from [oauth])
+
+
+OAUTH_PROVIDERS = ("microsoft", "google", "generic")
+AUTH_METHODS = ("password", "oauth2")
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """The OAuth2 client mailproc is registered as (`[oauth]`); endpoints left empty are the
+    provider's own (see mailproc.oauth.PROVIDERS). The tokens themselves live in
+    `token_file`, never in the configuration."""
+
+    provider: str = ""  # 'microsoft', 'google', 'generic', or '' when not configured
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    tenant: str = "organizations"  # Microsoft: the directory (tenant) ID or domain
+    scopes: str = ""  # space separated; '' = the provider's default
+    token_url: str = ""
+    device_code_url: str = ""
+    authorize_url: str = ""
+    token_file: Path = Path("var/oauth-token.json")
+    refresh_margin: float = 300.0  # refresh when the access token expires within this
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -213,6 +238,8 @@ class Settings:
     digest_at: time = time(8, 0)  # the status digest, each working day
     poll_minutes: float = 5.0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": JSON lines for log collectors (mailproc/logsetup.py)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     def is_internal(self, address: str) -> bool:
         """True for an address in one of the company's own mail domains."""
@@ -283,6 +310,7 @@ def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> 
         "quarantine_keyword": r.get("mailbox.quarantine_keyword", str, "$MailprocQuarantined"),
         "timeout": float(r.positive("mailbox.timeout_seconds", 60)),
         "fetch_batch": int(r.positive("mailbox.fetch_batch", 50)),
+        "auth": _auth_method(r, "mailbox.auth"),
     }
     if common["mode"] not in ("move", "keep"):
         raise r.fail("mailbox.mode", f"must be 'move' or 'keep', got {common['mode']!r}")
@@ -307,6 +335,12 @@ def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> 
         raise r.fail(key, f"bad port: {exc}") from None
     password = env.get("MAILPROC_MAILBOX_PASSWORD") or unquote(parts.password or "")
     folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    if common["auth"] == "oauth2" and not parts.username:
+        raise r.fail(key, "mailbox.auth is oauth2: put the mailbox's address in the URL, "
+                          "e.g. imaps://keluhan%40contoh.co.id@outlook.office365.com/INBOX")
+    if common["auth"] == "oauth2" and security == "none" and not _loopback(parts.hostname):
+        raise r.fail(key, "mailbox.auth is oauth2: the token must not travel unencrypted; "
+                          "use imaps:// or ?starttls=1")
     return MailboxSettings(
         kind="imap", url=url, host=parts.hostname, port=port, user=unquote(parts.username or ""),
         password=password, folder=folder, security=security, **common,
@@ -315,6 +349,7 @@ def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> 
 
 def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> SmtpSettings:
     key = "smtp.url"
+    auth = _auth_method(r, "smtp.auth")
     ca = r.get("smtp.ca_file", str, "")
     ca_file = _resolve(root, ca) if ca else None
     timeout = float(r.positive("smtp.timeout_seconds", 60))
@@ -336,10 +371,62 @@ def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> Smt
     except ValueError as exc:
         raise r.fail(key, f"bad port: {exc}") from None
     password = env.get("MAILPROC_SMTP_PASSWORD") or unquote(parts.password or "")
+    if auth == "oauth2" and not parts.username:
+        raise r.fail(key, "smtp.auth is oauth2: put the sending address in the URL, "
+                          "e.g. smtp://keluhan%40contoh.co.id@smtp.office365.com:587?starttls=1")
+    if auth == "oauth2" and security == "none" and not _loopback(parts.hostname):
+        raise r.fail(key, "smtp.auth is oauth2: the token must not travel unencrypted; "
+                          "use smtps:// or ?starttls=1")
     return SmtpSettings(
         kind="smtp", url=url, host=parts.hostname, port=port,
         user=unquote(parts.username or ""), password=password, security=security,
-        ca_file=ca_file, timeout=timeout,
+        ca_file=ca_file, timeout=timeout, auth=auth,
+    )
+
+
+def _auth_method(r: _Reader, key: str) -> str:
+    value = r.get(key, str, "password")
+    if value not in AUTH_METHODS:
+        raise r.fail(key, f"must be \"password\" or \"oauth2\", got {value!r}")
+    return value
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+_LOOPBACK_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
+
+
+def _parse_oauth(r: _Reader, root: Path, env: Mapping[str, str]) -> OAuthSettings:
+    """`[oauth]`: the registered client. The secret (Google's installed apps have one) comes
+    from MAILPROC_OAUTH_CLIENT_SECRET, else the file; endpoints must be https (plain http
+    only on loopback, for tests)."""
+    provider = r.get("oauth.provider", str, "")
+    if provider and provider not in OAUTH_PROVIDERS:
+        raise r.fail("oauth.provider", f"must be one of {', '.join(OAUTH_PROVIDERS)}, "
+                                       f"got {provider!r}")
+    urls = {}
+    for name in ("token_url", "device_code_url", "authorize_url"):
+        value = r.get(f"oauth.{name}", str, "").strip()
+        if value and not (value.startswith("https://") or _LOOPBACK_HTTP.match(value)):
+            raise r.fail(f"oauth.{name}", f"must be an https:// URL, got {value!r}")
+        urls[name] = value
+    if provider == "generic" and not urls["token_url"]:
+        raise r.fail("oauth.token_url", "provider \"generic\" needs the token endpoint")
+    state_dir = _resolve(root, r.get("paths.state", str, "var"))
+    token_file = r.get("oauth.token_file", str, "")
+    return OAuthSettings(
+        provider=provider,
+        client_id=r.get("oauth.client_id", str, "").strip(),
+        client_secret=(env.get("MAILPROC_OAUTH_CLIENT_SECRET")
+                       or r.get("oauth.client_secret", str, "")),
+        tenant=r.get("oauth.tenant", str, "organizations").strip() or "organizations",
+        scopes=" ".join(r.get("oauth.scopes", str, "").split()),
+        token_file=_resolve(root, token_file) if token_file else state_dir / "oauth-token.json",
+        refresh_margin=float(r.get("oauth.refresh_margin_seconds", (int, float), 300)),
+        timeout=float(r.positive("oauth.timeout_seconds", 30)),
+        **urls,
     )
 
 
@@ -352,6 +439,16 @@ def _parse_database(url: str, r: _Reader, root: Path) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return url
     raise r.fail("database.url", "use sqlite:///PATH or postgresql://user@host/dbname")
+
+
+def _parse_log_format(r: _Reader, env: Mapping[str, str]) -> str:
+    value = r.get("logging.format", str, "text").strip().lower()
+    if value not in ("text", "json"):
+        raise r.fail("logging.format", f"must be 'text' or 'json', got {value!r}")
+    override = env.get("MAILPROC_LOG_FORMAT", "").strip().lower()
+    if override and override not in ("text", "json"):
+        raise ConfigError(f"MAILPROC_LOG_FORMAT: must be 'text' or 'json', got {override!r}")
+    return override or value
 
 
 def config_path_from(cli_value: str | None, env: Mapping[str, str]) -> Path:
@@ -488,5 +585,15 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
         log_level=r.get("logging.level", str, "INFO").upper(),
+        oauth=_parse_oauth(r, root, env),
+        log_format=_parse_log_format(r, env),
     )
+    for key, conn in (("mailbox.auth", settings.mailbox), ("smtp.auth", settings.smtp)):
+        if conn.auth == "oauth2" and conn.kind != "maildir":
+            if not settings.oauth.provider:
+                raise r.fail("oauth.provider", f"{key} is oauth2: set provider = \"microsoft\", "
+                                               "\"google\" or \"generic\" in [oauth]")
+            if not settings.oauth.client_id:
+                raise r.fail("oauth.client_id", f"{key} is oauth2: set the application (client) "
+                                                "ID registered with the provider; see README")
     return settings

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 from markupsafe import Markup, escape
@@ -199,6 +199,8 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 
 def _finalize(value: Any) -> Any:
     """Turn each printed value into escaped XML text that docxtpl leaves alone."""
+    if isinstance(value, StrictUndefined):
+        str(value)  # raises UndefinedError: render(strict=True) makes a missing variable an error
     if value is None or isinstance(value, Undefined):
         return ""
     if hasattr(value, "__html__"):  # InlineImage, RichText, Listing: already XML
@@ -248,10 +250,12 @@ def _template_name(template: Path | bytes) -> str:
 
 
 def render(template: Path | bytes, context: Mapping[str, Any], *,
-           images: Sequence[tuple[str, bytes]] = (), image_width_mm: int = 70) -> bytes:
+           images: Sequence[tuple[str, bytes]] = (), image_width_mm: int = 70,
+           strict: bool = False) -> bytes:
     """Render a form template with ``context`` (see the module docstring) and return .docx
     bytes. ``images`` are (caption, content) pairs shown as evidence photos; one that cannot
-    be decoded is left out and its caption says so."""
+    be decoded is left out and its caption says so. ``strict`` makes a variable the context
+    does not have an error instead of empty text (the checks use it)."""
     name = _template_name(template)
     try:
         tpl = _open_template(template)
@@ -264,7 +268,8 @@ def render(template: Path | bytes, context: Mapping[str, Any], *,
     photos = [_photo(tpl, caption, blob, image_width_mm) for caption, blob in images]
     ctx["photos"] = photos
     ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]
-    env = SandboxedEnvironment(autoescape=True, finalize=_finalize)
+    env = SandboxedEnvironment(autoescape=True, finalize=_finalize,
+                               undefined=StrictUndefined if strict else Undefined)
     try:
         tpl.render(ctx, jinja_env=env, autoescape=True)
     except TemplateError as exc:
@@ -853,17 +858,19 @@ _PNG_1PX = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x0
             b"\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
-def check_template(template: Path | bytes, form: str) -> list[str]:
+def check_template(template: Path | bytes, form: str, *, strict: bool = False) -> list[str]:
     """Problems an administrator must fix in a form template, as English sentences; [] when
     it is fine. Renders it with sample_context(form) and checks that every field some step
-    needs is a control of the right kind, and that every control has tag == alias."""
+    needs is a control of the right kind, and that every control has tag == alias. With
+    ``strict``, a variable the sample context does not have is a problem too."""
     if form not in forms.FORMS:
         raise ValueError(f"unknown form {form!r}; expected one of {', '.join(forms.FORMS)}")
     name = _template_name(template)
     problems: list[str] = []
     try:
         raw = template if isinstance(template, bytes | bytearray) else Path(template)
-        rendered = render(raw, sample_context(form), images=[("contoh.png", _PNG_1PX)])
+        rendered = render(raw, sample_context(form), images=[("contoh.png", _PNG_1PX)],
+                          strict=strict)
         parts = _open_parts(rendered, Limits())
     except (TemplateProblem, DocumentError) as exc:
         return [f"{name}: cannot be rendered: {exc}"]

@@ -19,6 +19,16 @@ class MailboxError(MailprocError):
     """The mailbox could not be reached or refused an operation."""
 
 
+class OAuthError(MailprocError):
+    """An OAuth2 access token could not be obtained or refreshed (the token endpoint is
+    unreachable, or answered with an error)."""
+
+
+class OAuthLoginNeeded(OAuthError):
+    """No usable OAuth2 token: none stored yet, or the refresh token expired or was revoked.
+    A person has to sign in again with `mailproc auth login`."""
+
+
 class SendError(MailprocError):
     """An outgoing mail could not be handed to the server."""
 

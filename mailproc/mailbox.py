@@ -14,7 +14,7 @@ import mailbox as stdlib_mailbox
 import re
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +24,8 @@ from imap_tools.errors import ImapToolsError
 from imap_tools.utils import encode_folder
 
 from mailproc.config import MailboxSettings
-from mailproc.errors import ConfigError, MailboxError
+from mailproc.errors import ConfigError, MailboxError, MailprocError
+from mailproc.oauth import TokenSource
 from mailproc.outbox import tls_context
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,9 @@ def _internaldate(head: bytes) -> datetime | None:
 
 
 class ImapSource:
-    def __init__(self, cfg: MailboxSettings) -> None:
+    def __init__(self, cfg: MailboxSettings, tokens: TokenSource | None = None) -> None:
         self.cfg = cfg
+        self.tokens = tokens  # for mailbox.auth = "oauth2"
         self.key = f"imap://{cfg.user}@{cfg.host}:{cfg.port}"
         self.folder = cfg.folder
         self.box: BaseMailBox | None = None
@@ -101,11 +103,17 @@ class ImapSource:
             raise MailboxError(f"cannot connect to IMAP server {where}: {exc}; check mailbox.url "
                                "and that the server is reachable") from None
         try:
-            box.login(cfg.user, cfg.password, initial_folder=None)
+            if cfg.auth == "oauth2":
+                self._login_xoauth2(box, where)
+            else:
+                box.login(cfg.user, cfg.password, initial_folder=None)
         except (ImapToolsError, imaplib.IMAP4.error) as exc:
             box.client.shutdown()
             raise MailboxError(f"IMAP login to {where} as {cfg.user!r} refused ({exc}); check "
                                "the user in mailbox.url and MAILPROC_MAILBOX_PASSWORD") from None
+        except MailprocError:  # OAuthLoginNeeded, OAuthError, MailboxError
+            box.client.shutdown()
+            raise
         self.box = box
         self._refresh_capabilities()
         self._select(cfg.folder)
@@ -121,6 +129,30 @@ class ImapSource:
             with contextlib.suppress(OSError, imaplib.IMAP4.error, ImapToolsError):
                 self.box.logout()
             self.box = None
+
+    def _login_xoauth2(self, box: BaseMailBox, where: str) -> None:
+        """AUTHENTICATE XOAUTH2 with the stored token (refreshed first when it is about to
+        expire). A refusal of a token that looked valid (revoked early, clock skew) gets one
+        more try with a freshly refreshed token. Token problems raise OAuthError /
+        OAuthLoginNeeded, so nothing is fetched and the mail stays in the mailbox."""
+        cfg = self.cfg
+        if self.tokens is None:
+            raise MailboxError("mailbox.auth is oauth2 but no OAuth2 token source was given")
+        try:
+            box.xoauth2(cfg.user, self.tokens.access_token(), initial_folder=None)
+            return
+        except (ImapToolsError, imaplib.IMAP4.error) as exc:
+            log.info("IMAP XOAUTH2 login to %s refused (%s); refreshing the token once", where,
+                     exc)
+        try:
+            box.xoauth2(cfg.user, self.tokens.access_token(force_refresh=True),
+                        initial_folder=None)
+        except (ImapToolsError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(
+                f"IMAP XOAUTH2 login to {where} as {cfg.user!r} refused with a fresh token "
+                f"({exc}); check that {cfg.user} is the account that signed in with `mailproc "
+                "auth login` (or has full access to it) and that IMAP is enabled for the "
+                "mailbox") from None
 
     def _refresh_capabilities(self) -> None:
         # imaplib keeps the capabilities it saw before login; Dovecot announces MOVE and
@@ -357,8 +389,57 @@ def prepare_maildir(cfg: MailboxSettings) -> stdlib_mailbox.Maildir:
     return box
 
 
-def open_source(cfg: MailboxSettings) -> Source:
+def open_source(cfg: MailboxSettings, tokens: TokenSource | None = None) -> Source:
+    """`tokens`: the OAuth2 token source when mailbox.auth is oauth2 (oauth.token_source)."""
     if cfg.kind == "maildir":
         return MaildirSource(cfg)
-    return ImapSource(cfg)
+    return ImapSource(cfg, tokens)
 
+
+
+# ---- probe (mailproc doctor) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MailboxProbe:
+    """What `probe` found. Nothing was fetched, moved, marked or created."""
+
+    where: str  # imap://user@host:port, or maildir:PATH
+    security: str  # 'ssl', 'starttls', 'none' or 'maildir'
+    folders: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()  # after login (IMAP)
+    missing_folders: tuple[str, ...] = ()  # Processed / Quarantine, created by init or a poll
+
+
+def probe(cfg: MailboxSettings, tokens: TokenSource | None = None) -> MailboxProbe:
+    """Check the mailbox the way a poll reaches it, without touching any mail: connect (TLS
+    verified), log in through the poll's own code path, read the capabilities after login,
+    open the poll folder and list the folders, log out. Raises MailboxError (or an OAuth
+    error) whose message says what to fix."""
+    if cfg.kind == "maildir":
+        return _probe_maildir(cfg)
+    # Keep mode: the poll's __enter__ then creates no Processed / Quarantine folder.
+    source = ImapSource(replace(cfg, mode="keep"), tokens)
+    with source:
+        assert source.box is not None
+        try:
+            folders = tuple(f.name for f in source.box.folder.list())
+        except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
+            raise MailboxError(f"cannot list the IMAP folders of {source.key}: {exc}") from None
+        caps = tuple(source.client.capabilities)
+    wanted = (cfg.processed_folder, cfg.quarantine_folder) if cfg.mode == "move" else ()
+    return MailboxProbe(where=source.key, security=cfg.security, folders=folders,
+                        capabilities=caps,
+                        missing_folders=tuple(f for f in wanted if f not in folders))
+
+
+def _probe_maildir(cfg: MailboxSettings) -> MailboxProbe:
+    assert cfg.path is not None
+    where = f"maildir:{cfg.path}"
+    if not all((cfg.path / sub).is_dir() for sub in ("cur", "new", "tmp")):
+        raise MailboxError(f"{cfg.path} is not a Maildir (no cur/new/tmp); run `mailproc init` "
+                           "or check mailbox.url")
+    box = stdlib_mailbox.Maildir(str(cfg.path), factory=None, create=False)
+    folders = tuple(box.list_folders())
+    wanted = (cfg.processed_folder, cfg.quarantine_folder)
+    return MailboxProbe(where=where, security="maildir", folders=("INBOX", *folders),
+                        missing_folders=tuple(f for f in wanted if f not in folders))

@@ -274,7 +274,7 @@ def chart_png(kind: str, data: Sequence[Sequence[Any]] | Sequence[float], *,
 
 def render_recap(template: Path, context: Mapping[str, Any],
                  charts: Sequence[tuple[str, bytes]], *,
-                 chart_width_mm: float = CHART_WIDTH_MM) -> bytes:
+                 chart_width_mm: float = CHART_WIDTH_MM, strict: bool = False) -> bytes:
     """The monthly recap as .docx bytes; ``charts`` are (title, PNG) pairs shown in order.
 
     documents.render keeps the template object to itself, so each chart goes in as a
@@ -284,7 +284,7 @@ def render_recap(template: Path, context: Mapping[str, Any],
     ctx = dict(context)
     ctx["charts"] = [{"title": title, "image": marker}
                      for (title, _), marker in zip(charts, markers, strict=True)]
-    rendered = documents.render(template, ctx)
+    rendered = documents.render(template, ctx, strict=strict)
     if not charts:
         return rendered
     return _place_images(rendered, dict(zip(markers, charts, strict=True)), chart_width_mm)
@@ -322,9 +322,10 @@ def _place_images(content: bytes, images: Mapping[str, tuple[str, bytes]],
     return out.getvalue()
 
 
-def render_closure(template: Path, context: Mapping[str, Any]) -> bytes:
+def render_closure(template: Path, context: Mapping[str, Any], *,
+                   strict: bool = False) -> bytes:
     """The closure report of one PTPP as .docx bytes (context in the module docstring)."""
-    return documents.render(template, context)
+    return documents.render(template, context, strict=strict)
 
 
 # ---- register exports ---------------------------------------------------------------------

@@ -134,3 +134,42 @@ def run_forever(app: services.App, poll_cycle: Callable[..., Any],
             idle = sched.idle_seconds
             time.sleep(max(0.0, min(1.0, idle if idle is not None else 1.0)))
     log.info("mailproc stopped")
+
+
+def run_once(app: services.App, poll_cycle: Callable[..., Any],
+             flush: Callable[[services.App], Any]) -> list[str]:
+    """One pass of every job the loop schedules, for cron (`mailproc run --once`): the poll,
+    the outbox, the reminders (from calendar.remind_at on working days) and the digest and
+    recap when due, with the same rules, under the same instance lock. Each job runs even if
+    one before it failed; returns the names of those that failed (each logged)."""
+    stop = services.StopFlag()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing the current mail, then stopping", signum)
+        stop.stop = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    failed: list[str] = []
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("poll", lambda: poll_cycle(app, stop)),
+        ("outbox", lambda: flush(app)),
+        ("remind", lambda: _remind(app, flush)),
+        ("reports", lambda: _reports(app, flush)),
+    ]
+    try:
+        with instance_lock(app.settings.state_dir, app.settings.database_url):
+            for name, job in jobs:
+                if stop.stop:
+                    break
+                try:
+                    job()
+                except MailprocError as exc:
+                    log.error("%s failed: %s", name, exc)
+                    failed.append(name)
+                except Exception:  # noqa: BLE001 - the other jobs still run
+                    log.exception("%s failed unexpectedly", name)
+                    failed.append(name)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return failed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +19,10 @@ import peewee as pw
 from playhouse.db_url import connect
 
 from mailproc.errors import ConfigError, MailprocError
+from mailproc.migrations import LATEST, MIGRATIONS, Migration
 
 db = pw.DatabaseProxy()
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = LATEST  # the number of the newest migration (mailproc/migrations.py)
 GENESIS_HASH = "0" * 64
 
 
@@ -52,7 +53,17 @@ class BaseModel(pw.Model):
 
 
 class SchemaInfo(BaseModel):
+    # The newest migration applied: one cheap read for check_schema. A mailproc older than
+    # the database refuses it (release 0.1.0 only in `init`).
     version = pw.IntegerField()
+
+
+class SchemaMigration(BaseModel):
+    """One row per migration applied (mailproc/migrations.py), by `mailproc init`."""
+
+    number = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=200)
+    applied_at = pw.DateTimeField()
 
 
 class MailboxPosition(BaseModel):
@@ -223,7 +234,7 @@ class Event(BaseModel):
     at = pw.DateTimeField(index=True)
     actor = pw.CharField(max_length=320)
     source = pw.CharField(max_length=500)
-    kind = pw.CharField(max_length=50)
+    kind = pw.CharField(max_length=50, index=True)  # index: migration 2
     data = pw.TextField(default="{}")
     prev_hash = pw.CharField(max_length=64)
     hash = pw.CharField(max_length=64, unique=True)
@@ -278,8 +289,8 @@ class OutgoingMail(BaseModel):
 
 
 MODELS: list[type[BaseModel]] = [
-    SchemaInfo, MailboxPosition, NumberSequence, Customer, Complaint, Ptpp, Message,
-    Attachment, Document, FormSubmission, Event, Reminder, ChainHead, OutgoingMail,
+    SchemaInfo, SchemaMigration, MailboxPosition, NumberSequence, Customer, Complaint, Ptpp,
+    Message, Attachment, Document, FormSubmission, Event, Reminder, ChainHead, OutgoingMail,
 ]
 
 
@@ -353,27 +364,99 @@ def savepoint() -> Iterator[None]:
         raise
 
 
-def init_schema() -> int:
-    """Create or migrate the schema; idempotent. Returns the schema version."""
-    with db.atomic():
-        db.create_tables(MODELS, safe=True)
-        info = SchemaInfo.select().first()
-        if info is None:
+def init_schema(on_applied: Callable[[Migration], None] | None = None) -> int:
+    """Create the schema, or bring it up to date with the pending numbered migrations
+    (mailproc/migrations.py), each in a transaction of its own and recorded in
+    `schema_migration`; idempotent. Returns the schema version (the newest migration).
+
+    A database with no mailproc table is created whole from the models and stamped with
+    every migration. `on_applied` is told about each migration actually run."""
+    with _schema_lock():
+        if not db.table_exists("schema_info"):
+            db.create_tables(MODELS)
             SchemaInfo.create(version=SCHEMA_VERSION)
-        elif info.version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {info.version}, newer than this mailproc "
-                f"({SCHEMA_VERSION}); upgrade mailproc"
-            )
-        # Future migrations: `if info.version < 2: migrate(...)` with playhouse.migrate.
+            at = _now_naive()
+            for m in MIGRATIONS:
+                SchemaMigration.create(number=m.number, name=m.name, applied_at=at)
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+            return SCHEMA_VERSION
+        _refuse_newer(_schema_version())
+        if not db.table_exists("schema_migration"):
+            # Release 0.1.0 kept only schema_info.version = 1: its schema is the baseline.
+            db.create_tables([SchemaMigration])
+            SchemaMigration.create(number=MIGRATIONS[0].number, name=MIGRATIONS[0].name,
+                                   applied_at=_now_naive())
+    for m in MIGRATIONS:
+        with _schema_lock():
+            if SchemaMigration.select().where(SchemaMigration.number == m.number).exists():
+                continue  # applied before, or by a concurrent `mailproc init`
+            if m.apply is None:
+                raise StoreError(f"schema migration {m.number} ({m.name}) is the baseline "
+                                 "and cannot be applied to this database; restore a backup")
+            m.apply(db.obj)
+            SchemaMigration.create(number=m.number, name=m.name, applied_at=_now_naive())
+            SchemaInfo.update(version=m.number).execute()
+        if on_applied is not None:
+            on_applied(m)
+    with _schema_lock():
         if not ChainHead.select().where(ChainHead.id == 1).exists():
             ChainHead.create(id=1, hash=GENESIS_HASH)
     return SCHEMA_VERSION
 
 
+def pending_migrations() -> list[Migration]:
+    """The migrations `mailproc init` would apply now."""
+    if not db.table_exists("schema_migration"):
+        done = {MIGRATIONS[0].number} if db.table_exists("schema_info") else set()
+    else:
+        done = {row.number for row in SchemaMigration.select(SchemaMigration.number)}
+    return [m for m in MIGRATIONS if m.number not in done]
+
+
 def check_schema() -> None:
+    """Refuse to work on a database that `mailproc init` has not set up, that has pending
+    migrations, or that a newer mailproc has upgraded."""
     if not db.table_exists("schema_info"):
         raise StoreError("the database has no mailproc schema yet; run `mailproc init` first")
+    version = _schema_version()
+    _refuse_newer(version)
+    if version < SCHEMA_VERSION:
+        pending = ", ".join(f"{m.number} ({m.name})" for m in pending_migrations())
+        raise StoreError(
+            f"the database needs schema migration(s) {pending}: stop `mailproc "
+            "run`, back up (`mailproc backup DIR`), then run `mailproc init`"
+        )
+
+
+def _schema_version() -> int:
+    info = SchemaInfo.select().first()
+    return info.version if info is not None else 0
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {version}, newer than this mailproc "
+            f"({SCHEMA_VERSION}); upgrade mailproc"
+        )
+
+
+def _now_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def _schema_lock() -> Iterator[None]:
+    """A transaction that serialises schema work between two `mailproc init` at once:
+    SQLite takes the write lock at BEGIN; PostgreSQL locks schema_info (once it exists)."""
+    if is_sqlite():
+        with db.obj.atomic("IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        if db.table_exists("schema_info"):
+            db.execute_sql("LOCK TABLE schema_info IN SHARE ROW EXCLUSIVE MODE")
+        yield
 
 
 # ---- numbering ---------------------------------------------------------------------------

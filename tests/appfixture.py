@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from testclock import TestClock
 
-from mailproc.cli import cli
+from mailproc.cli import Ctx, cli
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "mailproc.example.toml"
@@ -27,14 +28,15 @@ def write_config(root: Path, *, extra: str = "") -> Path:
 
 
 class LocalApp:
-    def __init__(self, root: Path, extra: str = "") -> None:
+    def __init__(self, root: Path, extra: str = "", clock: TestClock | None = None) -> None:
         self.root = root
+        self.clock = clock or TestClock()
         self.config = write_config(root, extra=extra)
         assert self.run("init").exit_code == 0
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(cli, ["--config", str(self.config), *args], env=env,
-                                  catch_exceptions=False)
+                                  catch_exceptions=False, obj=Ctx(None, clock=self.clock))
 
     def deliver(self, raw: bytes) -> None:
         box = mailbox.Maildir(str(self.root / "var" / "inbox"), create=True)

@@ -28,13 +28,26 @@ from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from imap_tools import MailBox, MailBoxUnencrypted
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
+
+
+def real_clock_env() -> dict[str, str]:
+    """The environment without libfaketime: `.ci/run` runs the suite a second time under
+    `faketime` (a moved clock for the tests and mailproc), but a mail server is another
+    machine with a clock of its own, and Dovecot's timers misbehave under a faked clock."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME")}
+    preload = [p for p in env.get("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+    return env
 
 def free_port() -> int:
     """A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it)."""
@@ -264,6 +277,7 @@ class Dovecot:
                 stderr=err,
                 start_new_session=True,  # own process group, so stop() can reap every child
                 preexec_fn=_set_pdeathsig,
+                env=real_clock_env(),
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -472,6 +486,15 @@ class _RelayHandler:
     def __init__(self, relay: SmtpRelay) -> None:
         self.relay = relay
 
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        answer = self.relay.refuse.get(address.lower())
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         relay = self.relay
         with relay._lock:
@@ -482,18 +505,22 @@ class _RelayHandler:
         raw = envelope.original_content or b""
         mail_from = envelope.mail_from or ""
         rcpts = list(envelope.rcpt_tos)
+        # Dovecot 2.3's LMTP has no SMTPUTF8: a non-ASCII recipient is accepted and recorded
+        # in `received` (as a relay passing it on would), not delivered into Dovecot.
+        local = [r for r in rcpts if r.isascii()]
         try:
             # smtplib blocks; keep the server's event loop free for other connections.
-            await asyncio.get_running_loop().run_in_executor(
-                None,
-                lmtp_deliver,
-                relay.dovecot.host,
-                relay.dovecot.lmtp_port,
-                mail_from,
-                rcpts,
-                raw,
-                envelope.mail_options,
-            )
+            if local:
+                await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    lmtp_deliver,
+                    relay.dovecot.host,
+                    relay.dovecot.lmtp_port,
+                    mail_from,
+                    local,
+                    raw,
+                    [o for o in envelope.mail_options if o.upper() != "SMTPUTF8"],
+                )
         except smtplib.SMTPResponseException as exc:
             return f"{exc.smtp_code} LMTP: {exc.smtp_error.decode(errors='replace')}"
         except smtplib.SMTPRecipientsRefused as exc:
@@ -503,21 +530,30 @@ class _RelayHandler:
             return f"451 4.4.1 LMTP delivery failed: {exc}"
         with relay._lock:
             relay.received.append((mail_from, rcpts, raw))
+            relay.received_options.append(list(envelope.mail_options))
         return "250 2.0.0 OK delivered"
 
 
 class SmtpRelay:
     """SMTP server on loopback delivering every accepted message into `dovecot` via LMTP.
 
-    The recipient address is the Dovecot user name (the full address).
+    The recipient address is the Dovecot user name (the full address). With `smtputf8` the
+    server offers SMTPUTF8 (RFC 6531); mail to non-ASCII addresses is then recorded in
+    `received` but not delivered into Dovecot, whose LMTP has no SMTPUTF8. With `password` it
+    offers AUTH (without TLS) and accepts any user name with that password.
     """
 
     host: str = HOST
 
-    def __init__(self, dovecot: Dovecot, port: int | None = None) -> None:
+    def __init__(self, dovecot: Dovecot, port: int | None = None, *,
+                 smtputf8: bool = False, password: str | None = None) -> None:
         self.dovecot = dovecot
         self.port = port or 0
+        self.smtputf8 = smtputf8
+        self.password = password
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.received_options: list[list[str]] = []  # MAIL FROM parameters, per received mail
+        self.refuse: dict[str, str] = {}  # recipient → the reply to its RCPT, e.g. "550 5.1.1 …"
         self.data_attempts = 0  # DATA commands seen, including the failed ones
         self._fail_left = 0
         self._fail_code = 451
@@ -548,10 +584,19 @@ class SmtpRelay:
             self.port = free_port()
         # A Controller closes its event loop on stop, so each start needs a new one.
         # server_hostname avoids a slow getfqdn() lookup.
-        kwargs: dict[str, Any] = {"server_hostname": "localhost", "ready_timeout": 5.0}
+        kwargs: dict[str, Any] = {"server_hostname": "localhost", "ready_timeout": 5.0,
+                                  "enable_SMTPUTF8": self.smtputf8}
+        if self.password is not None:
+            kwargs |= {"authenticator": self._authenticate, "auth_require_tls": False}
         controller = Controller(_RelayHandler(self), hostname=self.host, port=self.port, **kwargs)
         controller.start()
         self._controller = controller
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                      mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and self.password is not None
+              and auth_data.password == self.password.encode())
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 235 / 535
 
     def stop(self) -> None:
         """Stop listening (connections are then refused); safe to call more than once."""

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from servers import Dovecot, SmtpRelay
+from testclock import TestClock
 
-from mailproc.cli import cli
+from mailproc.cli import Ctx, cli
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTING = (REPO / "tests" / "fixtures" / "routing.toml").read_text(encoding="utf-8")
@@ -29,6 +30,7 @@ class MailEnv:
     root: Path
     tok: str
     extra: dict[str, Any] = field(default_factory=dict)
+    clock: TestClock = field(default_factory=TestClock)
 
     def addr(self, role: str) -> str:
         return f"{role}-{self.tok}@contoh.co.id"
@@ -100,7 +102,7 @@ backoff_max_seconds = 2
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         env = {"MAILPROC_MAILBOX_PASSWORD": self.dovecot.password} | (env or {})
         return CliRunner().invoke(cli, ["--config", str(self.config), *args], env=env,
-                                  catch_exceptions=False)
+                                  catch_exceptions=False, obj=Ctx(None, clock=self.clock))
 
     def poll(self) -> dict[str, Any]:
         result = self.run("poll", "--json")

@@ -9,8 +9,10 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from conftest import REPO, MailEnv
+from testclock import TestClock
 
 EXAMPLES = REPO / "examples" / "inbox"
+NUMBER = TestClock().number(1)  # the first complaint of a MailEnv (which runs on a TestClock)
 
 
 def complaint(sender: str, subject: str, body: str, message_id: str | None = None,
@@ -31,32 +33,32 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     mailenv.deliver(raw)
     summary = mailenv.poll()
     assert summary["outcomes"] == {"complaint": 1}
-    assert summary["registered"] == ["001/PTPP/MKT/XI/2026"]
+    assert summary["registered"] == [NUMBER]
     # acknowledgement, notice, the PTPP form to QC, the return-claim form ("mohon diganti")
     assert summary["sent"] == 4
 
     # The customer's acknowledgement: number in the subject, threaded, automatic.
     [ack, retur] = mailenv.received(mailenv.customer("budi.santoso", "mitra-pangan.example.com"))
-    assert ack["Subject"] == "[001/PTPP/MKT/XI/2026] Keluhan Anda telah kami terima"
+    assert ack["Subject"] == f"[{NUMBER}] Keluhan Anda telah kami terima"
     assert ack["In-Reply-To"] == f"<sample-01@mitra-pangan.{mailenv.tok}.example.com>"
     assert ack["Auto-Submitted"] == "auto-replied"
     body = ack.get_content()
-    assert "Yth. Budi Santoso" in body and "001/PTPP/MKT/XI/2026" in body
-    assert retur["Subject"] == "[001/PTPP/MKT/XI/2026] Formulir Permintaan Klaim Retur"
+    assert "Yth. Budi Santoso" in body and NUMBER in body
+    assert retur["Subject"] == f"[{NUMBER}] Formulir Permintaan Klaim Retur"
     [form] = [p for p in retur.iter_attachments()]
-    assert form.get_filename() == "Klaim-Retur-001-PTPP-MKT-XI-2026.docx"
+    assert form.get_filename() == f"Klaim-Retur-{NUMBER.replace('/', '-')}.docx"
 
     # The department the rules chose receives the PTPP form, the operations manager in copy.
     [issued] = mailenv.received("qc")
-    assert issued["Subject"].startswith("[001/PTPP/MKT/XI/2026] PTPP untuk Bagian Quality")
+    assert issued["Subject"].startswith(f"[{NUMBER}] PTPP untuk Bagian Quality")
     assert issued["Cc"] == mailenv.addr("ops")
     [docx] = [p for p in issued.iter_attachments()]
-    assert docx.get_filename() == "PTPP-001-PTPP-MKT-XI-2026.docx"
+    assert docx.get_filename() == f"PTPP-{NUMBER.replace('/', '-')}.docx"
 
     # Marketing administration and the operations manager are told, in one mail.
     [notice] = mailenv.received("admin")
     assert notice["Cc"] == mailenv.addr("ops")
-    assert "[001/PTPP/MKT/XI/2026] Keluhan baru" in notice["Subject"]
+    assert f"[{NUMBER}] Keluhan baru" in notice["Subject"]
     text = notice.get_content()
     assert "LOT-2611-07" in text and "Quality Control" in text and "120 pcs" in text
     assert len(mailenv.received("ops")) == 2  # the notice and the PTPP in copy
@@ -65,7 +67,7 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     assert mailenv.dovecot.fetch_raw(mailenv.inbox) == []
     assert len(mailenv.dovecot.fetch_raw(mailenv.inbox, "Processed")) == 1
 
-    shown = mailenv.show("001/PTPP/MKT/XI/2026")
+    shown = mailenv.show(NUMBER)
     assert shown["status"] == "issued" and shown["department"] == "qc"
     assert shown["customer"] == mailenv.customer("budi.santoso", "mitra-pangan.example.com")
     assert shown["first_response_at"] is not None
@@ -135,13 +137,13 @@ def test_reply_with_changed_subject_threads_to_its_complaint(mailenv: MailEnv):
     mailenv.deliver(reply)
     # A second follow-up with only the number in the subject.
     mailenv.deliver(complaint(mailenv.customer("sari", "tokosejahtera.example.com"),
-                              "Re: 001/PTPP/MKT/XI/2026 kapan dikirim?", "Mohon kabar."))
+                              f"Re: {NUMBER} kapan dikirim?", "Mohon kabar."))
     summary = mailenv.poll()
     assert summary["outcomes"] == {"follow_up": 2}
-    shown = mailenv.show("001/PTPP/MKT/XI/2026")
+    shown = mailenv.show(NUMBER)
     follow = [m for m in shown["messages"] if m["kind"] == "follow_up"]
     assert [m["subject"] for m in follow] == ["Info tambahan pengiriman",
-                                             "Re: 001/PTPP/MKT/XI/2026 kapan dikirim?"]
+                                             f"Re: {NUMBER} kapan dikirim?"]
     assert "In-Reply-To" in follow[0]["reason"] and "subjek" in follow[1]["reason"]
     notices = [m for m in mailenv.received("admin") if "Tanggapan lanjutan" in m["Subject"]]
     assert len(notices) == 2
@@ -218,7 +220,7 @@ def test_smtp_down_defers_then_sends_once(mailenv: MailEnv):
     mailenv.relay.stop()
     mailenv.deliver(mailenv.sample("03-tagihan.eml"))
     summary = mailenv.poll()
-    assert summary["registered"] == ["001/PTPP/MKT/XI/2026"]
+    assert summary["registered"] == [NUMBER]
     assert (summary["sent"], summary["deferred"]) == (0, 3)
     listed = json.loads(mailenv.run("outbox", "list", "--json").stdout)
     assert [r["status"] for r in listed] == ["queued", "queued", "queued"]
@@ -266,7 +268,7 @@ def test_archive_paths_stay_inside_the_archive(mailenv: MailEnv):
                         filename="../../../../tmp/evil.sh")
     mailenv.deliver(bytes(evil))
     mailenv.poll()
-    shown = mailenv.show("001/PTPP/MKT/XI/2026")
+    shown = mailenv.show(NUMBER)
     [att] = shown["attachments"]
     path = (mailenv.root / "archive" / att["archive"]).resolve()
     assert path.is_relative_to((mailenv.root / "archive").resolve())

@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
 from conftest import MailEnv
 from docfill import fill
+from testclock import TestClock
 
-NUMBER = "001/PTPP/MKT/XI/2026"
+# Every MailEnv runs mailproc on a TestClock, so its first complaint gets this number.
+NUMBER = TestClock().number(1)
 
 
 def future(days: int) -> str:
-    return (datetime.now() + timedelta(days=days)).strftime("%d/%m/%Y")
+    return TestClock().date_in(days)
 
 
 PLAN = {

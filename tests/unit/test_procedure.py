@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from appfixture import LocalApp
+from testclock import TestClock
 
 from mailproc import outbox, reminders, services, store, workflow
 from mailproc.config import load_settings
@@ -135,7 +136,7 @@ def test_verification_gates_and_rejection(tmp_path: Path):
 
 
 def test_cli_manual_intake_verify_and_audit_tamper(tmp_path: Path):
-    local = LocalApp(tmp_path)
+    local = LocalApp(tmp_path, clock=TestClock(datetime(2026, 11, 25, 3, 0, tzinfo=UTC)))
     photo = tmp_path / "foto.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     out = local.run("complaints", "add", "--channel", "whatsapp", "--customer", "Toko Sinar",
@@ -180,7 +181,7 @@ def test_cli_manual_intake_verify_and_audit_tamper(tmp_path: Path):
 
 
 def test_show_prints_the_clocks(tmp_path: Path):
-    local = LocalApp(tmp_path)
+    local = LocalApp(tmp_path, clock=TestClock(datetime(2026, 11, 25, 3, 0, tzinfo=UTC)))
     out = local.run("complaints", "add", "--channel", "telepon", "--customer", "CV Maju",
                     "--description", "Botol retak", "--received-at", "2026-11-21 10:00")
     number = out.output.split()[1]

@@ -1,0 +1,52 @@
+"""Numbered schema migrations: each applied once, in order, by `mailproc init`.
+
+Part of the database concern (store.py runs them; nothing else imports this module). Rules
+for adding one:
+
+- Append a `Migration` with the next number; never renumber, edit or remove a released one.
+- Change the peewee model in store.py too, so a fresh database (created whole from the models
+  and stamped with every number) ends up with the same schema as an upgraded one;
+  tests/unit/test_upgrade.py compares the two.
+- `apply` gets the database and runs inside the migration's transaction (SQLite and
+  PostgreSQL both have transactional DDL): use `playhouse.migrate` operations or plain SQL on
+  table names, never the current models, which describe the newest schema, not the one the
+  migration starts from. SQLite cannot switch foreign keys off inside a transaction, so a
+  migration that rebuilds a table there must not depend on that (add columns and indexes,
+  create tables; copy rather than drop a referenced table).
+
+Number 1 is the baseline, the schema of release 0.1.0 (which had only `schema_info.version =
+1`); it is never executed: a database with no mailproc table is created whole instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee as pw
+from playhouse.migrate import SchemaMigrator, migrate
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    apply: Callable[[pw.Database], None] | None  # None: the baseline, never executed
+
+
+def _event_kind_index(database: pw.Database) -> None:
+    # The scheduler looks up the last digest / recap event by kind every 15 minutes; without
+    # an index that is a scan of the whole audit trail.
+    migrator = SchemaMigrator.from_database(database)
+    migrate(migrator.add_index("event", ("kind",), False))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "release 0.1.0 schema", None),
+    Migration(2, "index on event.kind", _event_kind_index),
+)
+
+LATEST = MIGRATIONS[-1].number
+
+assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), \
+    "migrations must be numbered 1, 2, 3 … without gaps"

@@ -1,0 +1,595 @@
+"""OAuth2 tokens for XOAUTH2 logins to IMAP and SMTP (Microsoft 365, Gmail / Google Workspace).
+
+This module owns the tokens: the first sign-in (`mailproc auth login`: the device-code flow for
+Microsoft, the installed-app flow with a loopback redirect and PKCE for Google), the token file
+(JSON, mode 0600, in the state folder unless `oauth.token_file` says otherwise; never in the
+configuration) and the refresh with the standard refresh_token grant shortly before the access
+token expires. mailbox.py and outbox.py only ask `TokenSource.access_token()`.
+
+The OAuth2 exchanges are plain form POSTs answered with JSON (RFC 6749, 7636, 8628), done with
+the standard library: no client library is needed, and every endpoint can be pointed at a
+loopback server for tests. TLS certificates are verified; plain http is accepted only for
+loopback addresses (checked in config.py).
+
+Nothing here logs a token, a refresh token, an authorization code or the client secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import html
+import json
+import logging
+import os
+import secrets
+import ssl
+import stat
+import threading
+import time
+import urllib.error
+import urllib.request
+import webbrowser
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from mailproc.config import OAuthSettings, Settings
+from mailproc.errors import ConfigError, OAuthError, OAuthLoginNeeded
+
+log = logging.getLogger(__name__)
+
+TOKEN_FILE_VERSION = 1
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    token_url: str
+    device_code_url: str  # '' when the provider has no device flow for mail scopes
+    authorize_url: str
+    scopes: str
+    flow: str  # 'device' or 'browser'
+    scope_on_refresh: bool  # send `scope` with the refresh grant (Microsoft wants it)
+    register: str  # what to register with the provider, shown by `auth login`
+
+
+_MS = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
+
+PROVIDERS: dict[str, Provider] = {
+    "microsoft": Provider(
+        name="microsoft",
+        token_url=_MS + "/token",
+        device_code_url=_MS + "/devicecode",
+        authorize_url=_MS + "/authorize",
+        scopes="https://outlook.office.com/IMAP.AccessAsUser.All "
+               "https://outlook.office.com/SMTP.Send offline_access",
+        flow="device",
+        scope_on_refresh=True,
+        register=(
+            "Register mailproc in Microsoft Entra ID (entra.microsoft.com > App registrations >"
+            " New registration): single tenant; Authentication > 'Allow public client flows' ="
+            " Yes; API permissions > Microsoft Graph > Delegated: IMAP.AccessAsUser.All,"
+            " SMTP.Send, offline_access, then 'Grant admin consent'. In Exchange, IMAP and"
+            " Authenticated SMTP must be on for the mailbox. Put the Application (client) ID"
+            " in oauth.client_id and the Directory (tenant) ID in oauth.tenant."),
+    ),
+    "google": Provider(
+        name="google",
+        token_url="https://oauth2.googleapis.com/token",
+        device_code_url="",  # Google's device flow does not allow the mail scope
+        authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
+        scopes="https://mail.google.com/",
+        flow="browser",
+        scope_on_refresh=False,
+        register=(
+            "Create an OAuth client in Google Cloud (console.cloud.google.com > APIs & Services"
+            " > Credentials > Create credentials > OAuth client ID, type 'Desktop app'); the"
+            " OAuth consent screen 'Internal' (Workspace) with the scope"
+            " https://mail.google.com/. Put the client ID in oauth.client_id and the client"
+            " secret in MAILPROC_OAUTH_CLIENT_SECRET."),
+    ),
+    "generic": Provider(
+        name="generic", token_url="", device_code_url="", authorize_url="", scopes="",
+        flow="device", scope_on_refresh=True,
+        register="Set oauth.token_url and oauth.device_code_url (or oauth.authorize_url) "
+                 "to your provider's endpoints, and oauth.client_id / oauth.scopes.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Client:
+    """The configured client with its endpoints resolved (provider defaults + overrides)."""
+
+    provider: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    token_url: str
+    device_code_url: str
+    authorize_url: str
+    scopes: str
+    flow: str
+    scope_on_refresh: bool
+    token_file: Path
+    refresh_margin: float
+    timeout: float
+
+
+def client_from(cfg: OAuthSettings, *, provider: str | None = None,
+                client_id: str | None = None, tenant: str | None = None) -> Client:
+    """Resolve the endpoints; `provider` / `client_id` / `tenant` override the configuration
+    (the options of `mailproc auth login`)."""
+    name = provider or cfg.provider
+    if not name:
+        raise ConfigError("oauth.provider: not set; pass --provider microsoft|google or set "
+                          "it in [oauth] of the configuration (see README)")
+    if name not in PROVIDERS:
+        raise ConfigError(f"oauth.provider: unknown provider {name!r}; use microsoft, google "
+                          "or generic")
+    p = PROVIDERS[name]
+    same = name == cfg.provider or not cfg.provider  # config endpoints are for this provider
+    ten = tenant or cfg.tenant or "organizations"
+
+    def url(configured: str, default: str) -> str:
+        return (configured if same and configured else default).replace("{tenant}", ten)
+
+    cid = client_id or cfg.client_id
+    if not cid:
+        raise ConfigError(f"oauth.client_id: not set; pass --client-id or set it in [oauth].\n"
+                          f"{p.register}")
+    token_url = url(cfg.token_url, p.token_url)
+    if not token_url:
+        raise ConfigError("oauth.token_url: provider generic needs the token endpoint")
+    return Client(
+        provider=name, client_id=cid, client_secret=cfg.client_secret if same else "",
+        token_url=token_url, device_code_url=url(cfg.device_code_url, p.device_code_url),
+        authorize_url=url(cfg.authorize_url, p.authorize_url),
+        scopes=(cfg.scopes if same and cfg.scopes else p.scopes),
+        flow=p.flow, scope_on_refresh=p.scope_on_refresh, token_file=cfg.token_file,
+        refresh_margin=cfg.refresh_margin, timeout=cfg.timeout,
+    )
+
+
+# ---- the token file ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Token:
+    provider: str
+    client_id: str
+    account: str  # whom the token is for (from the token when it says, else the config)
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime  # aware UTC
+    obtained_at: datetime  # aware UTC, of the last grant (login or refresh)
+    scope: str = ""
+
+    def expires_within(self, now: datetime, seconds: float) -> bool:
+        return self.expires_at - now <= timedelta(seconds=seconds)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_token(path: Path) -> Token | None:
+    """The stored token, or None when there is no token file. A file others can read is
+    refused: it holds a credential to the mailbox."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if st.st_mode & 0o077:
+        raise OAuthError(f"{path}: the token file is readable by other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != TOKEN_FILE_VERSION:
+            raise ValueError(f"unknown version {data.get('version')!r}")
+        return Token(
+            provider=data["provider"], client_id=data["client_id"],
+            account=data.get("account", ""), access_token=data["access_token"],
+            refresh_token=data.get("refresh_token", ""),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            obtained_at=datetime.fromisoformat(data["obtained_at"]),
+            scope=data.get("scope", ""),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise OAuthLoginNeeded(f"{path}: unreadable token file ({exc}); sign in again with "
+                               "`mailproc auth login`") from None
+
+
+def save_token(path: Path, token: Token) -> None:
+    """Write atomically with mode 0600 from the first byte (created 0600, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = asdict(token)
+    data["expires_at"] = token.expires_at.isoformat()
+    data["obtained_at"] = token.obtained_at.isoformat()
+    data = {"version": TOKEN_FILE_VERSION, **data}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):  # type: ignore[no-untyped-def]
+    """Serialise refreshes between processes (`mailproc run` and a manual `outbox flush`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# ---- talking to the token endpoint -----------------------------------------------------
+
+class _Answer:
+    def __init__(self, status: int, data: dict[str, Any]) -> None:
+        self.status = status
+        self.data = data
+
+    @property
+    def error(self) -> str:
+        return str(self.data.get("error") or "")
+
+    def describe(self) -> str:
+        desc = str(self.data.get("error_description", "")).strip().splitlines()
+        return f"{self.error}: {desc[0]}" if desc else self.error or f"HTTP {self.status}"
+
+
+def _post(url: str, form: dict[str, str], timeout: float) -> _Answer:
+    where = urlsplit(url).netloc
+    request = urllib.request.Request(
+        url, data=urlencode(form).encode("ascii"), method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Accept": "application/json", "User-Agent": "mailproc"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout,
+                                    context=ssl.create_default_context()) as resp:
+            status, body = resp.status, resp.read(MAX_RESPONSE_BYTES)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(MAX_RESPONSE_BYTES)
+    except ssl.SSLCertVerificationError as exc:
+        raise OAuthError(f"TLS certificate of the token endpoint {where} not trusted "
+                         f"({exc.verify_message})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise OAuthError(f"cannot reach the OAuth2 token endpoint {where}: {reason}") from None
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        raise OAuthError(f"the OAuth2 endpoint {where} answered HTTP {status} without a JSON "
+                         "object") from None
+    return _Answer(status, data)
+
+
+def _account_from(answer: dict[str, Any], fallback: str) -> str:
+    """Whom the token is for, read from an id_token or a JWT access token (Microsoft's are
+    JWTs) when there is one; display only, so the signature is not checked."""
+    for key in ("id_token", "access_token"):
+        parts = str(answer.get(key, "")).split(".")
+        if len(parts) != 3:
+            continue
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, TypeError):
+            continue
+        if isinstance(claims, dict):
+            for claim in ("email", "preferred_username", "upn", "unique_name"):
+                if isinstance(claims.get(claim), str) and claims[claim]:
+                    return claims[claim]
+    return fallback
+
+
+def _token_from(client: Client, answer: _Answer, now: datetime, account: str,
+                previous: Token | None = None) -> Token:
+    data = answer.data
+    access = data.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise OAuthError(f"the token endpoint answered without an access_token "
+                         f"({answer.describe()})")
+    try:
+        lifetime = int(data.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        lifetime = 3600
+    refresh = data.get("refresh_token") or (previous.refresh_token if previous else "")
+    return Token(
+        provider=client.provider, client_id=client.client_id,
+        account=_account_from(data, previous.account if previous else account),
+        access_token=access, refresh_token=str(refresh),
+        expires_at=now + timedelta(seconds=lifetime), obtained_at=now,
+        scope=str(data.get("scope", client.scopes)),
+    )
+
+
+def _login_hint(client: Client) -> str:
+    return f"sign in again with `mailproc auth login --provider {client.provider}`"
+
+
+# ---- the token source used by IMAP and SMTP -------------------------------------------
+
+class TokenSource:
+    """Hands out a valid access token, refreshing it (and storing the result) when it
+    expires within `oauth.refresh_margin_seconds`. Reads the file on every call, so a new
+    `auth login` or another process's refresh is picked up at once."""
+
+    def __init__(self, cfg: OAuthSettings, account: str,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.client = client_from(cfg)
+        self.account = account
+        self.clock = clock
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        path = self.client.token_file
+        token = self._stored(path)
+        if not force_refresh and not token.expires_within(self.clock(),
+                                                          self.client.refresh_margin):
+            return token.access_token
+        with _file_lock(path):
+            token = self._stored(path)  # another process may have refreshed meanwhile
+            if force_refresh or token.expires_within(self.clock(), self.client.refresh_margin):
+                token = self._refresh(token)
+                save_token(path, token)
+                log.info("OAuth2 access token for %s refreshed; valid until %s", token.account,
+                         token.expires_at.isoformat(timespec="seconds"))
+        return token.access_token
+
+    def _stored(self, path: Path) -> Token:
+        client = self.client
+        token = load_token(path)
+        if token is None:
+            raise OAuthLoginNeeded(f"no OAuth2 token yet ({path} does not exist); "
+                                   f"{_login_hint(client)}")
+        if (token.provider, token.client_id) != (client.provider, client.client_id):
+            raise OAuthLoginNeeded(
+                f"the token in {path} was obtained for provider {token.provider} and client "
+                f"{token.client_id}, but the configuration names {client.provider} / "
+                f"{client.client_id}; {_login_hint(client)}")
+        return token
+
+    def _refresh(self, token: Token) -> Token:
+        client = self.client
+        if not token.refresh_token:
+            raise OAuthLoginNeeded(f"the OAuth2 access token for {token.account} expired and "
+                                   f"there is no refresh token; {_login_hint(client)}")
+        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token,
+                "client_id": client.client_id}
+        if client.scope_on_refresh:
+            form["scope"] = client.scopes
+        if client.client_secret:
+            form["client_secret"] = client.client_secret
+        now = self.clock()
+        answer = _post(client.token_url, form, client.timeout)
+        if answer.error in ("invalid_grant", "interaction_required", "consent_required",
+                            "unauthorized_client", "invalid_client"):
+            raise OAuthLoginNeeded(
+                f"the OAuth2 refresh token for {token.account} was refused "
+                f"({answer.describe()}): it expired or was revoked; {_login_hint(client)}")
+        if answer.error or answer.status >= 400:
+            raise OAuthError(f"refreshing the OAuth2 token for {token.account} failed "
+                             f"({answer.describe()}); it is tried again at the next poll")
+        return _token_from(client, answer, now, token.account, previous=token)
+
+
+def token_source(settings: Settings, which: str) -> TokenSource | None:
+    """The token source for the mailbox ('mailbox') or for sending ('smtp') when that
+    connection uses oauth2, else None."""
+    conn = settings.mailbox if which == "mailbox" else settings.smtp
+    if conn.auth != "oauth2" or conn.kind == "maildir":
+        return None
+    return TokenSource(settings.oauth, conn.user)
+
+
+def xoauth2_string(user: str, access_token: str) -> str:
+    """The SASL XOAUTH2 initial client response (before base64)."""
+    return f"user={user}\x01auth=Bearer {access_token}\x01\x01"
+
+
+# ---- the first sign-in ----------------------------------------------------------------
+
+Echo = Callable[[str], None]
+
+
+def login(settings: Settings, *, provider: str | None = None, client_id: str | None = None,
+          tenant: str | None = None, echo: Echo = print, open_browser: bool = True,
+          port: int = 0, sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], datetime] = _utcnow) -> Token:
+    """Obtain the first token interactively and store it: the device-code flow (Microsoft)
+    or the installed-app flow (Google). Returns the stored token."""
+    client = client_from(settings.oauth, provider=provider, client_id=client_id, tenant=tenant)
+    account = settings.mailbox.user or settings.smtp.user
+    flow = client.flow
+    if client.provider == "generic":
+        flow = "device" if client.device_code_url else "browser"
+    if flow == "device":
+        if not client.device_code_url:
+            raise ConfigError("oauth.device_code_url: the device-code flow needs it")
+        token = _device_flow(client, account, echo, sleep, clock)
+    else:
+        if not client.authorize_url:
+            raise ConfigError("oauth.authorize_url: the browser sign-in needs it")
+        token = _browser_flow(client, account, echo, open_browser, port, clock)
+    if not token.refresh_token:
+        echo("warning: the provider gave no refresh token; mailproc will need a new "
+             "`auth login` when the access token expires")
+    with _file_lock(client.token_file):
+        save_token(client.token_file, token)
+    return token
+
+
+def _device_flow(client: Client, account: str, echo: Echo,
+                 sleep: Callable[[float], None], clock: Callable[[], datetime]) -> Token:
+    """RFC 8628: ask for a user code, show it, poll the token endpoint until approved."""
+    answer = _post(client.device_code_url, {"client_id": client.client_id,
+                                            "scope": client.scopes}, client.timeout)
+    if answer.error or answer.status >= 400:
+        hint = ""
+        if answer.error in ("invalid_client", "unauthorized_client"):
+            hint = "; check oauth.client_id and that 'Allow public client flows' is on"
+        raise OAuthError(f"the device-code request was refused ({answer.describe()}){hint}")
+    data = answer.data
+    try:
+        device_code = str(data["device_code"])
+        user_code = str(data["user_code"])
+        uri = str(data.get("verification_uri") or data["verification_url"])
+        expires_in = int(data.get("expires_in", 900))
+        interval = max(1, int(data.get("interval", 5)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise OAuthError(f"the device-code answer lacks {exc}") from None
+    who = f" as {account}" if account else ""
+    echo(f"To sign in{who}, open {uri} in a browser and enter the code {user_code} "
+         f"(valid for {max(1, expires_in // 60)} minutes). Waiting …")
+    deadline = time.monotonic() + expires_in
+    form = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code,
+            "client_id": client.client_id}
+    if client.client_secret:
+        form["client_secret"] = client.client_secret
+    while True:
+        sleep(interval)
+        now = clock()
+        answer = _post(client.token_url, form, client.timeout)
+        if answer.error == "authorization_pending":
+            pass
+        elif answer.error == "slow_down":
+            interval += 5
+        elif answer.error:
+            raise OAuthError(f"sign-in not completed ({answer.describe()})")
+        else:
+            return _token_from(client, answer, now, account)
+        if time.monotonic() > deadline:
+            raise OAuthError("sign-in not completed before the code expired; run "
+                             "`mailproc auth login` again")
+
+
+class _RedirectCatcher(BaseHTTPRequestHandler):
+    """Receives the one redirect of the installed-app flow on 127.0.0.1."""
+
+    server: _RedirectServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        query = parse_qs(urlsplit(self.path).query)
+        if query.get("state", [""])[0] != self.server.expected_state:
+            self._answer(400, "This sign-in link does not belong to the running "
+                              "`mailproc auth login`.")
+            return
+        self.server.result = {k: v[0] for k, v in query.items()}
+        ok = "code" in query
+        self._answer(200 if ok else 400,
+                     "mailproc is signed in; you can close this window." if ok else
+                     "Sign-in refused: " + query.get("error", ["unknown"])[0])
+
+    def _answer(self, status: int, text: str) -> None:
+        body = (f"<!doctype html><meta charset=utf-8><title>mailproc</title>"
+                f"<p>{html.escape(text)}</p>").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # the query holds the authorization code: never log it
+
+
+class _RedirectServer(HTTPServer):
+    expected_state: str = ""
+    result: dict[str, str] | None = None
+
+
+def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, port: int,
+                  clock: Callable[[], datetime], wait_seconds: float = 300) -> Token:
+    """RFC 8252 installed-app flow: authorization code to a loopback redirect, with PKCE."""
+    server = _RedirectServer(("127.0.0.1", port), _RedirectCatcher)
+    server.timeout = 1.0
+    server.expected_state = secrets.token_urlsafe(24)
+    redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                         ).rstrip(b"=").decode()
+    params = {"client_id": client.client_id, "redirect_uri": redirect_uri,
+              "response_type": "code", "scope": client.scopes,
+              "state": server.expected_state, "code_challenge": challenge,
+              "code_challenge_method": "S256", "access_type": "offline", "prompt": "consent"}
+    if account:
+        params["login_hint"] = account
+    sep = "&" if "?" in client.authorize_url else "?"
+    url = client.authorize_url + sep + urlencode(params)
+    try:
+        who = f" as {account}" if account else ""
+        echo(f"To sign in{who}, open this address in a browser on this machine:\n{url}\n"
+             f"Waiting for the answer on {redirect_uri} …")
+        if open_browser:
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        deadline = time.monotonic() + wait_seconds
+        while server.result is None and time.monotonic() < deadline:
+            server.handle_request()
+    finally:
+        server.server_close()
+    result = server.result
+    if result is None:
+        raise OAuthError("no answer from the browser within 5 minutes; run `mailproc auth "
+                         "login` again")
+    if "code" not in result:
+        raise OAuthError(f"sign-in refused: {result.get('error', 'unknown error')} "
+                         f"{result.get('error_description', '')}".strip())
+    form = {"grant_type": "authorization_code", "code": result["code"],
+            "redirect_uri": redirect_uri, "client_id": client.client_id,
+            "code_verifier": verifier}
+    if client.client_secret:
+        form["client_secret"] = client.client_secret
+    now = clock()
+    answer = _post(client.token_url, form, client.timeout)
+    if answer.error or answer.status >= 400:
+        raise OAuthError(f"the authorization code was refused ({answer.describe()})")
+    return _token_from(client, answer, now, account)
+
+
+# ---- status -----------------------------------------------------------------------------
+
+def status(cfg: OAuthSettings, now: datetime | None = None) -> dict[str, Any]:
+    """What `mailproc auth status` shows; never the tokens themselves."""
+    now = now or _utcnow()
+    path = cfg.token_file
+    token = load_token(path)
+    if token is None:
+        hint = f" --provider {cfg.provider}" if cfg.provider else ""
+        raise OAuthLoginNeeded(f"no OAuth2 token ({path} does not exist); sign in with "
+                               f"`mailproc auth login{hint}`")
+    return {
+        "token_file": str(path),
+        "mode": f"{stat.S_IMODE(path.stat().st_mode):04o}",
+        "provider": token.provider,
+        "client_id": token.client_id,
+        "account": token.account,
+        "scope": token.scope,
+        "obtained_at": token.obtained_at.isoformat(timespec="seconds"),
+        "expires_at": token.expires_at.isoformat(timespec="seconds"),
+        "expired": token.expires_at <= now,
+        "seconds_left": max(0, int((token.expires_at - now).total_seconds())),
+        "refresh_token": bool(token.refresh_token),
+        "matches_config": (token.provider, token.client_id) == (cfg.provider, cfg.client_id),
+    }
+
