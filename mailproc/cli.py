@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 error, 2 configuration error, 3 not found, 4 another instanc
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import logging
@@ -18,9 +19,19 @@ from typing import Any
 
 import click
 
-from mailproc import documents, logsetup, oauth, reminders, reportjobs, services, store, workflow
+from mailproc import (
+    documents,
+    logsetup,
+    oauth,
+    reminders,
+    reportjobs,
+    resources,
+    services,
+    store,
+    workflow,
+)
 from mailproc import outbox as outbox_mod
-from mailproc.config import Settings, config_path_from, load_settings
+from mailproc.config import Settings, config_path_from, load_settings, starter_config
 from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound
 from mailproc.mailbox import open_source, prepare_maildir
@@ -36,6 +47,7 @@ class Ctx:
     def __init__(self, config: str | None, clock: services.Clock | None = None) -> None:
         self.config_arg = config
         self.clock: services.Clock = clock or services.system_clock
+        self.debug = False
         self._settings: Settings | None = None
 
     @property
@@ -47,7 +59,7 @@ class Ctx:
 
     def app(self, *, need_schema: bool = True) -> services.App:
         settings = self.settings
-        store.open_database(settings.database_url)
+        store.open_database(settings.database_url, source=settings.source("database.url"))
         if need_schema:
             store.check_schema()
         return services.App.build(settings, clock=self.clock)
@@ -56,24 +68,69 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def debugging(ctx: click.Context | None = None) -> bool:
+    """--debug, or MAILPROC_DEBUG=1: show tracebacks instead of one-line errors."""
+    if os.environ.get("MAILPROC_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    obj = ctx.obj if ctx is not None else None
+    return bool(getattr(obj, "debug", False))
+
+
+def explain(exc: BaseException) -> str | None:
+    """One line with what to do, for failures a user can cause outside mailproc's own checks
+    (a full disk, a file mailproc may not read); None for a bug."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = f" {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return (f"the disk is full (writing{name}): free space there (`df -h`) and run the "
+                    "command again; nothing was lost, unprocessed mail stays in the mailbox")
+        if exc.errno == errno.EDQUOT:
+            return f"disk quota exceeded (writing{name}): raise the quota or free space"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return (f"permission denied:{name or ' a file'}: run mailproc as the user that owns "
+                    "its folders, or fix the permissions")
+        if exc.errno == errno.EROFS:
+            return f"read-only file system:{name}: point the path at a writable disk"
+    return None
+
+
 class MailprocGroup(click.Group):
-    """Turns MailprocError into a one-line message and its exit code."""
+    """Turns every error into one line that says what to do, and its exit code: MailprocError
+    (exit_code), a full disk or a permission problem (1), anything else (1, "a bug": run
+    with --debug for the traceback). --debug / MAILPROC_DEBUG=1 lets the traceback through."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MailprocError as exc:
+            if debugging(ctx):
+                raise
             click.echo(f"mailproc: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debugging(ctx):
+                raise
+            log.debug("unexpected error", exc_info=True)
+            known = explain(exc)
+            if known is None:
+                known = (f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}; "
+                         "this is a bug in mailproc: run the command again with --debug and "
+                         "report the traceback")
+            click.echo(f"mailproc: error: {known}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=MailprocGroup)
 @click.option("--config", "config", metavar="PATH", envvar="MAILPROC_CONFIG",
               help="Configuration file (default config/mailproc.toml; env MAILPROC_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of an error instead of one line (env MAILPROC_DEBUG=1).")
 @click.version_option(package_name="mailproc")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config: str | None, verbose: bool, debug: bool) -> None:
     """mailproc: the customer-complaint (PTPP) procedure, run by email."""
     # JSON from the start when the environment asks; [logging] applies once settings load.
     early = os.environ.get("MAILPROC_LOG_FORMAT", "").strip().lower()
@@ -81,6 +138,7 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
                        logging.DEBUG if verbose else logging.INFO)
     given = ctx.obj if isinstance(ctx.obj, Ctx) else None
     ctx.obj = Ctx(config, clock=given.clock if given else None)
+    ctx.obj.debug = debug
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -104,7 +162,7 @@ def _init(settings: Settings) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     if settings.database_url.startswith("sqlite:///") and ":memory:" not in settings.database_url:
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    store.open_database(settings.database_url)
+    store.open_database(settings.database_url, source=settings.source("database.url"))
     version = store.init_schema(on_applied=lambda m: click.echo(
         f"applied schema migration {m.number}: {m.name}"))
     if settings.mailbox.kind == "maildir":
@@ -115,28 +173,67 @@ def _init(settings: Settings) -> int:
 
 
 @cli.command()
+@click.option("--config", "config_file", metavar="PATH",
+              help="The configuration file; a starter one is written there when it does not "
+                   "exist (same as the global --config).")
+@click.option("--data", "data_dir", metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="For a new configuration: the folder of the database, archive and state "
+                   "(default: the configuration file's folder).")
 @pass_ctx
-def init(obj: Ctx) -> None:
+def init(obj: Ctx, config_file: str | None, data_dir: Path | None) -> None:
     """Create or migrate the database schema and the folders; safe to run again.
 
-    Example: mailproc --config config/mailproc.toml init
+    When the configuration file does not exist yet, a starter one is written first (SQLite, a
+    local Maildir inbox, outgoing mail into a Maildir, the packaged templates), with relative
+    paths resolved against its folder or --data DIR; edit it, then run init again.
+
+    Example: mailproc init --config /etc/mailproc/mailproc.toml --data /var/lib/mailproc
     """
+    if config_file:
+        obj.config_arg = config_file
+    path = config_path_from(obj.config_arg, os.environ)
+    if not path.exists():
+        _write_starter_config(path, data_dir)
+    elif data_dir is not None:
+        raise click.UsageError(f"--data is for a new configuration; {path} exists already (its "
+                         "paths.root says where its data lives)")
     version = _init(obj.settings)
     click.echo(f"database ready (schema version {version}); archive: {obj.settings.archive_dir}")
 
 
+def _write_starter_config(path: Path, data_dir: Path | None) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = starter_config(resources.example_config().read_text(encoding="utf-8"),
+                              data_dir.expanduser().resolve() if data_dir else None)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise MailprocError(f"cannot write the configuration {path}: {exc.strerror}; choose "
+                            "a folder you may write, or run as its owner") from None
+    click.echo(f"wrote a starter configuration to {path}: set [company], [people], "
+               "[departments], and [mailbox]/[smtp] (or MAILPROC_MAILBOX_URL / "
+               "MAILPROC_SMTP_URL), then check it with `mailproc doctor`")
+
+
 @cli.command()
 @click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("examples/inbox"), show_default=True,
-              help="Folder of .eml files seeded into the demo inbox.")
+              default=None,
+              help="Folder of .eml files seeded into the demo inbox (default: the sample "
+                   "complaints mailproc ships).")
 @click.option("--reset", is_flag=True,
               help="First delete the demo's database, var/ state, archive and Maildirs.")
 @click.pass_context
-def demo(ctx: click.Context, examples: Path, reset: bool) -> None:
+def demo(ctx: click.Context, examples: Path | None, reset: bool) -> None:
     """Set up the embedded default and run one full cycle on the sample complaints.
 
-    Uses config/mailproc.toml, created from config/mailproc.example.toml when missing
-    (SQLite, a Maildir inbox under var/, outgoing mail written to var/sent).
+    Uses config/mailproc.toml under the current folder, created from the example
+    configuration when missing (SQLite, a Maildir inbox under var/, outgoing mail written to
+    var/sent); works in a checkout and in any empty folder with mailproc installed.
 
     --reset deletes what the demo made (only the paths config/mailproc.toml names, and only
     for the demo set-up of a checkout) and runs it again from the start.
@@ -148,9 +245,9 @@ def demo(ctx: click.Context, examples: Path, reset: bool) -> None:
         target = Path("config/mailproc.toml")
         if not target.exists():
             example = Path("config/mailproc.example.toml")
-            if not example.exists():
-                raise MailprocError("run `mailproc demo` from the mailproc checkout (no "
-                                    "config/mailproc.example.toml here)")
+            if not example.exists():  # not a checkout: the example mailproc ships
+                example.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(resources.example_config(), example)
             shutil.copyfile(example, target)
             click.echo(f"created {target} from {example}")
     settings = obj.settings
@@ -173,7 +270,7 @@ def demo(ctx: click.Context, examples: Path, reset: bool) -> None:
 
         assert settings.mailbox.path is not None
         box = stdlib_mailbox.Maildir(str(settings.mailbox.path), create=True)
-        files = sorted(examples.glob("*.eml"))
+        files = sorted((examples or resources.examples_dir()).glob("*.eml"))
         for eml in files:
             box.add(eml.read_bytes())
         marker.write_text("seeded\n")
@@ -805,6 +902,33 @@ def register_export(obj: Ctx, fmt: str, date_from: str | None, date_to: str | No
 @cli.group()
 def templates() -> None:
     """Check the Word templates of the controlled forms."""
+
+
+@templates.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite files that exist in FOLDER.")
+def templates_export(folder: Path, force: bool) -> None:
+    """Copy the templates mailproc ships (the four Word forms and the mail texts) into FOLDER,
+    for a company to edit; then name FOLDER in paths.templates.
+
+    Example: mailproc templates export /etc/mailproc/templates
+    """
+    source = resources.templates_dir()
+    files = sorted(p for p in source.rglob("*")
+                   if p.is_file() and p.suffix in (".docx", ".txt", ".html")
+                   and "tools" not in p.relative_to(source).parts)
+    existing = [folder / p.relative_to(source) for p in files
+                if (folder / p.relative_to(source)).exists()]
+    if existing and not force:
+        raise MailprocError(f"{len(existing)} file(s) exist already in {folder} (e.g. "
+                            f"{existing[0].name}); pass --force to overwrite them")
+    for p in files:
+        target = folder / p.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+    click.echo(f"copied {len(files)} template(s) to {folder}; to use them set\n"
+               f"  [paths]\n  templates = \"{folder.resolve()}\"\n"
+               "in the configuration, then run `mailproc templates check`")
 
 
 @templates.command("check")

@@ -6,17 +6,19 @@ every repr so that logging a Settings object never prints a password.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailproc import resources
 from mailproc.domain.numbering import NumberPattern
 from mailproc.domain.routing import RoutingRules, compile_patterns, rules_from_mapping
 from mailproc.errors import ConfigError
@@ -165,7 +167,7 @@ def _parse_calendar(r: _Reader) -> CalendarSettings:
         if not isinstance(day, str) or day.lower()[:3] not in _WEEKDAYS:
             raise r.fail("calendar.workdays", f"unknown day {day!r}; use mon, tue, … sun")
         hours[_WEEKDAYS[day.lower()[:3]]] = default_hours
-    for day, value in r.get("calendar.day_hours", dict, {}).items():
+    for day, value in r.get("calendar.day_hours", dict, {}, opaque=True).items():
         if day.lower()[:3] not in _WEEKDAYS or not isinstance(value, str):
             raise r.fail(f"calendar.day_hours.{day}", "expected e.g. sat = \"08:00-12:00\"")
         hours[_WEEKDAYS[day.lower()[:3]]] = _parse_hours(r, f"calendar.day_hours.{day}", value)
@@ -238,8 +240,16 @@ class Settings:
     digest_at: time = time(8, 0)  # the status digest, each working day
     poll_minutes: float = 5.0
     log_level: str = "INFO"
+    unknown_keys: tuple[str, ...] = ()  # only with load_settings(strict=False)
+    from_env: Mapping[str, str] = field(default_factory=dict)  # key → MAILPROC_* that set it
     log_format: str = "text"  # or "json": JSON lines for log collectors (mailproc/logsetup.py)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+
+    def source(self, key: str) -> str:
+        """Where a setting came from, for messages: its environment variable, or the file
+        and the dotted key."""
+        var = self.from_env.get(key)
+        return f"{var} (environment variable)" if var else f"{self.config_path}: {key}"
 
     def is_internal(self, address: str) -> bool:
         """True for an address in one of the company's own mail domains."""
@@ -250,16 +260,40 @@ class Settings:
 
 
 class _Reader:
-    """Typed access to the TOML tree; every error names the dotted key and the file."""
+    """Typed access to the TOML tree; every error names the dotted key and the file, or the
+    environment variable the value came from.
+
+    Every key the settings know is asked for through `get` (present or not), so what was
+    asked for is the schema: a key in the file that nobody asked for is a typo
+    (`unknown_keys`). `opaque` tables (routing rules, extract patterns) check their own keys.
+    """
 
     def __init__(self, data: Mapping[str, Any], path: Path) -> None:
         self.data = data
         self.path = path
+        self.asked: set[str] = set()
+        self.opaque: set[str] = set()
+        self.from_env: dict[str, str] = {}  # dotted key → the MAILPROC_* variable that set it
 
     def fail(self, key: str, problem: str) -> ConfigError:
+        var = key if key.startswith("MAILPROC_") else self.from_env.get(key)
+        if var:
+            return ConfigError(f"{var} (environment variable): {problem}")
         return ConfigError(f"{self.path}: {key}: {problem}")
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    def setting(self, env: Mapping[str, str], var: str, key: str, default: Any = ...) -> str:
+        """A string setting that an environment variable overrides; errors then name it."""
+        value = self.get(key, str, default if var not in env or not env[var] else "")
+        if env.get(var):
+            self.from_env[key] = var
+            return env[var]
+        return value
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...,
+            *, opaque: bool = False) -> Any:
+        self.asked.add(key)
+        if opaque:
+            self.opaque.add(key)
         node: Any = self.data
         for part in key.split("."):
             if not isinstance(node, Mapping) or part not in node:
@@ -290,6 +324,35 @@ class _Reader:
         if value <= 0:
             raise self.fail(key, f"must be greater than 0, got {value}")
         return value
+
+    def unknown_keys(self) -> list[str]:
+        """One sentence per key or table in the file that no setting asked for, with the
+        closest known name at the same level."""
+        asked = self.asked
+        prefixes = {k.rsplit(".", i)[0] for k in asked for i in range(1, k.count(".") + 1)}
+        known = asked | prefixes
+        out: list[str] = []
+
+        def walk(node: Mapping[str, Any], parent: str) -> None:
+            for name, value in node.items():
+                key = f"{parent}.{name}" if parent else name
+                if key in self.opaque:
+                    continue
+                if key not in known:
+                    siblings = sorted({k[len(parent) + 1:].split(".")[0] if parent
+                                       else k.split(".")[0]
+                                       for k in known if not parent or k.startswith(parent + ".")}
+                                      - {""})
+                    what = "section" if isinstance(value, Mapping) else "key"
+                    hint = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+                    out.append(f"unknown {what} `{key}`" + (
+                        f"; did you mean `{parent + '.' if parent else ''}{hint[0]}`?"
+                        if hint else f"; known here: {', '.join(siblings) or '(none)'}"))
+                elif isinstance(value, Mapping):
+                    walk(value, key)
+
+        walk(self.data, "")
+        return out
 
 
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
@@ -398,6 +461,13 @@ def _loopback(host: str) -> bool:
 _LOOPBACK_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
 
+def _margin(r: _Reader) -> float:
+    value = float(r.get("oauth.refresh_margin_seconds", (int, float), 300))
+    if value < 0:
+        raise r.fail("oauth.refresh_margin_seconds", f"must be 0 or more, got {value:g}")
+    return value
+
+
 def _parse_oauth(r: _Reader, root: Path, env: Mapping[str, str]) -> OAuthSettings:
     """`[oauth]`: the registered client. The secret (Google's installed apps have one) comes
     from MAILPROC_OAUTH_CLIENT_SECRET, else the file; endpoints must be https (plain http
@@ -416,18 +486,25 @@ def _parse_oauth(r: _Reader, root: Path, env: Mapping[str, str]) -> OAuthSetting
         raise r.fail("oauth.token_url", "provider \"generic\" needs the token endpoint")
     state_dir = _resolve(root, r.get("paths.state", str, "var"))
     token_file = r.get("oauth.token_file", str, "")
+    secret = r.get("oauth.client_secret", str, "")  # read even when the environment wins
     return OAuthSettings(
         provider=provider,
         client_id=r.get("oauth.client_id", str, "").strip(),
-        client_secret=(env.get("MAILPROC_OAUTH_CLIENT_SECRET")
-                       or r.get("oauth.client_secret", str, "")),
+        client_secret=env.get("MAILPROC_OAUTH_CLIENT_SECRET") or secret,
         tenant=r.get("oauth.tenant", str, "organizations").strip() or "organizations",
         scopes=" ".join(r.get("oauth.scopes", str, "").split()),
         token_file=_resolve(root, token_file) if token_file else state_dir / "oauth-token.json",
-        refresh_margin=float(r.get("oauth.refresh_margin_seconds", (int, float), 300)),
+        refresh_margin=_margin(r),
         timeout=float(r.positive("oauth.timeout_seconds", 30)),
         **urls,
     )
+
+
+def _packaged_templates(r: _Reader) -> Path:
+    try:
+        return resources.templates_dir()
+    except FileNotFoundError as exc:
+        raise r.fail("paths.templates", str(exc)) from None
 
 
 def _parse_database(url: str, r: _Reader, root: Path) -> str:
@@ -451,21 +528,48 @@ def _parse_log_format(r: _Reader, env: Mapping[str, str]) -> str:
     return override or value
 
 
+def starter_config(example: str, data_dir: Path | None = None) -> str:
+    """The text of a new configuration file made from the example: its relative paths resolve
+    against the new file's own folder, or against `data_dir` (an absolute path)."""
+    line = re.compile(r'^root = "\.\."$', re.M)
+    if not line.search(example):
+        raise ConfigError("the packaged example configuration has no `root = \"..\"` line; "
+                          "reinstall mailproc")
+    root = str(data_dir) if data_dir else "."
+    header = ("# Written by `mailproc init`. Relative paths below resolve against paths.root.\n"
+              "# Check it with `mailproc doctor`.\n\n")
+    return header + line.sub(lambda _m: f"root = {_toml_string(root)}", example, count=1)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def config_path_from(cli_value: str | None, env: Mapping[str, str]) -> Path:
     return Path(cli_value or env.get("MAILPROC_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the TOML file at `path`, apply MAILPROC_* overrides, validate everything."""
+def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
+                  strict: bool = True) -> Settings:
+    """Read the TOML file at `path`, apply MAILPROC_* overrides, validate everything.
+
+    Keys in the file that no setting reads are an error (a typo would otherwise be ignored);
+    with `strict=False` (`mailproc doctor`) they are listed in `Settings.unknown_keys`."""
     env = os.environ if env is None else env
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: configuration file not found; copy config/mailproc.example.toml to "
-            f"{path} (or run `mailproc demo`), or pass --config PATH / MAILPROC_CONFIG"
+            f"{path}: configuration file not found; run `mailproc init --config {path}` to "
+            "write a starter configuration there (or `mailproc demo`), or pass --config PATH / "
+            "MAILPROC_CONFIG"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; --config names the .toml file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable by this user; check its permissions "
+                          "(the file holds settings, secrets belong in the environment)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     r = _Reader(data, path)
@@ -483,9 +587,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     if not company.domains or not all(isinstance(d, str) and d for d in company.domains):
         raise r.fail("company.domains", "list the company's mail domains, e.g. ['contoh.co.id']")
 
-    mailbox_url = env.get("MAILPROC_MAILBOX_URL") or r.get("mailbox.url", str)
-    smtp_url = env.get("MAILPROC_SMTP_URL") or r.get("smtp.url", str)
-    db_url = env.get("MAILPROC_DATABASE_URL") or r.get("database.url", str, "sqlite:///var/mailproc.db")
+    mailbox_url = r.setting(env, "MAILPROC_MAILBOX_URL", "mailbox.url")
+    smtp_url = r.setting(env, "MAILPROC_SMTP_URL", "smtp.url")
+    db_url = r.setting(env, "MAILPROC_DATABASE_URL", "database.url", "sqlite:///var/mailproc.db")
 
     departments: dict[str, Department] = {}
     for dkey, dval in r.get("departments", dict).items():
@@ -499,7 +603,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         )
 
     try:
-        routing = rules_from_mapping(r.get("routing", dict))
+        routing = rules_from_mapping(r.get("routing", dict, opaque=True))
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     for rule in routing.categories:
@@ -509,7 +613,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
                 f"{rule.department!r}; known: {', '.join(sorted(departments))}"
             )
     try:
-        extract = compile_patterns(r.get("extract", dict, {}))
+        extract = compile_patterns(r.get("extract", dict, {}, opaque=True))
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
@@ -543,7 +647,12 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
             r.positive("outbox.stuck_after_seconds", OutboxSettings.stuck_after_seconds)
         ),
     )
-    templates_dir = _resolve(root, r.get("paths.templates", str, "doc_templates"))
+    templates = r.get("paths.templates", str, "")
+    templates_dir = _resolve(root, templates) if templates else _packaged_templates(r)
+    if not templates_dir.is_dir():
+        raise r.fail("paths.templates", f"folder {templates_dir} does not exist; name the folder "
+                     "`mailproc templates export DIR` wrote, or remove the key to use the "
+                     "templates mailproc ships")
     forms: dict[str, FormDocument] = {}
     for key, number, template in (("ptpp", "FM-MR-15", "ptpp.docx"),
                                   ("retur", "BKI.FM.MKT.06", "retur.docx"),
@@ -596,4 +705,13 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
             if not settings.oauth.client_id:
                 raise r.fail("oauth.client_id", f"{key} is oauth2: set the application (client) "
                                                 "ID registered with the provider; see README")
-    return settings
+    unknown = r.unknown_keys()
+    if unknown and strict:
+        raise ConfigError(f"{path}: " + "; ".join(unknown))
+    return replace(settings, unknown_keys=tuple(unknown), from_env=dict(r.from_env))
+
+
+def find_unknown_keys(path: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """The keys and sections of the file at `path` that no setting reads, each with the
+    closest known name."""
+    return list(load_settings(path, env, strict=False).unknown_keys)

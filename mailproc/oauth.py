@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 TOKEN_FILE_VERSION = 1
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_RESPONSE_BYTES = 1024 * 1024
+BROWSER_WAIT_SECONDS = 300  # how long the installed-app flow waits for the redirect
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ def client_from(cfg: OAuthSettings, *, provider: str | None = None,
 
     cid = client_id or cfg.client_id
     if not cid:
-        raise ConfigError(f"oauth.client_id: not set; pass --client-id or set it in [oauth].\n"
-                          f"{p.register}")
+        raise ConfigError("oauth.client_id: not set; register mailproc with the provider (see "
+                          "README), then pass --client-id or set it in [oauth]")
     token_url = url(cfg.token_url, p.token_url)
     if not token_url:
         raise ConfigError("oauth.token_url: provider generic needs the token endpoint")
@@ -419,8 +420,23 @@ def login(settings: Settings, *, provider: str | None = None, client_id: str | N
           clock: Callable[[], datetime] = _utcnow) -> Token:
     """Obtain the first token interactively and store it: the device-code flow (Microsoft)
     or the installed-app flow (Google). Returns the stored token."""
+    name = provider or settings.oauth.provider
+    if name in PROVIDERS and not (client_id or settings.oauth.client_id):
+        echo(PROVIDERS[name].register)  # what to set up before there is a client ID
     client = client_from(settings.oauth, provider=provider, client_id=client_id, tenant=tenant)
     account = settings.mailbox.user or settings.smtp.user
+    try:
+        return _login(client, account, echo=echo, open_browser=open_browser,
+                      port=port, sleep=sleep, clock=clock)
+    except OAuthError as exc:
+        if "invalid_client" in str(exc) or "unauthorized_client" in str(exc):
+            echo(PROVIDERS[client.provider].register)
+        raise
+
+
+def _login(client: Client, account: str, *, echo: Echo,
+           open_browser: bool, port: int, sleep: Callable[[float], None],
+           clock: Callable[[], datetime]) -> Token:
     flow = client.flow
     if client.provider == "generic":
         flow = "device" if client.device_code_url else "browser"
@@ -520,7 +536,7 @@ class _RedirectServer(HTTPServer):
 
 
 def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, port: int,
-                  clock: Callable[[], datetime], wait_seconds: float = 300) -> Token:
+                  clock: Callable[[], datetime], wait_seconds: float | None = None) -> Token:
     """RFC 8252 installed-app flow: authorization code to a loopback redirect, with PKCE."""
     server = _RedirectServer(("127.0.0.1", port), _RedirectCatcher)
     server.timeout = 1.0
@@ -543,15 +559,16 @@ def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, 
              f"Waiting for the answer on {redirect_uri} …")
         if open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-        deadline = time.monotonic() + wait_seconds
+        wait = BROWSER_WAIT_SECONDS if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         while server.result is None and time.monotonic() < deadline:
             server.handle_request()
     finally:
         server.server_close()
     result = server.result
     if result is None:
-        raise OAuthError("no answer from the browser within 5 minutes; run `mailproc auth "
-                         "login` again")
+        raise OAuthError(f"no answer from the browser within {wait:.0f} seconds; run "
+                         "`mailproc auth login` again")
     if "code" not in result:
         raise OAuthError(f"sign-in refused: {result.get('error', 'unknown error')} "
                          f"{result.get('error_description', '')}".strip())

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import peewee as pw
 from playhouse.db_url import connect
@@ -294,8 +297,10 @@ MODELS: list[type[BaseModel]] = [
 ]
 
 
-def open_database(url: str) -> pw.Database:
-    """Bind the models to the database at `url` (sqlite:///… or postgresql://…)."""
+def open_database(url: str, *, source: str = "database.url") -> pw.Database:
+    """Bind the models to the database at `url` (sqlite:///… or postgresql://…) and connect,
+    so that a database that cannot be used is one clear error here, naming `source` (the
+    setting or environment variable the URL came from), not a traceback later."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         database: pw.Database = pw.SqliteDatabase(
@@ -308,10 +313,54 @@ def open_database(url: str) -> pw.Database:
             database = connect(url)
         except ImportError as exc:
             raise ConfigError(
-                f"database.url: PostgreSQL needs psycopg2 (pip install 'mailproc[postgres]'): {exc}"
-            ) from None
+                f"{source}: PostgreSQL needs the psycopg2 driver: "
+                f"pip install 'mailproc[postgres]' ({exc})") from None
     db.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+    except (pw.ImproperlyConfigured, pw.OperationalError, pw.DatabaseError) as exc:
+        raise StoreError(explain_connect_error(url, source, exc)) from None
     return database
+
+
+def explain_connect_error(url: str, source: str, exc: Exception) -> str:
+    """One sentence for a database that refused to open, with what to do."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pw.ImproperlyConfigured):
+        return (f"{source}: PostgreSQL needs the psycopg2 driver, which is not installed: "
+                "pip install 'mailproc[postgres]'")
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.parent.is_dir():
+            return (f"{source}: the folder of the database, {path.parent}, does not exist: "
+                    "run `mailproc init` (it creates it) or correct the path")
+        if not os.access(path.parent, os.W_OK) or (path.exists()
+                                                   and not os.access(path, os.W_OK)):
+            return (f"{source}: cannot write the database {path} (permission denied): run "
+                    "mailproc as the user that owns it, or fix the permissions")
+        return f"{source}: cannot open the SQLite database {path}: {text}"
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return (f"{source}: PostgreSQL at {where} refused the login of user "
+                f"{parts.username or '(none)'}: check the password (in the URL, PGPASSWORD "
+                "or ~/.pgpass) and the user")
+    if "does not exist" in lowered and "database" in lowered:
+        name = parts.path.lstrip("/")
+        return (f"{source}: the database {name!r} does not exist on {where}: create it "
+                f"(createdb -O {parts.username or 'USER'} {name}) or correct the URL")
+    if "role" in lowered and "does not exist" in lowered:
+        return (f"{source}: PostgreSQL at {where} has no user {parts.username!r}: create it "
+                "(createuser) or correct the URL")
+    for needle, reason in (("connection refused", "connection refused"),
+                           ("could not translate host name", "unknown host name"),
+                           ("timeout", "no answer"), ("timed out", "no answer"),
+                           ("could not connect", "no connection")):
+        if needle in lowered:
+            return (f"{source}: cannot reach PostgreSQL at {where} ({reason}): is the server "
+                    "running, and are the host and port right?")
+    return f"{source}: cannot connect to the database at {where}: {text}"
 
 
 def is_sqlite() -> bool:

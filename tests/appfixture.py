@@ -17,10 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "mailproc.example.toml"
 
 
-def write_config(root: Path, *, extra: str = "") -> Path:
-    """The example configuration with its paths pointed into `root`."""
+def write_config(root: Path, *, extra: str = "", templates: Path | None = None) -> Path:
+    """The example configuration with its paths pointed into `root` (templates: the packaged
+    ones, or the folder `templates`)."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('templates = "doc_templates"', f'templates = "{REPO / "doc_templates"}"')
+    if templates is not None:
+        line = '# templates = "templates"'
+        assert line in text
+        text = text.replace(line, f'templates = "{templates}"')
     config = root / "config" / "mailproc.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(text + "\n" + extra, encoding="utf-8")
@@ -28,10 +32,11 @@ def write_config(root: Path, *, extra: str = "") -> Path:
 
 
 class LocalApp:
-    def __init__(self, root: Path, extra: str = "", clock: TestClock | None = None) -> None:
+    def __init__(self, root: Path, extra: str = "", clock: TestClock | None = None,
+                 templates: Path | None = None) -> None:
         self.root = root
         self.clock = clock or TestClock()
-        self.config = write_config(root, extra=extra)
+        self.config = write_config(root, extra=extra, templates=templates)
         assert self.run("init").exit_code == 0
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:

@@ -286,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
-        if parts.path.endswith("/authorize"):
+        if parts.path.endswith(("/authorize", "/auth")):  # Microsoft's, Google's
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             self.send_response(302)
             self.send_header("Location", self.token_server.authorize(query))

@@ -217,6 +217,26 @@ def test_access_token_revoked_early_is_refreshed_once_and_retried(oenv: OAuthEnv
     assert stored is not None and stored.access_token != old.access_token
 
 
+def test_a_token_for_another_account_is_refused_with_a_clear_line(oenv: OAuthEnv):
+    ts = oenv.tokens
+    answer = ts.issue("someone-else@contoh.co.id")  # signed in as the wrong user
+    now = datetime.now(UTC)
+    oauth.save_token(oenv.token_file, Token(
+        provider="microsoft", client_id=CLIENT_ID, account="someone-else@contoh.co.id",
+        access_token=answer["access_token"], refresh_token=answer["refresh_token"],
+        expires_at=now + timedelta(hours=1), obtained_at=now))
+    oenv.deliver(oenv.sample("01-botol-retak.eml"))
+    result = oenv.run("poll")
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"mailproc: error: IMAP XOAUTH2 login to 127.0.0.1:"
+                           f"{oenv.dovecot.imap_port} as '{oenv.inbox}' refused with a fresh "
+                           "token")
+    assert f"check that {oenv.inbox} is the account that signed in" in line
+    assert len(ts.seen.grants("refresh_token")) == 1  # one refresh, one retry, no loop
+    assert len(oenv.dovecot.fetch_raw(oenv.inbox)) == 1
+
+
 def test_revoked_refresh_token_stops_the_poll_with_one_clear_line(oenv: OAuthEnv):
     ts = oenv.tokens
     oenv.seed_token(expired=True)
@@ -275,6 +295,9 @@ def test_client_secret_stays_out_of_logs_outputs_and_the_token_file(
     [grant] = ts.seen.grants("refresh_token")
     assert grant["client_secret"] == secret  # it was used …
     status = oenv.run("auth", "status", env=env)
+    assert status.exit_code == 0, status.output
+    assert f"account:       {oenv.inbox}" in status.output
+    assert "refresh token: present" in status.output and "(mode 0600)" in status.output
     # … and appears nowhere else.
     assert secret not in result.output and secret not in status.output
     assert secret not in caplog.text

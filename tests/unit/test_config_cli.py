@@ -22,7 +22,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 def test_missing_file_exits_2_and_says_what_to_do(tmp_path: Path):
     result = run("--config", str(tmp_path / "nope.toml"), "poll")
     assert result.exit_code == 2
-    assert "nope.toml" in result.output and "mailproc.example.toml" in result.output
+    assert "nope.toml" in result.output and "mailproc init --config" in result.output
 
 
 @pytest.mark.parametrize("old,new,key", [

@@ -109,9 +109,9 @@ def test_auth_must_be_password_or_oauth2_and_oauth2_needs_a_user_and_tls(tmp_pat
     with pytest.raises(ConfigError, match="mailbox.auth: must be"):
         load_settings(oauth_config(tmp_path, table, auth="token"), URL_ENV)
     config = oauth_config(tmp_path, table)
-    with pytest.raises(ConfigError, match="mailbox.url: mailbox.auth is oauth2: put the"):
+    with pytest.raises(ConfigError, match="mailbox.auth is oauth2: put the"):
         load_settings(config, URL_ENV | {"MAILPROC_MAILBOX_URL": "imaps://imap.gmail.com/"})
-    with pytest.raises(ConfigError, match="smtp.url: smtp.auth is oauth2: the token must not"):
+    with pytest.raises(ConfigError, match="smtp.auth is oauth2: the token must not"):
         load_settings(config, URL_ENV | {"MAILPROC_SMTP_URL": "smtp://a%40b.c@smtp.gmail.com"})
     # The example configuration (Maildir, password) needs no [oauth] at all.
     assert load_settings(write_config(tmp_path)).oauth.provider == ""
@@ -131,8 +131,23 @@ def test_provider_defaults():
     assert google.token_url == "https://oauth2.googleapis.com/token"
     assert google.scopes == "https://mail.google.com/" and google.flow == "browser"
     assert google.client_id == "g"
-    with pytest.raises(ConfigError, match="Entra ID"):  # says what to register
+    with pytest.raises(ConfigError, match="oauth.client_id: not set"):
         oauth.client_from(OAuthSettings(provider="microsoft"))
+
+
+def test_login_without_a_client_id_says_what_to_register(tmp_path: Path):
+    config = write_config(tmp_path)  # Maildir + password: [oauth] not needed yet
+    for provider, words in (("microsoft", ["Entra ID", "Allow public client flows",
+                                           "IMAP.AccessAsUser.All", "SMTP.Send",
+                                           "admin consent", "Authenticated SMTP"]),
+                            ("google", ["Desktop app", "https://mail.google.com/",
+                                        "Internal", "MAILPROC_OAUTH_CLIENT_SECRET"])):
+        result = CliRunner().invoke(cli, ["--config", str(config), "auth", "login",
+                                          "--provider", provider])
+        assert result.exit_code == 2, result.output
+        assert all(w in result.output for w in words), result.output
+        assert result.output.strip().splitlines()[-1].startswith(
+            "mailproc: error: oauth.client_id: not set")
 
 
 # ---- the token file -----------------------------------------------------------------
@@ -246,6 +261,7 @@ authorize_url = "{server.url}/o/oauth2/v2/auth?hd=contoh.co.id"
         return True
 
     monkeypatch.setattr(oauth.webbrowser, "open", browser)
+    monkeypatch.setattr(oauth, "BROWSER_WAIT_SECONDS", 20)  # a failure must not hang
     env = URL_ENV | {"MAILPROC_OAUTH_CLIENT_SECRET": "desktop-secret"}
     result = CliRunner().invoke(cli, ["--config", str(config), "auth", "login"], env=env,
                                 catch_exceptions=False)
