@@ -492,7 +492,7 @@ def write_config(root: Path, *, mode: str, ca_file: str | None, forms: bool = Tr
     the database come from MAILPROC_* variables (see mailproc_env)."""
     text = (REPO / "config" / "mailproc.example.toml").read_text(encoding="utf-8")
     templates = (REPO / "doc_templates").as_posix()
-    text, n1 = re.subn(r'(?m)^templates = .*$', f'templates = "{templates}"', text, count=1)
+    text, n1 = re.subn(r'(?m)^# templates = .*$', f'templates = "{templates}"', text, count=1)
     text, n2 = re.subn(r'(?m)^mode = "move"$', f'mode = "{mode}"', text, count=1)
     n3 = 1
     if ca_file:  # the first ca_file is [mailbox]'s
