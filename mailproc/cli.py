@@ -5,7 +5,6 @@ Exit codes: 0 ok, 1 error, 2 configuration error, 3 not found, 4 another instanc
 
 from __future__ import annotations
 
-import errno
 import getpass
 import json
 import logging
@@ -33,7 +32,7 @@ from mailproc import (
 from mailproc import outbox as outbox_mod
 from mailproc.config import Settings, config_path_from, load_settings, starter_config
 from mailproc.domain import forms, states
-from mailproc.errors import MailprocError, NotFound
+from mailproc.errors import MailprocError, NotFound, explain_os_error
 from mailproc.mailbox import open_source, prepare_maildir
 
 log = logging.getLogger("mailproc")
@@ -79,19 +78,7 @@ def debugging(ctx: click.Context | None = None) -> bool:
 def explain(exc: BaseException) -> str | None:
     """One line with what to do, for failures a user can cause outside mailproc's own checks
     (a full disk, a file mailproc may not read); None for a bug."""
-    if isinstance(exc, OSError) and exc.errno is not None:
-        name = f" {exc.filename}" if exc.filename else ""
-        if exc.errno == errno.ENOSPC:
-            return (f"the disk is full (writing{name}): free space there (`df -h`) and run the "
-                    "command again; nothing was lost, unprocessed mail stays in the mailbox")
-        if exc.errno == errno.EDQUOT:
-            return f"disk quota exceeded (writing{name}): raise the quota or free space"
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return (f"permission denied:{name or ' a file'}: run mailproc as the user that owns "
-                    "its folders, or fix the permissions")
-        if exc.errno == errno.EROFS:
-            return f"read-only file system:{name}: point the path at a writable disk"
-    return None
+    return explain_os_error(exc) or store.explain_disk_full(exc)
 
 
 class MailprocGroup(click.Group):
@@ -901,7 +888,7 @@ def register_export(obj: Ctx, fmt: str, date_from: str | None, date_to: str | No
 
 @cli.group()
 def templates() -> None:
-    """Check the Word templates of the controlled forms."""
+    """Check, list and export the templates: the Word forms and the mail texts."""
 
 
 @templates.command("export")

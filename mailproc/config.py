@@ -47,6 +47,8 @@ class MailboxSettings:
     timeout: float = 60.0
     fetch_batch: int = 50
     auth: str = "password"  # 'password' or 'oauth2' (XOAUTH2 with a token from [oauth])
+    # Where the URL came from, for messages: "mailbox.url", or "MAILPROC_MAILBOX_URL".
+    url_source: str = "mailbox.url"
 
 
 @dataclass(frozen=True)
@@ -374,6 +376,7 @@ def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> 
         "timeout": float(r.positive("mailbox.timeout_seconds", 60)),
         "fetch_batch": int(r.positive("mailbox.fetch_batch", 50)),
         "auth": _auth_method(r, "mailbox.auth"),
+        "url_source": r.from_env.get("mailbox.url", "mailbox.url"),
     }
     if common["mode"] not in ("move", "keep"):
         raise r.fail("mailbox.mode", f"must be 'move' or 'keep', got {common['mode']!r}")

@@ -240,6 +240,8 @@ def _open_template(template: Path | bytes) -> Any:
     if isinstance(template, bytes | bytearray):
         return DocxTemplate(io.BytesIO(bytes(template)))
     path = Path(template)
+    if path.is_dir():
+        raise TemplateProblem(f"{path}: is a folder, not a .docx form template")
     if not path.is_file():
         raise TemplateProblem(f"{path}: form template not found")
     return DocxTemplate(str(path))
@@ -256,14 +258,20 @@ def render(template: Path | bytes, context: Mapping[str, Any], *,
     bytes. ``images`` are (caption, content) pairs shown as evidence photos; one that cannot
     be decoded is left out and its caption says so. ``strict`` makes a variable the context
     does not have an error instead of empty text (the checks use it)."""
+    from docx.opc.exceptions import PackageNotFoundError
+
     name = _template_name(template)
     try:
         tpl = _open_template(template)
         tpl.init_docx()
     except TemplateProblem:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
-        raise TemplateProblem(f"{name}: not a readable .docx template ({exc})") from exc
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError,
+            PackageNotFoundError) as exc:
+        # PackageNotFoundError: python-docx's word for a file that is not a .docx (zip) at all.
+        raise TemplateProblem(f"{name}: not a readable .docx template ({exc}); save it again "
+                              "from Word as .docx, or take the shipped one from `mailproc "
+                              "templates export DIR`") from exc
     ctx = dict(context)
     photos = [_photo(tpl, caption, blob, image_width_mm) for caption, blob in images]
     ctx["photos"] = photos

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import ImapToolsError
+from imap_tools.errors import ImapToolsError, UnexpectedCommandStatusError
 from imap_tools.utils import encode_folder
 
 from mailproc.config import MailboxSettings
@@ -57,6 +57,23 @@ class Source(Protocol):
     def mark_done_many(self, items: list[tuple[str, bool]]) -> list[tuple[str, str]]:
         """Move or mark each (uid, quarantined); returns (uid, error) for those that failed."""
         ...
+
+
+_TIMING = re.compile(r"\s*\(\d+\.\d+( \+ \d+\.\d+)* secs\)\.?$")
+
+
+def _server_text(what: object) -> str:
+    """What the IMAP server said, as one line: the text of a NO/BAD answer (imap-tools
+    errors carry it in `command_result`), without Dovecot's timing suffix."""
+    if isinstance(what, UnexpectedCommandStatusError):
+        what = what.command_result[1]
+    if isinstance(what, list | tuple):
+        parts = [p.decode("utf-8", "replace") if isinstance(p, bytes) else str(p)
+                 for p in what if p is not None]
+        text = " ".join(parts)
+    else:
+        text = str(what)
+    return _TIMING.sub("", " ".join(text.split())) or "no reason given"
 
 
 _FETCH_ITEM = re.compile(rb"UID (\d+)")
@@ -100,8 +117,8 @@ class ImapSource:
                 f"TLS certificate of {where} not trusted ({exc.verify_message}); if the server "
                 "uses a private CA, set mailbox.ca_file to its certificate") from None
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"cannot connect to IMAP server {where}: {exc}; check mailbox.url "
-                               "and that the server is reachable") from None
+            raise MailboxError(f"cannot connect to IMAP server {where}: {exc}; check "
+                               f"{cfg.url_source} and that the server is reachable") from None
         try:
             if cfg.auth == "oauth2":
                 self._login_xoauth2(box, where)
@@ -109,19 +126,23 @@ class ImapSource:
                 box.login(cfg.user, cfg.password, initial_folder=None)
         except (ImapToolsError, imaplib.IMAP4.error) as exc:
             box.client.shutdown()
-            raise MailboxError(f"IMAP login to {where} as {cfg.user!r} refused ({exc}); check "
-                               "the user in mailbox.url and MAILPROC_MAILBOX_PASSWORD") from None
+            raise MailboxError(f"IMAP login to {where} as {cfg.user!r} refused "
+                               f"({_server_text(exc)}); check the user in {cfg.url_source} "
+                               "and the password (MAILPROC_MAILBOX_PASSWORD)") from None
         except MailprocError:  # OAuthLoginNeeded, OAuthError, MailboxError
             box.client.shutdown()
             raise
         self.box = box
-        self._refresh_capabilities()
-        self._select(cfg.folder)
-        if cfg.mode == "move":
-            for name in (cfg.processed_folder, cfg.quarantine_folder):
-                if not box.folder.exists(name):
-                    box.folder.create(name)
-                    log.info("created IMAP folder %s", name)
+        try:
+            self._refresh_capabilities()
+            self._select(cfg.folder)
+            if cfg.mode == "move":
+                for key, name in (("mailbox.processed_folder", cfg.processed_folder),
+                                  ("mailbox.quarantine_folder", cfg.quarantine_folder)):
+                    self._create_folder(key, name)
+        except BaseException:
+            self.__exit__()  # log out: nothing was fetched or moved
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,15 +191,46 @@ class ImapSource:
         return self.box.client
 
     def _select(self, folder: str) -> None:
-        typ, data = self.client.select(encode_folder(folder))
-        if typ != "OK":
-            raise MailboxError(f"cannot open IMAP folder {folder!r}: {data!r}; check the folder "
-                               "in mailbox.url")
+        where = f"{self.cfg.host}:{self.cfg.port}"
+        try:
+            typ, data = self.client.select(encode_folder(folder))
+        except (OSError, imaplib.IMAP4.error) as exc:
+            typ, data = "NO", [str(exc).encode()]
+        if typ == "OK":
+            return
+        try:
+            names = sorted(f.name for f in self.box.folder.list()) if self.box else []
+        except (OSError, imaplib.IMAP4.error, ImapToolsError):
+            names = []
+        known = f" (folders there: {', '.join(names)})" if names else ""
+        raise MailboxError(
+            f"cannot open the IMAP folder {folder!r} on {where}: {_server_text(data)}; put an "
+            f"existing folder at the end of {self.cfg.url_source}, e.g. /INBOX{known}")
+
+    def _create_folder(self, key: str, name: str) -> None:
+        """Create the Processed / Quarantine folder when it is absent."""
+        assert self.box is not None
+        try:
+            if self.box.folder.exists(name):
+                return
+            self.box.folder.create(name)
+        except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
+            raise MailboxError(
+                f"cannot create the IMAP folder {name!r} ({key}) on {self.cfg.host}:"
+                f"{self.cfg.port}: {_server_text(exc)}; choose another name in {key}, or "
+                "create the folder in the mail client") from None
+        log.info("created IMAP folder %s", name)
 
     def _uid(self, *args: object) -> list:
-        typ, data = self.client.uid(*args)  # type: ignore[arg-type]
+        try:
+            typ, data = self.client.uid(*args)  # type: ignore[arg-type]
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(
+                f"IMAP UID {args[0]} on {self.cfg.host}:{self.cfg.port} failed "
+                f"({_server_text(exc)}); mail not yet moved stays in the mailbox and is "
+                "taken again by the next poll") from None
         if typ != "OK":
-            raise MailboxError(f"IMAP UID {args[0]} failed: {data!r}")
+            raise MailboxError(f"IMAP UID {args[0]} failed: {_server_text(data)}")
         return data
 
     # -- reading -----------------------------------------------------------------------------

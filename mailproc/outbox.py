@@ -423,8 +423,8 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     a server without the SMTPUTF8 an address needs, an unexpected exception) marks that mail
     failed, or deferred when the refusal is temporary, with the reason in one log line, and the
     flush goes on. A mail to a customer or a department that fails for good is told to
-    marketing administration (the bounce notice), and that notice goes out in the same flush;
-    never for mail to marketing administration itself, which would loop."""
+    marketing administration (the send-failure notice), and that notice goes out in the same
+    flush; never for mail to marketing administration itself, which would loop."""
     result = FlushResult()
     due = (OutgoingMail.select(OutgoingMail, store.Complaint)
            .join(store.Complaint, pw.JOIN.LEFT_OUTER)  # the events below need its number
@@ -522,7 +522,7 @@ class _Flush:
                                source="outbox", kind="mail_failed",
                                data={"outgoing_id": row.id, "error": str(error)})
             log.error("outgoing mail %s (%s) failed for good: %s", row.id, row.kind, error)
-            self._tell_marketing(row, str(error))
+            self._tell_marketing(row, str(error), attempts)
             self.result.failed += 1
             return
         wait = backoff(attempts, settings.outbox.backoff_seconds,
@@ -534,9 +534,11 @@ class _Flush:
             log.warning("outgoing mail %s (%s) deferred: %s", row.id, row.kind, error)
         self.result.deferred += 1
 
-    def _tell_marketing(self, row: OutgoingMail, reason: str) -> None:
-        """The bounce notice, for a mail that never left: marketing administration reaches
-        the customer or department another way. Inside the caller's transaction."""
+    def _tell_marketing(self, row: OutgoingMail, reason: str, attempts: int) -> None:
+        """The send-failure notice (notice_send_failed), for a mail that never left:
+        marketing administration reaches the customer or department another way. A mail the
+        server accepted and later returned is a bounce (services.record_bounce, notice_bounce).
+        Inside the caller's transaction."""
         settings = self.settings
         recipients = json.loads(row.to_addrs) + json.loads(row.cc_addrs)
         complaint = row.complaint if row.complaint_id else None
@@ -546,14 +548,16 @@ class _Flush:
             if self._texts is None:
                 self._texts = MailTexts(settings.templates_dir)
             text = self._texts.render(
-                "notice_bounce", number=complaint.number, company_name=settings.company.name,
-                to=", ".join(recipients), subject=row.subject, report=shorten(reason, 1500),
-                ack=row.kind == "ack", customer_display=_customer_display(complaint))
+                "notice_send_failed", number=complaint.number,
+                company_name=settings.company.name, to=", ".join(recipients),
+                subject=row.subject, report=shorten(reason, 1500), ack=row.kind == "ack",
+                customer_display=_customer_display(complaint), attempts=attempts,
+                outgoing_id=row.id)
         except Exception as exc:  # noqa: BLE001 - a broken mail text must not stop the flush
             log.error("cannot tell marketing administration about outgoing mail %s: %s",
                       row.id, exc)
             return
-        notice = queue_mail(settings=settings, now=self.now, kind="notice_bounce",
+        notice = queue_mail(settings=settings, now=self.now, kind="notice_send_failed",
                             to=settings.marketing_admin, subject=text.subject,
                             body=text.body, complaint=complaint, source="outbox")
         self.notices.append(notice.id)

@@ -35,7 +35,12 @@ from mailproc.domain.intake import (
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import Role, decide_reply
 from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
-from mailproc.errors import MailprocError
+from mailproc.errors import (
+    EnvironmentFailure,
+    MailprocError,
+    explain_os_error,
+    is_environment_failure,
+)
 from mailproc.mailbox import Fetched, Source
 from mailproc.mailparse import (
     Address,
@@ -196,6 +201,8 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
         decision = decide(facts)
         return _apply(app, fetched, mail, decision, source_key, original, original_text)
     except Exception as exc:  # noqa: BLE001 - any failure must quarantine, not stall the batch
+        if is_environment_failure(exc) or store.explain_disk_full(exc):
+            raise  # a full disk is not the mail's fault: poll stops, the mail stays put
         log.exception("processing mail UID %s failed", fetched.uid)
         return quarantine(app, fetched, source_key,
                           f"gagal diproses otomatis: {type(exc).__name__}: {exc}")
@@ -358,8 +365,9 @@ def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision
     ack_sent, ack_note = ack
     ptpp_note = _issue_on_registration(app, complaint, now, source)
     if routing.return_requested and ack_sent and app.settings.auto_return_form:
-        _send_return_form_on_registration(app, complaint, in_reply_to, references, now,
-                                          source)
+        return_note = _send_return_form_on_registration(app, complaint, in_reply_to,
+                                                        references, now, source)
+        ptpp_note = "\n\n".join(n for n in (ptpp_note, return_note) if n)
     _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
                                 ptpp_note, message, now, source)
 
@@ -457,16 +465,20 @@ def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source
 
 def _send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to: str,
                                       references: Sequence[str], now: datetime,
-                                      source: str) -> None:
+                                      source: str) -> str:
+    """Send the return-claim form; a form that cannot be rendered (a broken template) does
+    not stop the registration: returns the sentence that tells marketing administration."""
     try:
         rendered = workflow.render_return_form(app, complaint, now)
     except (MailprocError, OSError, ValueError) as exc:
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
                            kind="return_form_failed", data={"error": str(exc)})
-        return
+        return (f"Formulir klaim retur GAGAL dibuat ({exc}). Perbaiki template, lalu kirim "
+                f"dengan `mailproc complaints send-return-form {complaint.number}`.")
     workflow.send_return_form(app, complaint, now=now, actor="mailproc", source=source,
                               rendered=rendered, in_reply_to=in_reply_to,
                               references=references)
+    return ""
 
 
 def _queue_ack(app: App, complaint: Complaint, customer: Address, now: datetime, source: str,
@@ -751,6 +763,17 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         try:
             outcome = process_mail(app, fetched, source_key=source.key)
         except Exception as exc:  # noqa: BLE001 - even quarantining failed (database down?)
+            why = (explain_os_error(exc) if is_environment_failure(exc)
+                   else store.explain_disk_full(exc))
+            if why:
+                # Every following mail would fail the same way: mark what is done, stop.
+                try:
+                    settle()
+                except Exception as again:  # noqa: BLE001 - the position is only an optimisation
+                    log.error("could not record the poll position: %s", again)
+                raise EnvironmentFailure(
+                    f"{why} (stopped at mail UID {fetched.uid}; {summary.fetched - 1} mail(s) "
+                    "before it were processed)") from exc
             log.error("mail UID %s left in place, retried next poll: %s", fetched.uid, exc)
             summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
             settle()

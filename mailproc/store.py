@@ -318,7 +318,11 @@ def open_database(url: str, *, source: str = "database.url") -> pw.Database:
     db.initialize(database)
     try:
         database.connect(reuse_if_open=True)
-    except (pw.ImproperlyConfigured, pw.OperationalError, pw.DatabaseError) as exc:
+    except pw.ImproperlyConfigured as exc:
+        # The driver the URL needs is not installed: a configuration error (exit 2), the same
+        # as the ImportError above.
+        raise ConfigError(explain_connect_error(url, source, exc)) from None
+    except (pw.OperationalError, pw.DatabaseError) as exc:
         raise StoreError(explain_connect_error(url, source, exc)) from None
     return database
 
@@ -361,6 +365,27 @@ def explain_connect_error(url: str, source: str, exc: Exception) -> str:
             return (f"{source}: cannot reach PostgreSQL at {where} ({reason}): is the server "
                     "running, and are the host and port right?")
     return f"{source}: cannot connect to the database at {where}: {text}"
+
+
+_DISK_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
+
+
+def explain_disk_full(exc: BaseException) -> str | None:
+    """One line with what to do when the database refused a write because its disk (or a
+    quota) is full; None for any other error. Looks along the exception's chain: SQLite
+    rolls the transaction back itself on SQLITE_FULL, so what reaches the caller is often
+    "cannot rollback - no transaction is active", raised while handling the real one."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        text = " ".join(str(seen).split())
+        if isinstance(seen, pw.DatabaseError) and any(n in text.lower() for n in _DISK_FULL):
+            return (f"the database's disk is full ({text}): free space there (`df -h`) and "
+                    "run the command again; nothing was lost, unprocessed mail stays in the "
+                    "mailbox")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def is_sqlite() -> bool:

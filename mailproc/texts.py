@@ -50,6 +50,10 @@ class RenderedMail:
     body: str
 
 
+_MISSING = ("mail template missing; copy it from `mailproc templates export DIR`, or remove "
+            "paths.templates to use the texts mailproc ships")
+
+
 class MailTexts:
     def __init__(self, templates_dir: Path) -> None:
         self.dir = templates_dir / "email"
@@ -70,20 +74,26 @@ class MailTexts:
         try:
             return self.html_env.get_template(f"{name}.html").render(**context)
         except TemplateNotFound:
-            raise ConfigError(
-                f"{path}: mail template missing; restore it from the repository") from None
+            raise ConfigError(f"{path}: {_MISSING}") from None
         except TemplateError as exc:
             raise ConfigError(f"{path}: template error: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text; save it again as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
     def render(self, name: str, **context: Any) -> RenderedMail:
         path = self.dir / f"{name}.txt"
         try:
             text = self.env.get_template(f"{name}.txt").render(**context)
         except TemplateNotFound:
-            raise ConfigError(
-                f"{path}: mail template missing; restore it from the repository") from None
+            raise ConfigError(f"{path}: {_MISSING}") from None
         except TemplateError as exc:
             raise ConfigError(f"{path}: template error: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text; save it again as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
         head, _, body = text.partition("\n")
         if not head.lower().startswith("subject:"):
             raise ConfigError(f"{path}: the first line must be 'Subject: …'")

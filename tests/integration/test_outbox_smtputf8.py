@@ -76,10 +76,11 @@ def test_server_without_smtputf8_fails_that_mail_and_tells_marketing(mailenv: Ma
     assert all(r["status"] == "sent" for r in rows if r is not failed)
     assert not [r for r in mailenv.relay.received if jose in r[1]]
     # Marketing administration is told, in the same poll, to reach the customer another way.
-    [notice] = [m for m in mailenv.received("admin") if "tidak sampai" in m["Subject"]]
+    [notice] = [m for m in mailenv.received("admin") if "gagal dikirim" in m["Subject"]]
     assert failed["complaint"] in notice["Subject"]
     body = notice.get_content()
     assert "SMTPUTF8" in body and jose in body and "telepon" in body
+    assert "tidak terkirim" in body and "mengembalikan" not in body  # not a bounce
     # The other customer got the acknowledgement.
     assert len(mailenv.received(mailenv.customer("finance", "bangun-jaya.example.com"))) == 1
     shown = mailenv.show(failed["complaint"])
@@ -144,5 +145,5 @@ def test_batch_with_one_mail_of_each_bad_kind_among_good_ones(mailenv: MailEnv, 
     assert "SMTPUTF8" in rows[bad["smtputf8"]]["last_error"]
     assert rows[temporary]["status"] == "queued" and "452" in rows[temporary]["last_error"]
     assert len(mailenv.received(cust)) == 3
-    notices = [m for m in mailenv.received("admin") if "Email tidak sampai" in m["Subject"]]
+    notices = [m for m in mailenv.received("admin") if "Email gagal dikirim" in m["Subject"]]
     assert len(notices) == 5

@@ -128,10 +128,12 @@ def test_one_mail_of_each_bad_kind_among_good_ones(tmp_path: Path, monkeypatch, 
     assert "hilang.pdf" in rows[bad["attachment"]]["last_error"]
     assert "HeaderParseError" in rows[bad["header"]]["last_error"]
     assert "RuntimeError: kaboom" in rows[bad["unexpected"]]["last_error"]
-    notices = [r for r in rows.values() if r["kind"] == "notice_bounce"]
+    notices = [r for r in rows.values() if r["kind"] == "notice_send_failed"]
     assert len(notices) == 3 and all(r["status"] == "sent" for r in notices)
     assert {r["subject"] for r in notices} == {
-        f"[{number}] Email tidak sampai: {s}" for s in ("lampiran hilang", "HEADER rusak", "BOOM")}
+        f"[{number}] Email gagal dikirim: {s}" for s in ("lampiran hilang", "HEADER rusak", "BOOM")}
+    # A mail that never left is not called a bounce.
+    assert not [r for r in rows.values() if r["kind"] == "notice_bounce"]
     written = raw_sent(app)[before:]
     assert len(written) == 7
     assert any(b"To: info@xn--bcher-kva.example" in raw for raw in written)
@@ -162,6 +164,11 @@ def test_failed_acknowledgement_tells_marketing_to_reach_the_customer(tmp_path: 
     [c] = [c for c in app.json("complaints", "list") if c["customer"] == "josé@example.com"]
     assert c["first_response_at"] is None
     box = mailbox.Maildir(str(tmp_path / "var" / "sent"), create=False)
-    [notice] = [m for m in box.values() if "tidak sampai" in (m["Subject"] or "")]
+    [notice] = [m for m in box.values()
+                if "Tanda terima gagal dikirim" in (m["Subject"] or "")]
     body = notice.get_payload(decode=True).decode()
     assert "SMTPUTF8" in body and "telepon" in body
+    # It says the mail never left (not that the server returned it) and how to send it again.
+    assert "tidak terkirim" in body and "mengembalikan" not in body
+    [failed] = [r for r in rows if r["status"] == "failed"]
+    assert f"mailproc outbox retry {failed['id']}" in body
