@@ -64,6 +64,7 @@ class SmtpSettings:
     ca_file: Path | None = None
     timeout: float = 60.0
     auth: str = "password"  # 'password' or 'oauth2' (XOAUTH2 with a token from [oauth])
+    url_source: str = "smtp.url"  # or MAILPROC_SMTP_URL: named in connection errors
 
 
 OAUTH_PROVIDERS = ("microsoft", "google", "generic")
@@ -423,7 +424,8 @@ def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> Smt
         path = url[len("maildir:"):]
         if not path:
             raise r.fail(key, "maildir: needs a path, e.g. maildir:var/sent")
-        return SmtpSettings(kind="maildir", url=url, path=_resolve(root, path), timeout=timeout)
+        return SmtpSettings(kind="maildir", url=url, path=_resolve(root, path), timeout=timeout,
+                            url_source=r.from_env.get(key, key))
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
         raise r.fail(key, f"unsupported scheme {parts.scheme!r}; use smtps://, smtp:// or maildir:")
@@ -446,7 +448,7 @@ def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> Smt
     return SmtpSettings(
         kind="smtp", url=url, host=parts.hostname, port=port,
         user=unquote(parts.username or ""), password=password, security=security,
-        ca_file=ca_file, timeout=timeout, auth=auth,
+        ca_file=ca_file, timeout=timeout, auth=auth, url_source=r.from_env.get(key, key),
     )
 
 

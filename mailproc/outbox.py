@@ -278,13 +278,16 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(
                 f"SMTP login to {cfg.host}:{cfg.port} as {cfg.user} refused ({exc.smtp_code}); "
-                "check MAILPROC_SMTP_PASSWORD", permanent=False) from None
+                f"check MAILPROC_SMTP_PASSWORD and the user in {cfg.url_source}",
+                permanent=False) from None
         except ssl.SSLCertVerificationError as exc:
             raise SendError(
                 f"TLS certificate of {cfg.host}:{cfg.port} not trusted ({exc.verify_message}); "
                 "set smtp.ca_file to the server's CA") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}") from None
+            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}; is it "
+                            f"running, and are host and port in {cfg.url_source} right?"
+                            ) from None
         return conn
 
     def _auth_xoauth2(self, conn: smtplib.SMTP) -> None:
@@ -301,7 +304,8 @@ class SmtpTransport:
             offered = conn.esmtp_features.get("auth", "").upper().split()
             if "XOAUTH2" not in offered:
                 raise SendError(f"SMTP server {where} does not offer AUTH XOAUTH2 (it offers: "
-                                f"{' '.join(offered) or 'no AUTH'}); check smtp.url (TLS first)")
+                                f"{' '.join(offered) or 'no AUTH'}); check {cfg.url_source} "
+                                "(TLS first)")
             try:
                 conn.auth("XOAUTH2", _xoauth2_responder(cfg.user, self.tokens.access_token()))
                 return
@@ -622,7 +626,8 @@ def probe(settings: Settings) -> SmtpProbe:
     if cfg.kind == "maildir":
         assert cfg.path is not None
         if not all((cfg.path / sub).is_dir() for sub in ("cur", "new", "tmp")):
-            raise SendError(f"{cfg.path} is not a Maildir; run `mailproc init` or check smtp.url")
+            raise SendError(f"{cfg.path} is not a Maildir; run `mailproc init` or check "
+                            f"{cfg.url_source}")
         if not os.access(cfg.path / "tmp", os.W_OK) or not os.access(cfg.path / "new", os.W_OK):
             raise SendError(f"the Maildir {cfg.path} is not writable; check its permissions")
         return SmtpProbe(where=f"maildir:{cfg.path}", security="maildir", logged_in=True)

@@ -507,3 +507,22 @@ def test_exit_status_is_what_the_readme_says(tmp_path: Path):
     result = invoke(app, "complaints", "list", env={
         "MAILPROC_DATABASE_URL": f"sqlite:///{tmp_path}/gone/x.db"})
     assert result.exit_code == 1
+
+
+# ---- outgoing mail --------------------------------------------------------------------------
+
+def test_smtp_server_down_names_the_variable_the_url_came_from(tmp_path: Path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = LocalApp(tmp_path)
+    app.deliver((EXAMPLES / "01-botol-retak.eml").read_bytes())
+    env = {"MAILPROC_SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    result = invoke(app, "poll", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deferred"] >= 1
+    listed = json.loads(invoke(app, "outbox", "list", "--json", env=env).stdout)
+    errors = {row["last_error"] for row in listed}
+    assert listed and all("MAILPROC_SMTP_URL" in e for e in errors), errors
