@@ -466,6 +466,11 @@ def _loopback(host: str) -> bool:
 _LOOPBACK_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
 
+def secure_endpoint(url: str) -> bool:
+    """An OAuth2 endpoint mailproc may talk to: https, or plain http to loopback (tests)."""
+    return url.startswith("https://") or bool(_LOOPBACK_HTTP.match(url))
+
+
 def _margin(r: _Reader) -> float:
     value = float(r.get("oauth.refresh_margin_seconds", (int, float), 300))
     if value < 0:
@@ -484,7 +489,7 @@ def _parse_oauth(r: _Reader, root: Path, env: Mapping[str, str]) -> OAuthSetting
     urls = {}
     for name in ("token_url", "device_code_url", "authorize_url"):
         value = r.get(f"oauth.{name}", str, "").strip()
-        if value and not (value.startswith("https://") or _LOOPBACK_HTTP.match(value)):
+        if value and not secure_endpoint(value):
             raise r.fail(f"oauth.{name}", f"must be an https:// URL, got {value!r}")
         urls[name] = value
     if provider == "generic" and not urls["token_url"]:

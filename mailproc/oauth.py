@@ -6,10 +6,18 @@ Microsoft, the installed-app flow with a loopback redirect and PKCE for Google),
 configuration) and the refresh with the standard refresh_token grant shortly before the access
 token expires. mailbox.py and outbox.py only ask `TokenSource.access_token()`.
 
-The OAuth2 exchanges are plain form POSTs answered with JSON (RFC 6749, 7636, 8628), done with
-the standard library: no client library is needed, and every endpoint can be pointed at a
-loopback server for tests. TLS certificates are verified; plain http is accepted only for
-loopback addresses (checked in config.py).
+The OAuth2 protocol is Authlib's (`authlib.integrations.requests_client.OAuth2Session`): the
+authorization URL with state and PKCE S256 (RFC 7636), the token requests of the
+authorization-code, device-code (RFC 8628) and refresh_token grants, client authentication
+and the reading of error answers. Authlib implements only the server side of RFC 8628, so the
+device authorization request is one POST made here with the same session. What stays
+mailproc's: the provider table, the loopback redirect catcher, the token file, the lock, the
+refresh margin and what each error means for the user.
+
+TLS certificates are verified (requests' default); endpoints must be https, plain http is
+accepted only for loopback addresses (config.py, and again before each request here). Authlib's
+client needs no insecure-transport switch for that: mailproc's rule is the only one applied.
+Redirects from an endpoint are not followed, so a form with the client secret goes nowhere else.
 
 Nothing here logs a token, a refresh token, an authorization code or the client secret.
 """
@@ -19,7 +27,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
-import hashlib
 import html
 import json
 import logging
@@ -29,8 +36,6 @@ import ssl
 import stat
 import threading
 import time
-import urllib.error
-import urllib.request
 import webbrowser
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -38,16 +43,20 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from mailproc.config import OAuthSettings, Settings
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
+from authlib.integrations.requests_client import OAuth2Session
+
+from mailproc.config import OAuthSettings, Settings, secure_endpoint
 from mailproc.errors import ConfigError, OAuthError, OAuthLoginNeeded
 
 log = logging.getLogger(__name__)
 
 TOKEN_FILE_VERSION = 1
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-MAX_RESPONSE_BYTES = 1024 * 1024
 BROWSER_WAIT_SECONDS = 300  # how long the installed-app flow waits for the redirect
 
 
@@ -243,48 +252,97 @@ def _file_lock(path: Path):  # type: ignore[no-untyped-def]
         os.close(fd)  # releases the lock
 
 
-# ---- talking to the token endpoint -----------------------------------------------------
+# ---- talking to the endpoints (Authlib) -----------------------------------------------
 
-class _Answer:
-    def __init__(self, status: int, data: dict[str, Any]) -> None:
-        self.status = status
-        self.data = data
-
-    @property
-    def error(self) -> str:
-        return str(self.data.get("error") or "")
-
-    def describe(self) -> str:
-        desc = str(self.data.get("error_description", "")).strip().splitlines()
-        return f"{self.error}: {desc[0]}" if desc else self.error or f"HTTP {self.status}"
+_NO_REDIRECTS: dict[str, Any] = {"allow_redirects": False}  # never resend the form elsewhere
 
 
-def _post(url: str, form: dict[str, str], timeout: float) -> _Answer:
-    where = urlsplit(url).netloc
-    request = urllib.request.Request(
-        url, data=urlencode(form).encode("ascii"), method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Accept": "application/json", "User-Agent": "mailproc"})
+class _Refused(Exception):
+    """An endpoint's OAuth2 error answer (RFC 6749 section 5.2, RFC 8628 section 3.5), or an
+    error status without one. `text` is one line: the error code and the first line of its
+    description (Microsoft's go on with trace IDs)."""
+
+    def __init__(self, error: str, description: str | None = None, status: int = 0) -> None:
+        self.error = error
+        lines = str(description or "").strip().splitlines()
+        if not error:
+            self.text = f"HTTP {status}"
+        else:
+            self.text = f"{error}: {lines[0].strip()}" if lines else error
+        super().__init__(self.text)
+
+
+def _where(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _json_object(resp: requests.Response) -> requests.Response:
+    """An Authlib compliance hook (before it reads a token answer): an answer that is no JSON
+    object (a proxy's error page, a redirect) is reported with its HTTP status."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout,
-                                    context=ssl.create_default_context()) as resp:
-            status, body = resp.status, resp.read(MAX_RESPONSE_BYTES)
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(MAX_RESPONSE_BYTES)
-    except ssl.SSLCertVerificationError as exc:
-        raise OAuthError(f"TLS certificate of the token endpoint {where} not trusted "
-                         f"({exc.verify_message})") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise OAuthError(f"cannot reach the OAuth2 token endpoint {where}: {reason}") from None
-    try:
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
+        ok = isinstance(resp.json(), dict)
     except ValueError:
-        raise OAuthError(f"the OAuth2 endpoint {where} answered HTTP {status} without a JSON "
-                         "object") from None
-    return _Answer(status, data)
+        ok = False
+    if not ok:
+        raise OAuthError(f"the OAuth2 endpoint {_where(resp.url)} answered HTTP "
+                         f"{resp.status_code} without a JSON object")
+    return resp
+
+
+def _session(client: Client, **options: Any) -> OAuth2Session:
+    """An Authlib session for `client`. A client secret (Google's installed apps) is sent in
+    the form (client_secret_post); a public client (Microsoft) sends only its client_id."""
+    for url in (client.token_url, client.device_code_url, client.authorize_url):
+        if url and not secure_endpoint(url):
+            raise ConfigError(f"OAuth2 endpoint {_where(url)}: must be an https:// URL")
+    session = OAuth2Session(
+        client_id=client.client_id, client_secret=client.client_secret or None,
+        token_endpoint_auth_method="client_secret_post" if client.client_secret else "none",
+        default_timeout=client.timeout, **options)
+    session.headers["User-Agent"] = "mailproc"
+    session.register_compliance_hook("access_token_response", _json_object)
+    session.register_compliance_hook("refresh_token_response", _json_object)
+    return session
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost error under a requests exception (requests' ConnectionError wraps
+    urllib3's MaxRetryError, which wraps a NewConnectionError, which wraps the OSError)."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, BaseException):
+            inner: BaseException | None = reason
+        elif exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        else:
+            inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _call(url: str, request: Callable[[], Any]) -> dict[str, Any]:
+    """Run one request of the session. An OAuth2 error answer raises _Refused (the caller
+    says what it means); an unreachable endpoint or an untrusted certificate OAuthError."""
+    where = _where(url)
+    try:
+        return dict(request())
+    except AuthlibOAuthError as exc:
+        raise _Refused(str(exc.error or ""), exc.description) from None
+    except requests.HTTPError as exc:  # Authlib's answer to a 5xx: read the error ourselves
+        resp = exc.response
+        data = resp.json() if resp is not None else {}
+        raise _Refused(str(data.get("error") or ""), data.get("error_description"),
+                       resp.status_code if resp is not None else 0) from None
+    except requests.RequestException as exc:
+        cause = _root_cause(exc)
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            raise OAuthError(f"TLS certificate of the token endpoint {where} not trusted "
+                             f"({cause.verify_message})") from None
+        raise OAuthError(f"cannot reach the OAuth2 token endpoint {where}: {cause}") from None
 
 
 def _account_from(answer: dict[str, Any], fallback: str) -> str:
@@ -305,13 +363,13 @@ def _account_from(answer: dict[str, Any], fallback: str) -> str:
     return fallback
 
 
-def _token_from(client: Client, answer: _Answer, now: datetime, account: str,
+def _token_from(client: Client, data: dict[str, Any], now: datetime, account: str,
                 previous: Token | None = None) -> Token:
-    data = answer.data
+    """The token to store from a token answer (Authlib's OAuth2Token, a dict)."""
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
-        raise OAuthError(f"the token endpoint answered without an access_token "
-                         f"({answer.describe()})")
+        raise OAuthError(f"the token endpoint {_where(client.token_url)} answered without "
+                         "an access_token")
     try:
         lifetime = int(data.get("expires_in", 3600))
     except (TypeError, ValueError):
@@ -376,23 +434,27 @@ class TokenSource:
         if not token.refresh_token:
             raise OAuthLoginNeeded(f"the OAuth2 access token for {token.account} expired and "
                                    f"there is no refresh token; {_login_hint(client)}")
-        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token,
-                "client_id": client.client_id}
-        if client.scope_on_refresh:
-            form["scope"] = client.scopes
-        if client.client_secret:
-            form["client_secret"] = client.client_secret
+        scope = {"scope": client.scopes} if client.scope_on_refresh else {}
         now = self.clock()
-        answer = _post(client.token_url, form, client.timeout)
-        if answer.error in ("invalid_grant", "interaction_required", "consent_required",
-                            "unauthorized_client", "invalid_client"):
-            raise OAuthLoginNeeded(
-                f"the OAuth2 refresh token for {token.account} was refused "
-                f"({answer.describe()}): it expired or was revoked; {_login_hint(client)}")
-        if answer.error or answer.status >= 400:
-            raise OAuthError(f"refreshing the OAuth2 token for {token.account} failed "
-                             f"({answer.describe()}); it is tried again at the next poll")
+        with _session(client) as session:
+            try:
+                answer = _call(client.token_url, lambda: session.refresh_token(
+                    client.token_url, refresh_token=token.refresh_token, **scope,
+                    **_NO_REDIRECTS))
+            except _Refused as exc:
+                if exc.error in _SIGN_IN_AGAIN:
+                    raise OAuthLoginNeeded(
+                        f"the OAuth2 refresh token for {token.account} was refused "
+                        f"({exc.text}): it expired or was revoked; {_login_hint(client)}"
+                    ) from None
+                raise OAuthError(f"refreshing the OAuth2 token for {token.account} failed "
+                                 f"({exc.text}); it is tried again at the next poll") from None
         return _token_from(client, answer, now, token.account, previous=token)
+
+
+# Refresh answers that no retry can mend: a person has to sign in again.
+_SIGN_IN_AGAIN = ("invalid_grant", "interaction_required", "consent_required",
+                  "unauthorized_client", "invalid_client")
 
 
 def token_source(settings: Settings, which: str) -> TokenSource | None:
@@ -459,45 +521,57 @@ def _login(client: Client, account: str, *, echo: Echo,
 def _device_flow(client: Client, account: str, echo: Echo,
                  sleep: Callable[[float], None], clock: Callable[[], datetime]) -> Token:
     """RFC 8628: ask for a user code, show it, poll the token endpoint until approved."""
-    answer = _post(client.device_code_url, {"client_id": client.client_id,
-                                            "scope": client.scopes}, client.timeout)
-    if answer.error or answer.status >= 400:
-        hint = ""
-        if answer.error in ("invalid_client", "unauthorized_client"):
-            hint = "; check oauth.client_id and that 'Allow public client flows' is on"
-        raise OAuthError(f"the device-code request was refused ({answer.describe()}){hint}")
-    data = answer.data
-    try:
-        device_code = str(data["device_code"])
-        user_code = str(data["user_code"])
-        uri = str(data.get("verification_uri") or data["verification_url"])
-        expires_in = int(data.get("expires_in", 900))
-        interval = max(1, int(data.get("interval", 5)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise OAuthError(f"the device-code answer lacks {exc}") from None
-    who = f" as {account}" if account else ""
-    echo(f"To sign in{who}, open {uri} in a browser and enter the code {user_code} "
-         f"(valid for {max(1, expires_in // 60)} minutes). Waiting …")
-    deadline = time.monotonic() + expires_in
-    form = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code,
-            "client_id": client.client_id}
-    if client.client_secret:
-        form["client_secret"] = client.client_secret
-    while True:
-        sleep(interval)
-        now = clock()
-        answer = _post(client.token_url, form, client.timeout)
-        if answer.error == "authorization_pending":
-            pass
-        elif answer.error == "slow_down":
-            interval += 5
-        elif answer.error:
-            raise OAuthError(f"sign-in not completed ({answer.describe()})")
-        else:
-            return _token_from(client, answer, now, account)
-        if time.monotonic() > deadline:
-            raise OAuthError("sign-in not completed before the code expired; run "
-                             "`mailproc auth login` again")
+    with _session(client) as session:
+        try:
+            data = _call(client.device_code_url, lambda: _device_authorization(session, client))
+        except _Refused as exc:
+            hint = ""
+            if exc.error in ("invalid_client", "unauthorized_client"):
+                hint = "; check oauth.client_id and that 'Allow public client flows' is on"
+            raise OAuthError(f"the device-code request was refused ({exc.text}){hint}"
+                             ) from None
+        try:
+            device_code = str(data["device_code"])
+            user_code = str(data["user_code"])
+            uri = str(data.get("verification_uri") or data["verification_url"])
+            expires_in = int(data.get("expires_in", 900))
+            interval = max(1, int(data.get("interval", 5)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OAuthError(f"the device-code answer lacks {exc}") from None
+        who = f" as {account}" if account else ""
+        echo(f"To sign in{who}, open {uri} in a browser and enter the code {user_code} "
+             f"(valid for {max(1, expires_in // 60)} minutes). Waiting …")
+        deadline = time.monotonic() + expires_in
+        while True:
+            sleep(interval)
+            now = clock()
+            try:
+                answer = _call(client.token_url, lambda: session.fetch_token(
+                    client.token_url, grant_type=DEVICE_CODE_GRANT, device_code=device_code,
+                    **_NO_REDIRECTS))
+            except _Refused as exc:
+                if exc.error == "slow_down":
+                    interval += 5
+                elif exc.error != "authorization_pending":
+                    raise OAuthError(f"sign-in not completed ({exc.text})") from None
+            else:
+                return _token_from(client, answer, now, account)
+            if time.monotonic() > deadline:
+                raise OAuthError("sign-in not completed before the code expired; run "
+                                 "`mailproc auth login` again")
+
+
+def _device_authorization(session: OAuth2Session, client: Client) -> dict[str, Any]:
+    """The device authorization request (RFC 8628 section 3.1): Authlib has no client call
+    for it, so it is posted with the session (its timeout, TLS verification, User-Agent)."""
+    resp = _json_object(session.post(
+        client.device_code_url, data={"client_id": client.client_id, "scope": client.scopes},
+        headers={"Accept": "application/json"}, withhold_token=True, **_NO_REDIRECTS))
+    data = resp.json()
+    if resp.status_code >= 400 or "error" in data:
+        raise _Refused(str(data.get("error") or ""), data.get("error_description"),
+                       resp.status_code)
+    return data
 
 
 class _RedirectCatcher(BaseHTTPRequestHandler):
@@ -540,47 +614,39 @@ def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, 
     """RFC 8252 installed-app flow: authorization code to a loopback redirect, with PKCE."""
     server = _RedirectServer(("127.0.0.1", port), _RedirectCatcher)
     server.timeout = 1.0
-    server.expected_state = secrets.token_urlsafe(24)
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
-    verifier = secrets.token_urlsafe(64)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
-                                         ).rstrip(b"=").decode()
-    params = {"client_id": client.client_id, "redirect_uri": redirect_uri,
-              "response_type": "code", "scope": client.scopes,
-              "state": server.expected_state, "code_challenge": challenge,
-              "code_challenge_method": "S256", "access_type": "offline", "prompt": "consent"}
-    if account:
-        params["login_hint"] = account
-    sep = "&" if "?" in client.authorize_url else "?"
-    url = client.authorize_url + sep + urlencode(params)
-    try:
-        who = f" as {account}" if account else ""
-        echo(f"To sign in{who}, open this address in a browser on this machine:\n{url}\n"
-             f"Waiting for the answer on {redirect_uri} …")
-        if open_browser:
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-        wait = BROWSER_WAIT_SECONDS if wait_seconds is None else wait_seconds
-        deadline = time.monotonic() + wait
-        while server.result is None and time.monotonic() < deadline:
-            server.handle_request()
-    finally:
-        server.server_close()
-    result = server.result
-    if result is None:
-        raise OAuthError(f"no answer from the browser within {wait:.0f} seconds; run "
-                         "`mailproc auth login` again")
-    if "code" not in result:
-        raise OAuthError(f"sign-in refused: {result.get('error', 'unknown error')} "
-                         f"{result.get('error_description', '')}".strip())
-    form = {"grant_type": "authorization_code", "code": result["code"],
-            "redirect_uri": redirect_uri, "client_id": client.client_id,
-            "code_verifier": verifier}
-    if client.client_secret:
-        form["client_secret"] = client.client_secret
-    now = clock()
-    answer = _post(client.token_url, form, client.timeout)
-    if answer.error or answer.status >= 400:
-        raise OAuthError(f"the authorization code was refused ({answer.describe()})")
+    verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
+    with _session(client, code_challenge_method="S256") as session:
+        try:
+            url, server.expected_state = session.create_authorization_url(
+                client.authorize_url, code_verifier=verifier, redirect_uri=redirect_uri,
+                scope=client.scopes, access_type="offline", prompt="consent",
+                login_hint=account or None)
+            who = f" as {account}" if account else ""
+            echo(f"To sign in{who}, open this address in a browser on this machine:\n{url}\n"
+                 f"Waiting for the answer on {redirect_uri} …")
+            if open_browser:
+                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            wait = BROWSER_WAIT_SECONDS if wait_seconds is None else wait_seconds
+            deadline = time.monotonic() + wait
+            while server.result is None and time.monotonic() < deadline:
+                server.handle_request()
+        finally:
+            server.server_close()
+        result = server.result
+        if result is None:
+            raise OAuthError(f"no answer from the browser within {wait:.0f} seconds; run "
+                             "`mailproc auth login` again")
+        if "code" not in result:
+            raise OAuthError(f"sign-in refused: {result.get('error', 'unknown error')} "
+                             f"{result.get('error_description', '')}".strip())
+        now = clock()
+        try:
+            answer = _call(client.token_url, lambda: session.fetch_token(
+                client.token_url, grant_type="authorization_code", code=result["code"],
+                redirect_uri=redirect_uri, code_verifier=verifier, **_NO_REDIRECTS))
+        except _Refused as exc:
+            raise OAuthError(f"the authorization code was refused ({exc.text})") from None
     return _token_from(client, answer, now, account)
 
 

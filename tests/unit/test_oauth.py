@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import re
+import shutil
+import ssl
 import stat
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from appfixture import write_config
@@ -220,6 +227,89 @@ def test_refresh_refused_or_unreachable_says_what_to_do(tmp_path: Path, server: 
     assert not isinstance(err2.value, OAuthLoginNeeded)  # transient: tried again later
 
 
+class _Canned(BaseHTTPRequestHandler):
+    """A token endpoint gone wrong: /redirect, /html and /busy answer what their name says."""
+
+    hits: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.hits.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, headers, body = {
+            "/redirect": (307, {"Location": "/elsewhere"}, b""),
+            "/html": (200, {"Content-Type": "text/html"}, b"<html>proxy login</html>"),
+            "/busy": (503, {"Content-Type": "application/json"},
+                      b'{"error": "temporarily_unavailable", "error_description": "later"}'),
+        }.get(self.path, (404, {}, b""))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_odd_token_endpoint_answers_are_transient_errors_with_the_status(
+        tmp_path: Path, server: TokenServer):
+    s = settings_for(tmp_path, server)
+    source = oauth.token_source(s, "mailbox")
+    assert source is not None
+    store(s, server, expires_in=timedelta(0))
+    httpd = HTTPServer(("127.0.0.1", 0), _Canned)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        for path, words in (("/redirect", "answered HTTP 307 without a JSON object"),
+                            ("/html", "answered HTTP 200 without a JSON object"),
+                            ("/busy", "failed (temporarily_unavailable: later); it is tried "
+                                      "again at the next poll")):
+            source.client = dataclasses.replace(source.client, token_url=base + path)
+            with pytest.raises(OAuthError, match=re.escape(words)) as err:
+                source.access_token()
+            assert not isinstance(err.value, OAuthLoginNeeded)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "/elsewhere" not in _Canned.hits  # a redirect is not followed with the form
+
+    source.client = dataclasses.replace(source.client, token_url="http://login.example.test/t")
+    with pytest.raises(ConfigError, match="must be an https:// URL"):
+        source.access_token()
+
+
+def test_an_untrusted_certificate_is_named(tmp_path: Path, server: TokenServer):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not found: run .ci/install")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-nodes", "-days", "1", "-newkey", "rsa:2048",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd = HTTPServer(("127.0.0.1", 0), _Canned)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    s = settings_for(tmp_path, server)
+    source = oauth.token_source(s, "mailbox")
+    assert source is not None
+    store(s, server, expires_in=timedelta(0))
+    source.client = dataclasses.replace(
+        source.client, token_url=f"https://127.0.0.1:{httpd.server_address[1]}/html")
+    try:
+        with pytest.raises(OAuthError, match="TLS certificate of the token endpoint "
+                                             r"127\.0\.0\.1:\d+ not trusted"):
+            source.access_token()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_a_token_of_another_client_is_not_used(tmp_path: Path, server: TokenServer):
     s = settings_for(tmp_path, server)
     now = datetime.now(UTC)
@@ -242,7 +332,8 @@ def test_xoauth2_strings():
 # ---- sign-in --------------------------------------------------------------------------
 
 def test_google_installed_app_sign_in_with_pkce(tmp_path: Path, server: TokenServer,
-                                                monkeypatch: pytest.MonkeyPatch):
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture):
     server.client_secret = "desktop-secret"
     config = oauth_config(tmp_path, f"""
 [oauth]
@@ -251,6 +342,10 @@ client_id = "{CLIENT_ID}"
 token_url = "{server.url}/token"
 authorize_url = "{server.url}/o/oauth2/v2/auth?hd=contoh.co.id"
 """)
+    text = config.read_text()
+    assert text.count('\nlevel = "INFO"\n') == 1  # [logging]: DEBUG for urllib3 and Authlib
+    config.write_text(text.replace('\nlevel = "INFO"\n', '\nlevel = "DEBUG"\n'))
+    caplog.set_level(logging.DEBUG)
     opened: list[str] = []
 
     def browser(url: str) -> bool:
@@ -267,13 +362,22 @@ authorize_url = "{server.url}/o/oauth2/v2/auth?hd=contoh.co.id"
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     [url] = opened
-    assert url.startswith(f"{server.url}/o/oauth2/v2/auth?hd=contoh.co.id&client_id=")
+    # The configured query is kept and the parameters added (their order is Authlib's).
+    assert url.startswith(f"{server.url}/o/oauth2/v2/auth?hd=contoh.co.id&")
+    query = parse_qs(urlsplit(url).query)
+    assert query["client_id"] == [CLIENT_ID] and query["response_type"] == ["code"]
+    assert query["state"][0] and query["code_challenge"][0]
     assert "code_challenge_method=S256" in url and "access_type=offline" in url
     assert "scope=https%3A%2F%2Fmail.google.com%2F" in url
     [grant] = server.seen.grants("authorization_code")  # PKCE checked by the server
     assert grant["redirect_uri"].startswith("http://127.0.0.1:")
     assert grant["client_secret"] == "desktop-secret"
     assert "desktop-secret" not in result.output
+    stored = oauth.load_token(tmp_path / "var" / "oauth-token.json")
+    assert stored is not None
+    for secret in ("desktop-secret", grant["code"], grant["code_verifier"],
+                   stored.access_token, stored.refresh_token):
+        assert secret not in caplog.text and secret not in result.output
     assert "signed in as keluhan@contoh.co.id (google)" in result.output
 
     status = CliRunner().invoke(cli, ["--config", str(config), "auth", "status", "--json"],
