@@ -42,16 +42,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import requests
-from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
-from authlib.integrations.requests_client import OAuth2Session
 
 from mailproc.config import OAuthSettings, Settings, secure_endpoint
 from mailproc.errors import ConfigError, OAuthError, OAuthLoginNeeded
+
+if TYPE_CHECKING:  # imported where used: a poll with passwords does not pay for them
+    import requests
+    from authlib.integrations.requests_client import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +291,8 @@ def _json_object(resp: requests.Response) -> requests.Response:
 def _session(client: Client, **options: Any) -> OAuth2Session:
     """An Authlib session for `client`. A client secret (Google's installed apps) is sent in
     the form (client_secret_post); a public client (Microsoft) sends only its client_id."""
+    from authlib.integrations.requests_client import OAuth2Session
+
     for url in (client.token_url, client.device_code_url, client.authorize_url):
         if url and not secure_endpoint(url):
             raise ConfigError(f"OAuth2 endpoint {_where(url)}: must be an https:// URL")
@@ -327,6 +328,9 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _call(url: str, request: Callable[[], Any]) -> dict[str, Any]:
     """Run one request of the session. An OAuth2 error answer raises _Refused (the caller
     says what it means); an unreachable endpoint or an untrusted certificate OAuthError."""
+    import requests
+    from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
+
     where = _where(url)
     try:
         return dict(request())
@@ -615,6 +619,8 @@ def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, 
     server = _RedirectServer(("127.0.0.1", port), _RedirectCatcher)
     server.timeout = 1.0
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
+    from authlib.common.security import generate_token
+
     verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
     with _session(client, code_challenge_method="S256") as session:
         try:
