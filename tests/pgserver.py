@@ -391,3 +391,22 @@ class PostgresServer:
         except OSError as exc:
             return f"({exc})"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def start_for_tests(request: Any) -> PostgresServer:
+    """A started private cluster for a pytest fixture (`request`), stopped at its end even
+    when start() fails half-way. Fails, never skips, when PostgreSQL or psycopg2 is missing:
+    a skip would hide a missing install step in CI."""
+    import pytest
+
+    if find_pg_bin() is None:
+        pytest.fail("PostgreSQL is not installed (initdb/pg_ctl): run .ci/install",
+                    pytrace=False)
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        pytest.fail("psycopg2 is not installed: run .ci/install", pytrace=False)
+    server = PostgresServer()
+    request.addfinalizer(server.stop)  # registered first: runs even if start() half-fails
+    server.start()
+    return server

@@ -15,7 +15,7 @@ import pytest
 from appfixture import LocalApp
 from click.testing import Result
 from conftest import MailEnv
-from pgserver import PostgresServer, find_pg_bin
+from pgserver import PostgresServer, start_for_tests
 from servers import free_port
 
 from mailproc import store
@@ -38,16 +38,9 @@ def one_error_line(result: Result) -> str:
 def postgres(request: pytest.FixtureRequest) -> PostgresServer:
     """A private cluster (trust on loopback) in which the role mp_pw must give its password
     (scram-sha-256): a pg_hba.conf line for that role ahead of the trust lines."""
-    if find_pg_bin() is None:
-        pytest.fail("PostgreSQL is not installed (initdb/pg_ctl): run .ci/install",
-                    pytrace=False)
-    try:
-        import psycopg2
-    except ImportError:
-        pytest.fail("psycopg2 is not installed: run .ci/install", pytrace=False)
-    server = PostgresServer()
-    request.addfinalizer(server.stop)
-    server.start()
+    import psycopg2
+
+    server = start_for_tests(request)
     server.psql(f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'")
     server.psql(f"CREATE DATABASE {PG_USER}_db OWNER {PG_USER}")
     hba = server.datadir / "pg_hba.conf"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pgserver import PostgresServer, find_pg_bin
+from pgserver import PostgresServer, start_for_tests
 from test_concurrent_numbering import (
     NOW,
     PER_WORKER,
@@ -31,18 +31,7 @@ from mailproc import outbox, services, store
 
 @pytest.fixture(scope="module")
 def postgres(request: pytest.FixtureRequest) -> PostgresServer:
-    if find_pg_bin() is None:
-        # Fail, not skip: a skip would hide a missing install step in CI.
-        pytest.fail("PostgreSQL is not installed (initdb/pg_ctl): run .ci/install",
-                    pytrace=False)
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        pytest.fail("psycopg2 is not installed: run .ci/install", pytrace=False)
-    server = PostgresServer()
-    request.addfinalizer(server.stop)  # registered first: runs even if start() half-fails
-    server.start()
-    return server
+    return start_for_tests(request)
 
 
 @pytest.fixture
