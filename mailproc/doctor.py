@@ -345,7 +345,6 @@ def _database(settings: Settings, now: datetime) -> list[Check]:
     try:
         database = store.open_database(url, source=settings.source("database.url"))
         try:
-            database.connect(reuse_if_open=True)
             store.check_schema()
             version = store.SCHEMA_VERSION
         finally:

@@ -555,7 +555,7 @@ class _Flush:
                 "notice_send_failed", number=complaint.number,
                 company_name=settings.company.name, to=", ".join(recipients),
                 subject=row.subject, report=shorten(reason, 1500), ack=row.kind == "ack",
-                customer_display=_customer_display(complaint), attempts=attempts,
+                customer_display=store.customer_display(complaint), attempts=attempts,
                 outgoing_id=row.id)
         except Exception as exc:  # noqa: BLE001 - a broken mail text must not stop the flush
             log.error("cannot tell marketing administration about outgoing mail %s: %s",
@@ -566,12 +566,6 @@ class _Flush:
                             body=text.body, complaint=complaint, source="outbox")
         self.notices.append(notice.id)
 
-
-def _customer_display(complaint: store.Complaint) -> str:
-    c = complaint.customer
-    if c is None:
-        return "(tidak diketahui)"
-    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
 
 
 def stuck_rows(settings: Settings, now: datetime) -> list[OutgoingMail]:

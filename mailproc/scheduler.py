@@ -25,19 +25,27 @@ from mailproc.errors import AlreadyRunning, MailprocError
 log = logging.getLogger(__name__)
 
 
+def run_job(name: str, job: Callable[[], Any]) -> bool:
+    """Run `job`, log any failure, return whether it succeeded; never raises."""
+    started = time.monotonic()
+    try:
+        job()
+    except MailprocError as exc:
+        log.error("%s failed: %s", name, exc)
+    except Exception:  # noqa: BLE001 - a bug in one job must not stop the others
+        log.exception("%s failed unexpectedly", name)
+    else:
+        log.debug("%s done in %.2fs", name, time.monotonic() - started)
+        return True
+    return False
+
+
 def guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
-    """Run `job`, log any failure, and always return normally so schedule keeps its rhythm."""
+    """`job` for schedule: failures logged, always returns normally so schedule keeps its
+    rhythm."""
 
     def run() -> None:
-        started = time.monotonic()
-        try:
-            job()
-        except MailprocError as exc:
-            log.error("%s failed: %s", name, exc)
-        except Exception:  # noqa: BLE001 - a bug in one job must not stop the loop
-            log.exception("%s failed unexpectedly", name)
-        else:
-            log.debug("%s done in %.2fs", name, time.monotonic() - started)
+        run_job(name, job)
 
     run.__name__ = name
     return run
@@ -66,18 +74,28 @@ def instance_lock(state_dir: os.PathLike[str] | str, database_url: str) -> Itera
         fh.close()
 
 
+def jobs(app: services.App, poll_cycle: Callable[..., Any],
+         flush: Callable[[services.App], Any], stop: services.StopFlag
+         ) -> list[tuple[str, float, Callable[[], Any]]]:
+    """Every job of `mailproc run`: (name, every how many minutes, what it does). The loop
+    schedules them; `run --once` runs each once, in this order."""
+    return [
+        ("poll", app.settings.poll_minutes, lambda: poll_cycle(app, stop)),
+        ("outbox", 1, lambda: flush(app)),
+        # Checked every 15 minutes rather than schedule's .at(): that needs pytz for the
+        # company time zone. remind() acts from calendar.remind_at on working days, each
+        # reminder at most once a day, so the repeats cost a query each.
+        ("remind", 15, lambda: _remind(app, flush)),
+        ("reports", 15, lambda: _reports(app, flush)),
+    ]
+
+
 def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
                     flush: Callable[[services.App], Any],
                     stop: services.StopFlag) -> schedule.Scheduler:
     sched = schedule.Scheduler()
-    sched.every(app.settings.poll_minutes).minutes.do(
-        guarded("poll", lambda: poll_cycle(app, stop)))
-    sched.every(1).minutes.do(guarded("outbox", lambda: flush(app)))
-    # Checked every 15 minutes rather than schedule's .at(): that needs pytz for the company
-    # time zone. remind() acts from calendar.remind_at on working days, each reminder at most
-    # once a day, so the repeats cost a query each.
-    sched.every(15).minutes.do(guarded("remind", lambda: _remind(app, flush)))
-    sched.every(15).minutes.do(guarded("reports", lambda: _reports(app, flush)))
+    for name, minutes, job in jobs(app, poll_cycle, flush, stop):
+        sched.every(minutes).minutes.do(guarded(name, job))
     return sched
 
 
@@ -150,24 +168,12 @@ def run_once(app: services.App, poll_cycle: Callable[..., Any],
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     failed: list[str] = []
-    jobs: list[tuple[str, Callable[[], Any]]] = [
-        ("poll", lambda: poll_cycle(app, stop)),
-        ("outbox", lambda: flush(app)),
-        ("remind", lambda: _remind(app, flush)),
-        ("reports", lambda: _reports(app, flush)),
-    ]
     try:
         with instance_lock(app.settings.state_dir, app.settings.database_url):
-            for name, job in jobs:
+            for name, _minutes, job in jobs(app, poll_cycle, flush, stop):
                 if stop.stop:
                     break
-                try:
-                    job()
-                except MailprocError as exc:
-                    log.error("%s failed: %s", name, exc)
-                    failed.append(name)
-                except Exception:  # noqa: BLE001 - the other jobs still run
-                    log.exception("%s failed unexpectedly", name)
+                if not run_job(name, job):  # the other jobs still run
                     failed.append(name)
     finally:
         for sig, handler in previous.items():

@@ -506,12 +506,6 @@ def _queue_ack(app: App, complaint: Complaint, customer: Address, now: datetime,
     return True, ""
 
 
-def _customer_display(complaint: Complaint) -> str:
-    c = complaint.customer
-    if c is None:
-        return "(tidak diketahui)"
-    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
-
 
 def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | None,
                                 ack_sent: bool, ack_note: str, ptpp_note: str,
@@ -526,7 +520,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
     texts = app.texts.render(
         "notice_new_complaint", number=complaint.number, company_name=s.company.name,
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
-        customer_display=_customer_display(complaint), received_by=complaint.received_by,
+        customer_display=store.customer_display(complaint), received_by=complaint.received_by,
         channel=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
         contact=complaint.contact,
         category_label=labels.get(primary or "", "Belum terklasifikasi"),
@@ -651,7 +645,7 @@ def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: st
                 "notice_bounce", number=complaint.number, company_name=s.company.name,
                 to=", ".join(recipients), subject=bounced.subject,
                 report=shorten(mail.text, 1500), ack=bounced.kind == "ack",
-                customer_display=_customer_display(complaint),
+                customer_display=store.customer_display(complaint),
             )
             queue_mail(settings=s, now=now, kind="notice_bounce", to=s.marketing_admin,
                        subject=texts.subject, body=texts.body, complaint=complaint,

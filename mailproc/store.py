@@ -98,6 +98,14 @@ class Customer(BaseModel):
     created_at = pw.DateTimeField()
 
 
+def customer_display(complaint: Complaint) -> str:
+    """The complaint's customer as mail texts show it: "Name <address>", or what is known."""
+    c = complaint.customer
+    if c is None:
+        return "(tidak diketahui)"
+    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
+
+
 class Complaint(BaseModel):
     number = pw.CharField(max_length=100, unique=True)
     year = pw.IntegerField()
