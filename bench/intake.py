@@ -378,11 +378,13 @@ def _wrap(owner, name, label=None, key=None):
 
 if os.environ.get("BENCH_BREAKDOWN"):
     import peewee
-    from mailproc import cli as m_cli, outbox, services, store
+    from mailproc import cli as m_cli, store
+    from mailproc.outgoing import outbox
+    from mailproc.intake import services
     from mailproc.archive import Archive
-    from mailproc.mailbox import ImapSource
-    from mailproc.texts import MailTexts
-    from mailproc import workflow
+    from mailproc.intake.mailbox import ImapSource
+    from mailproc.outgoing.texts import MailTexts
+    from mailproc.ptpp import workflow
     _wrap(services, "poll", "services.poll (fetch + process + mark, no flush)")
     _wrap(services, "process_mail", "  process_mail (parse, decide, register; one mail)")
     _wrap(services, "parse_message", "    parse_message")

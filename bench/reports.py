@@ -27,9 +27,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from appfixture import LocalApp  # noqa: E402
 
-from mailproc import reportjobs, services, store  # noqa: E402
+from mailproc import store  # noqa: E402
 from mailproc.config import load_settings  # noqa: E402
 from mailproc.domain import states  # noqa: E402
+from mailproc.intake import services  # noqa: E402
+from mailproc.reports import jobs as reportjobs  # noqa: E402
 
 WIB = ZoneInfo("Asia/Jakarta")
 CATEGORIES = ["kualitas", "kemasan", "keterlambatan", "kuantitas", "salah_kirim", "tagihan"]

@@ -1,5 +1,5 @@
 """Plain records of complaints and their PTPP cycles, as the reports see them: loaded from the
-database by `mailproc.reportdata`, consumed by the pure figures in `domain.figures`.
+database by `mailproc.store.reportdata`, consumed by the pure figures in `domain.figures`.
 All datetimes are timezone-aware (UTC); dates are the company's local dates."""
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from mailproc import services, store
+from mailproc import store
 from mailproc.config import Settings, load_settings
-from mailproc.mailbox import Fetched
+from mailproc.intake import services
+from mailproc.intake.mailbox import Fetched
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTING = (REPO / "tests" / "fixtures" / "routing.toml").read_text(encoding="utf-8")

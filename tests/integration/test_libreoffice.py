@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from docfill import PTPP_ANSWERS, RETUR_ANSWERS, fill, fill_in_order  # noqa: E402
 
-from mailproc.documents import check_template, read_form, render, sample_context  # noqa: E402
 from mailproc.domain import forms  # noqa: E402
 from mailproc.domain.forms import parse_date  # noqa: E402
+from mailproc.forms.documents import check_template, read_form, render, sample_context  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PTPP = REPO / "doc_templates" / "ptpp.docx"

@@ -26,7 +26,9 @@ from test_concurrent_numbering import (
     write_config,
 )
 
-from mailproc import outbox, services, store
+from mailproc import store
+from mailproc.intake import services
+from mailproc.outgoing import outbox
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +185,9 @@ def test_procedure_and_reports_on_postgresql(tmp_path: Path, pg_url: str) -> Non
     import zipfile
     from zoneinfo import ZoneInfo
 
-    from mailproc import reminders, reportjobs, workflow
     from mailproc.domain import states
+    from mailproc.ptpp import reminders, workflow
+    from mailproc.reports import jobs as reportjobs
 
     wib = ZoneInfo("Asia/Jakarta")
     config = write_config(tmp_path, pg_url)

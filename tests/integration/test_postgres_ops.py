@@ -12,8 +12,10 @@ import pytest
 from appfixture import write_config
 from test_postgres import pg_url, postgres  # noqa: F401 - fixtures
 
-from mailproc import backup, migrations, store
+from mailproc import store
 from mailproc.config import load_settings
+from mailproc.ops import backup
+from mailproc.store import migrations
 
 
 def test_init_applies_pending_migrations_on_postgresql(pg_url: str) -> None:  # noqa: F811

@@ -254,7 +254,7 @@ def test_a_new_mail_with_the_form_finds_its_ptpp_by_the_number_inside(mailenv: M
 def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     """Not effective (by the CLI) then effective (by section C in a reply), and what each
     person receives along the way."""
-    from mailproc import documents
+    from mailproc.forms import documents
 
     issued = register(mailenv)
     qc, admin = mailenv.addr("qc"), mailenv.addr("admin")

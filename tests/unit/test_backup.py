@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from appfixture import REPO, LocalApp
 
-from mailproc import backup as backup_mod
+from mailproc.ops import backup as backup_mod
 
 
 @pytest.fixture

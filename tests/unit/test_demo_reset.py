@@ -11,9 +11,9 @@ import pytest
 from appfixture import REPO, write_config
 from click.testing import CliRunner
 
-from mailproc import demo as demo_mod
 from mailproc.cli import cli
 from mailproc.config import load_settings
+from mailproc.ops import demo as demo_mod
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pathlib import Path
 from appfixture import REPO, LocalApp
 from docfill import edit_part
 
-import mailproc.doctor
-from mailproc import doctor
+import mailproc.ops.doctor
+from mailproc.ops import doctor
 
 
 def run(app: LocalApp, *args: str) -> tuple[int, list[dict[str, str]]]:
@@ -128,7 +128,7 @@ def test_archive_missing_or_short_of_space(tmp_path: Path, monkeypatch):
     assert code == 1 and by_check(rows)["archive"]["status"] == "fail"
     (tmp_path / "archive").mkdir()
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(mailproc.doctor.shutil, "disk_usage",
+    monkeypatch.setattr(mailproc.ops.doctor.shutil, "disk_usage",
                         lambda path: usage(10 ** 10, 10 ** 10 - 50 * 2 ** 20, 50 * 2 ** 20))
     code, rows = run(app)
     assert code == 0
@@ -139,12 +139,12 @@ def test_archive_missing_or_short_of_space(tmp_path: Path, monkeypatch):
 def test_calendar_without_next_years_data_warns(tmp_path: Path, monkeypatch):
     app = LocalApp(tmp_path)
     year = app.clock().year
-    real = mailproc.doctor.holidays_id.indonesian_days_off
+    real = mailproc.ops.doctor.holidays_id.indonesian_days_off
 
     def only_this_year(years, *, cuti_bersama):
         return real(years, cuti_bersama=cuti_bersama) if year in years else {}
 
-    monkeypatch.setattr(mailproc.doctor.holidays_id, "indonesian_days_off", only_this_year)
+    monkeypatch.setattr(mailproc.ops.doctor.holidays_id, "indonesian_days_off", only_this_year)
     code, rows = run(app)
     assert code == 0
     assert by_check(rows)[f"calendar {year}"]["status"] == "ok"

@@ -23,8 +23,10 @@ from docfill import (  # noqa: E402
     strip_controls,
 )
 
-from mailproc import documents  # noqa: E402
-from mailproc.documents import (  # noqa: E402
+from mailproc.domain import forms  # noqa: E402
+from mailproc.domain.forms import parse_date  # noqa: E402
+from mailproc.forms import documents  # noqa: E402
+from mailproc.forms.documents import (  # noqa: E402
     CorruptDocument,
     DocumentError,
     Limits,
@@ -39,8 +41,6 @@ from mailproc.documents import (  # noqa: E402
     sniff,
     template_fields,
 )
-from mailproc.domain import forms  # noqa: E402
-from mailproc.domain.forms import parse_date  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PTPP = REPO / "doc_templates" / "ptpp.docx"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from appfixture import LocalApp
 
-import mailproc.services
+import mailproc.intake.services
 
 
 def mail(subject: str, mid: str, sender: str = "pelanggan@example.com") -> bytes:
@@ -18,14 +18,14 @@ def mail(subject: str, mid: str, sender: str = "pelanggan@example.com") -> bytes
 
 def test_processing_error_quarantines_that_mail_only(tmp_path: Path, monkeypatch):
     app = LocalApp(tmp_path)
-    real = mailproc.services.classify_text
+    real = mailproc.intake.services.classify_text
 
     def flaky(text, rules):
         if "meledak" in text:
             raise RuntimeError("aturan rusak")
         return real(text, rules)
 
-    monkeypatch.setattr(mailproc.services, "classify_text", flaky)
+    monkeypatch.setattr(mailproc.intake.services, "classify_text", flaky)
     app.deliver(mail("barang meledak", "boom@example.com"))
     app.deliver(mail("barang rusak", "ok@example.com"))
     summary = app.poll()
@@ -48,8 +48,8 @@ def test_database_failure_leaves_the_mail_for_the_next_poll(tmp_path: Path, monk
     def down(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mailproc.services, "quarantine", down)
-    monkeypatch.setattr(mailproc.services, "register_from_mail", down)
+    monkeypatch.setattr(mailproc.intake.services, "quarantine", down)
+    monkeypatch.setattr(mailproc.intake.services, "register_from_mail", down)
     app.deliver(mail("barang rusak", "later@example.com"))
     summary = app.poll()
     assert summary["errors"] and "disk full" in summary["errors"][0]

@@ -25,7 +25,7 @@ def record(msg: str, *args: object, exc: bool = False, **extra: object) -> loggi
             raise RuntimeError("boom")
         except RuntimeError:
             exc_info = sys.exc_info()
-    rec = logging.LogRecord("mailproc.services", logging.WARNING, __file__, 1, msg, args,
+    rec = logging.LogRecord("mailproc.intake.services", logging.WARNING, __file__, 1, msg, args,
                             exc_info)
     for key, value in extra.items():
         setattr(rec, key, value)
@@ -38,7 +38,7 @@ def test_json_line_has_the_fields_and_the_extras():
                folders=["INBOX", "Quarantine"], exc=True))
     assert "\n" not in line
     data = json.loads(line)
-    assert data["level"] == "WARNING" and data["logger"] == "mailproc.services"
+    assert data["level"] == "WARNING" and data["logger"] == "mailproc.intake.services"
     assert data["message"] == "mail <a@b> quarantined"
     assert data["time"].endswith("+00:00")
     assert (data["number"], data["uid"], data["folders"]) == \

@@ -1,4 +1,4 @@
-"""mailproc.mailparse: fixtures in tests/fixtures/eml plus focused cases."""
+"""mailproc.intake.mailparse: fixtures in tests/fixtures/eml plus focused cases."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mailproc.mailparse import (
+from mailproc.intake.mailparse import (
     MAX_FORWARD_DEPTH,
     Address,
     IncomingMail,

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from appfixture import LocalApp
 
-import mailproc.outbox
-from mailproc import outbox, store
+import mailproc.outgoing.outbox
+from mailproc import store
 from mailproc.config import load_settings
 from mailproc.errors import SendError
+from mailproc.outgoing import outbox
 
 
 def complaint_mail(sender: str, subject: str, mid: str) -> bytes:
@@ -103,7 +104,8 @@ def test_one_mail_of_each_bad_kind_among_good_ones(tmp_path: Path, monkeypatch, 
     good.append(_queue(app, to=["josé@example.com"], subject="baik utf8", complaint=number))
     good.append(_queue(app, to=["info@bücher.example"], subject="baik idn", complaint=number))
 
-    real_build, real_header = mailproc.outbox.build_message, mailproc.outbox._header
+    real_build = mailproc.outgoing.outbox.build_message
+    real_header = mailproc.outgoing.outbox._header
 
     def flaky(row, *args, **kwargs):
         if row.subject.startswith("BOOM"):
@@ -115,8 +117,8 @@ def test_one_mail_of_each_bad_kind_among_good_ones(tmp_path: Path, monkeypatch, 
             raise HeaderParseError("header cannot be encoded")
         return real_header(value)
 
-    monkeypatch.setattr(mailproc.outbox, "build_message", flaky)
-    monkeypatch.setattr(mailproc.outbox, "_header", bad_header)
+    monkeypatch.setattr(mailproc.outgoing.outbox, "build_message", flaky)
+    monkeypatch.setattr(mailproc.outgoing.outbox, "_header", bad_header)
     result = app.run("poll", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

@@ -13,10 +13,13 @@ import pytest
 from appfixture import LocalApp
 from testclock import TestClock
 
-from mailproc import outbox, reminders, services, store, workflow
+from mailproc import store
 from mailproc.config import load_settings
 from mailproc.domain import states
 from mailproc.errors import MailprocError
+from mailproc.intake import services
+from mailproc.outgoing import outbox
+from mailproc.ptpp import reminders, workflow
 
 WIB = ZoneInfo("Asia/Jakarta")
 

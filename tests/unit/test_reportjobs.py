@@ -14,9 +14,12 @@ import docx
 import openpyxl
 from appfixture import LocalApp
 
-from mailproc import reportjobs, services, store, workflow
+from mailproc import store
 from mailproc.config import load_settings
 from mailproc.domain import states
+from mailproc.intake import services
+from mailproc.ptpp import workflow
+from mailproc.reports import jobs as reportjobs
 
 WIB = ZoneInfo("Asia/Jakarta")
 PLAN = {"root_cause": "Suhu cetakan tidak stabil", "category_6m": "Mesin",

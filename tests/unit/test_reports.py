@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from docx import Document
 
-from mailproc.reports import (
+from mailproc.reports.output import (
     REGISTER_COLUMNS,
     chart_png,
     register_csv,

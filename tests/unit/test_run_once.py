@@ -9,7 +9,7 @@ from pathlib import Path
 from appfixture import LocalApp
 
 from mailproc.config import load_settings
-from mailproc.scheduler import instance_lock
+from mailproc.ops.scheduler import instance_lock
 
 MAIL = (b"From: a@example.com\r\nSubject: barang rusak\r\nMessage-ID: <once-1@example.com>\r\n"
         b"\r\nkemasan rusak\r\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailproc.errors import AlreadyRunning, MailboxError
-from mailproc.scheduler import guarded, instance_lock
+from mailproc.ops.scheduler import guarded, instance_lock
 
 
 def test_a_failing_job_is_logged_and_returns(caplog):

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailproc.errors import ConfigError
-from mailproc.texts import MailTexts, format_datetime_id
+from mailproc.outgoing.texts import MailTexts, format_datetime_id
 
 REPO = Path(__file__).resolve().parents[2]
 

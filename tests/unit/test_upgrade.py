@@ -14,8 +14,8 @@ from appfixture import LocalApp, write_config
 from click.testing import CliRunner
 from testclock import TestClock
 
-from mailproc import migrations
 from mailproc.cli import Ctx, cli
+from mailproc.store import migrations
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "db" / "release-0.1.0.sql"
 NUMBER = "001/PTPP/MKT/XI/2026"

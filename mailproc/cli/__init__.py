@@ -18,22 +18,16 @@ from typing import Any
 
 import click
 
-from mailproc import (
-    documents,
-    logsetup,
-    oauth,
-    reminders,
-    reportjobs,
-    resources,
-    services,
-    store,
-    workflow,
-)
-from mailproc import outbox as outbox_mod
+from mailproc import logsetup, oauth, resources, store
 from mailproc.config import Settings, config_path_from, load_settings, starter_config
 from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound, explain_os_error
-from mailproc.mailbox import open_source, prepare_maildir
+from mailproc.forms import documents
+from mailproc.intake import services
+from mailproc.intake.mailbox import open_source, prepare_maildir
+from mailproc.outgoing import outbox as outbox_mod
+from mailproc.ptpp import reminders, workflow
+from mailproc.reports import jobs as reportjobs
 
 log = logging.getLogger("mailproc")
 
@@ -241,8 +235,8 @@ def demo(ctx: click.Context, examples: Path | None, reset: bool) -> None:
     if settings.mailbox.kind != "maildir":
         raise MailprocError("the demo seeds a local Maildir; point mailbox.url at maildir:PATH")
     if reset:
-        from mailproc import demo as demo_mod
-        from mailproc.scheduler import instance_lock
+        from mailproc.ops import demo as demo_mod
+        from mailproc.ops.scheduler import instance_lock
 
         demo_mod.reset_paths(settings)  # refuses before the lock creates anything
         with instance_lock(settings.state_dir, settings.database_url):
@@ -341,7 +335,7 @@ def run(obj: Ctx, once: bool) -> None:
 
     Example: mailproc run
     """
-    from mailproc.scheduler import run_forever, run_once
+    from mailproc.ops.scheduler import run_forever, run_once
 
     app = obj.app()
     if once:
@@ -366,7 +360,7 @@ def backup_cmd(obj: Ctx, directory: Path, as_json: bool) -> None:
 
     Example: mailproc backup /var/backups/mailproc
     """
-    from mailproc import backup as backup_mod
+    from mailproc.ops import backup as backup_mod
 
     def say(message: str) -> None:
         click.echo(f"  {message}", err=True)
@@ -927,7 +921,7 @@ def templates_check(obj: Ctx, name: str | None) -> None:
 
     Example: mailproc templates check ptpp
     """
-    from mailproc import doctor
+    from mailproc.ops import doctor
 
     problems: list[str] = []
     for key in [name] if name else ["ptpp", "retur", "email"]:
@@ -981,7 +975,7 @@ def doctor(obj: Ctx, as_json: bool) -> None:
 
     Example: mailproc doctor
     """
-    from mailproc import doctor as doctor_mod
+    from mailproc.ops import doctor as doctor_mod
 
     checks = doctor_mod.run(config_path_from(obj.config_arg, os.environ), os.environ,
                             clock=obj.clock)

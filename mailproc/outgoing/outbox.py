@@ -41,8 +41,8 @@ from mailproc import oauth, store
 from mailproc.archive import Archive
 from mailproc.config import Settings, SmtpSettings
 from mailproc.errors import NotFound, OAuthError, SendError
+from mailproc.outgoing.texts import MailTexts, shorten
 from mailproc.store import OutgoingMail, utcnow_naive
-from mailproc.texts import MailTexts, shorten
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,10 @@ from typing import Any
 
 import schedule
 
-from mailproc import reminders, reportjobs, services
 from mailproc.errors import AlreadyRunning, MailprocError
+from mailproc.intake import services
+from mailproc.ptpp import reminders
+from mailproc.reports import jobs as reportjobs
 
 log = logging.getLogger(__name__)
 

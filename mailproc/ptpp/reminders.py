@@ -16,9 +16,9 @@ from typing import Any
 from mailproc import clocks, store
 from mailproc.domain import calendar as cal
 from mailproc.domain import forms, states
-from mailproc.outbox import queue_mail
+from mailproc.outgoing.outbox import queue_mail
+from mailproc.outgoing.texts import format_datetime_id
 from mailproc.store import Complaint, Ptpp, utcnow_naive
-from mailproc.texts import format_datetime_id
 
 
 @dataclass

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from mailproc import clocks, reportdata, reports, store
+from mailproc import clocks, store
 from mailproc.domain import figures
 from mailproc.domain.records import ComplaintRecord
-from mailproc.outbox import queue_mail
-from mailproc.texts import format_date_id, format_datetime_id
+from mailproc.outgoing.outbox import queue_mail
+from mailproc.outgoing.texts import format_date_id, format_datetime_id
+from mailproc.reports import output as reports
+from mailproc.store import reportdata
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailproc import clocks, store, workflow
+from mailproc import clocks, store
 from mailproc.archive import QUARANTINE, UNFILED, Archive
 from mailproc.config import Settings
 from mailproc.domain import states
@@ -41,17 +41,18 @@ from mailproc.errors import (
     explain_os_error,
     is_environment_failure,
 )
-from mailproc.mailbox import Fetched, Source
-from mailproc.mailparse import (
+from mailproc.intake.mailbox import Fetched, Source
+from mailproc.intake.mailparse import (
     Address,
     IncomingMail,
     forwarded_original,
     parse_message,
     sanitise_filename,
 )
-from mailproc.outbox import MAILER_HEADER, queue_mail
+from mailproc.outgoing.outbox import MAILER_HEADER, queue_mail
+from mailproc.outgoing.texts import MailTexts, format_datetime_id, shorten
+from mailproc.ptpp import workflow
 from mailproc.store import Complaint, utcnow_naive
-from mailproc.texts import MailTexts, format_datetime_id, shorten
 
 log = logging.getLogger(__name__)
 

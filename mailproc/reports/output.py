@@ -1,7 +1,7 @@
 """Report files for marketing: chart images, the monthly recap and the closure report (Word),
 the complaint register (.xlsx / .csv). Bytes out: no database, no mail, no configuration.
 The figures themselves (counts, medians, lead times) are computed elsewhere and arrive here
-as ready values; rendering goes through ``mailproc.documents.render`` (autoescaped: any text
+as ready values; rendering goes through ``mailproc.forms.documents.render`` (autoescaped: any text
 prints exactly as written, '{{ x }}' and 'A & B < C' included).
 
 Render context of ``doc_templates/recap.docx`` (Rekapitulasi Keluhan Pelanggan)::
@@ -55,7 +55,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mailproc import documents
+from mailproc.forms import documents
 
 # The complaint register / recap columns of DOMAIN.md, in order.
 REGISTER_COLUMNS: tuple[str, ...] = (

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mailproc import clocks, documents, store
+from mailproc import clocks, store
 from mailproc.domain import decisions, forms, states
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
-from mailproc.mailparse import Attachment, IncomingMail
-from mailproc.outbox import queue_mail
+from mailproc.forms import documents
+from mailproc.intake.mailparse import Attachment, IncomingMail
+from mailproc.outgoing.outbox import queue_mail
+from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
 from mailproc.store import Complaint, Ptpp, utcnow_naive
-from mailproc.texts import format_date_id, format_datetime_id, shorten
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
 
 def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
                  department: str = "") -> dict[str, Any]:
-    """The docxtpl context of FM-MR-15 (keys documented in mailproc.documents)."""
+    """The docxtpl context of FM-MR-15 (keys documented in mailproc.forms.documents)."""
     s = app.settings
     form = s.forms["ptpp"]
     department = department or ptpp.department or complaint.department
@@ -720,7 +721,8 @@ def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note:
 def _closure_attachments(app: Any, complaint: Complaint, now: datetime) -> list[str]:
     """The closure report (Word) and the final PTPP form, archived as documents. A report that
     cannot be rendered does not stop the closing: the notice goes without it."""
-    from mailproc import reportjobs  # reports load records; imported late to keep this light
+    # Reports load records; imported late to keep this module light.
+    from mailproc.reports import jobs as reportjobs
 
     try:
         filename, content = reportjobs.render_closure(app, complaint.number)

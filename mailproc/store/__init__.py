@@ -22,7 +22,7 @@ import peewee as pw
 from playhouse.db_url import connect
 
 from mailproc.errors import ConfigError, MailprocError
-from mailproc.migrations import LATEST, MIGRATIONS, Migration
+from mailproc.store.migrations import LATEST, MIGRATIONS, Migration
 
 db = pw.DatabaseProxy()
 SCHEMA_VERSION = LATEST  # the number of the newest migration (mailproc/migrations.py)

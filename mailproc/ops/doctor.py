@@ -23,12 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mailproc import documents, holidays_id, reportjobs, reports, store
+from mailproc import holidays_id, store
 from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
 from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
 from mailproc.errors import MailprocError
-from mailproc.texts import MailTexts
+from mailproc.forms import documents
+from mailproc.outgoing.texts import MailTexts
+from mailproc.reports import jobs as reportjobs
+from mailproc.reports import output as reports
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 FREE_SPACE_WARN = 1024 ** 3  # bytes free under the archive below which doctor warns
@@ -371,7 +374,8 @@ def _stage(message: str, prefix: str) -> str:
 
 
 def _imap(settings: Settings, now: datetime) -> list[Check]:
-    from mailproc import mailbox, oauth
+    from mailproc import oauth
+    from mailproc.intake import mailbox
 
     cfg = settings.mailbox
     try:
@@ -425,7 +429,7 @@ def _tls_words(security: str) -> str:
 # ---- outgoing mail -------------------------------------------------------------------------
 
 def _smtp(settings: Settings, now: datetime) -> list[Check]:
-    from mailproc import outbox
+    from mailproc.outgoing import outbox
 
     cfg = settings.smtp
     try:

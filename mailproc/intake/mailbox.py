@@ -26,7 +26,7 @@ from imap_tools.utils import encode_folder
 from mailproc.config import MailboxSettings
 from mailproc.errors import ConfigError, MailboxError, MailprocError
 from mailproc.oauth import TokenSource
-from mailproc.outbox import tls_context
+from mailproc.outgoing.outbox import tls_context
 
 log = logging.getLogger(__name__)
 
