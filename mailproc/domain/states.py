@@ -1,16 +1,31 @@
-"""The complaint / PTPP state machine as a table of allowed transitions."""
+"""The complaint statuses and the table of allowed transitions between them (used by the
+lifecycle aggregate in `mailproc.domain.lifecycle`)."""
 
 from __future__ import annotations
 
-TRIAGE = "triage"  # no responsible department could be chosen: marketing admin decides
-ASSIGNED = "assigned"  # a department is chosen; the PTPP form goes out to it
-ISSUED = "issued"  # the PTPP form was sent to the department
-PLANNED = "planned"  # root-cause analysis and action plan received
-IMPLEMENTED = "implemented"  # actions reported done; waiting for the effectiveness check
-CLOSED = "closed"  # verified effective
-REJECTED = "rejected"  # not a complaint (spam, misdirected), with a reason
+from enum import StrEnum
 
-STATUSES = (TRIAGE, ASSIGNED, ISSUED, PLANNED, IMPLEMENTED, CLOSED, REJECTED)
+
+class ComplaintStatus(StrEnum):
+    TRIAGE = "triage"  # no responsible department could be chosen: marketing admin decides
+    ASSIGNED = "assigned"  # a department is chosen; the PTPP form goes out to it
+    ISSUED = "issued"  # the PTPP form was sent to the department
+    PLANNED = "planned"  # root-cause analysis and action plan received
+    IMPLEMENTED = "implemented"  # actions reported done; waiting for the effectiveness check
+    CLOSED = "closed"  # verified effective
+    REJECTED = "rejected"  # not a complaint (spam, misdirected), with a reason
+
+
+# The members under short names, as the rest of the code reads them.
+TRIAGE = ComplaintStatus.TRIAGE
+ASSIGNED = ComplaintStatus.ASSIGNED
+ISSUED = ComplaintStatus.ISSUED
+PLANNED = ComplaintStatus.PLANNED
+IMPLEMENTED = ComplaintStatus.IMPLEMENTED
+CLOSED = ComplaintStatus.CLOSED
+REJECTED = ComplaintStatus.REJECTED
+
+STATUSES = tuple(s.value for s in ComplaintStatus)  # plain strings, for click choices
 
 LABELS_ID = {
     TRIAGE: "Menunggu penentuan bagian",
@@ -52,5 +67,5 @@ def check_transition(current: str | None, target: str) -> None:
         raise InvalidTransition(current, target)
 
 
-def initial_status(department: str | None) -> str:
+def initial_status(department: str | None) -> ComplaintStatus:
     return ASSIGNED if department else TRIAGE

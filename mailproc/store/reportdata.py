@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import peewee as pw
+
 from mailproc import store
 from mailproc.domain import forms, states
 from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
@@ -42,7 +44,7 @@ def load_records(app: Any, *, received_from: datetime | None = None,
     s = app.settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     deps = {key: dep.name for key, dep in s.departments.items()}
-    query = (Complaint.select(Complaint, Customer).join(Customer, store.pw.JOIN.LEFT_OUTER)
+    query = (Complaint.select(Complaint, Customer).join(Customer, pw.JOIN.LEFT_OUTER)
              .order_by(Complaint.received_at, Complaint.id))
     if received_from is not None:
         query = query.where(Complaint.received_at >= utcnow_naive(received_from))

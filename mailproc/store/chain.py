@@ -1,0 +1,98 @@
+"""The append-only, hash-chained event log: appending inside a transaction, and checking
+the whole chain (`mailproc verify-log`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee as pw
+
+from mailproc.domain.lifecycle import DomainEvent
+from mailproc.store.db import GENESIS_HASH, current_chain, is_sqlite
+from mailproc.store.models import ChainHead, Complaint, Event, StoreError, aware, utcnow_naive
+
+
+def event_hash(prev_hash: str, at: datetime, actor: str, source: str, kind: str,
+               complaint_number: str, data: str) -> str:
+    payload = json.dumps(
+        [prev_hash, at.isoformat(), actor, source, kind, complaint_number, data],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append_event(*, complaint: Complaint | None, at: datetime, actor: str, source: str,
+                 kind: str, data: dict[str, Any] | None = None) -> Event:
+    """Append one event to the chain; call inside `transaction()`."""
+    cursor = current_chain()
+    if cursor is None:
+        raise StoreError("append_event needs an open store.transaction()")
+    if cursor.head is None:
+        query = ChainHead.select().where(ChainHead.id == 1)
+        if not is_sqlite():
+            query = query.for_update()  # serialises writers of the chain until commit
+        head = query.first()
+        if head is None:
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+        cursor.head = head.hash if head else GENESIS_HASH
+    prev = cursor.head
+    at_naive = utcnow_naive(at).replace(microsecond=0)
+    data_json = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
+    number = complaint.number if complaint is not None else ""
+    digest = event_hash(prev, at_naive, actor, source, kind, number, data_json)
+    event = Event.create(complaint=complaint, at=at_naive, actor=actor, source=source, kind=kind,
+                         data=data_json, prev_hash=prev, hash=digest)
+    cursor.head = digest
+    cursor.dirty = True
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    events: int
+    problem: str = ""  # '' when the chain is intact; else names the first bad event
+    event_id: int | None = None
+
+
+def verify_chain() -> ChainReport:
+    """Walk the event chain from the start: every event must hash to what it says and point at
+    the one before it; the chain head must be the last event. Names the first break."""
+    prev = GENESIS_HASH
+    count = 0
+    query = (Event.select(Event, Complaint.id, Complaint.number)
+             .join(Complaint, pw.JOIN.LEFT_OUTER).order_by(Event.id))
+    for event in query.iterator():
+        count += 1
+        # With the join, event.complaint is the joined row (None-valued when there is none).
+        number = (event.complaint.number or "") if event.complaint is not None else ""
+        at = aware(event.at)
+        assert at is not None
+        if event.prev_hash != prev:
+            return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) does "
+                                      "not follow the event before it: an event before it was "
+                                      "removed or altered", event.id)
+        digest = event_hash(event.prev_hash, at.replace(tzinfo=None), event.actor,
+                            event.source, event.kind, number, event.data)
+        if digest != event.hash:
+            return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) was "
+                                      "altered: its content no longer matches its hash",
+                               event.id)
+        prev = event.hash
+    head = ChainHead.get_or_none(ChainHead.id == 1)
+    if head is not None and head.hash != prev:
+        return ChainReport(count, "the last event(s) of the chain were removed: the chain head "
+                                  f"does not match event {count and prev[:12]}…")
+    return ChainReport(count)
+
+
+def record(complaint: Complaint | None, events: Iterable[DomainEvent], *, at: datetime,
+           actor: str, source: str) -> None:
+    """Append the domain events a lifecycle step returned, in order (inside `transaction()`)."""
+    for event in events:
+        append_event(complaint=complaint, at=at, actor=actor, source=source,
+                     kind=str(event.kind), data=dict(event.data))

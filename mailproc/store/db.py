@@ -1,0 +1,304 @@
+"""Opening the database (SQLite in WAL mode, or PostgreSQL), explaining why it cannot be
+used, transactions and savepoints, and the schema: creation and the numbered migrations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from mailproc.errors import ConfigError
+from mailproc.store.migrations import LATEST, MIGRATIONS, Migration
+from mailproc.store.models import (
+    MODELS,
+    ChainHead,
+    SchemaInfo,
+    SchemaMigration,
+    StoreError,
+    db,
+)
+
+SCHEMA_VERSION = LATEST  # the number of the newest migration (store/migrations.py)
+GENESIS_HASH = "0" * 64
+
+log = logging.getLogger(__name__)
+
+
+def open_database(url: str, *, source: str = "database.url") -> pw.Database:
+    """Bind the models to the database at `url` (sqlite:///… or postgresql://…) and connect,
+    so that a database that cannot be used is one clear error here, naming `source` (the
+    setting or environment variable the URL came from), not a traceback later."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        database: pw.Database = pw.SqliteDatabase(
+            path,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+                     "synchronous": "normal"},
+        )
+    else:
+        try:
+            database = connect(url)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{source}: PostgreSQL needs the psycopg2 driver: "
+                f"pip install 'mailproc[postgres]' ({exc})") from None
+    db.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+    except pw.ImproperlyConfigured as exc:
+        # The driver the URL needs is not installed: a configuration error (exit 2), the same
+        # as the ImportError above.
+        raise ConfigError(explain_connect_error(url, source, exc)) from None
+    except (pw.OperationalError, pw.DatabaseError) as exc:
+        raise StoreError(explain_connect_error(url, source, exc)) from None
+    return database
+
+
+def explain_connect_error(url: str, source: str, exc: Exception) -> str:
+    """One sentence for a database that refused to open, with what to do."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pw.ImproperlyConfigured):
+        return (f"{source}: PostgreSQL needs the psycopg2 driver, which is not installed: "
+                "pip install 'mailproc[postgres]'")
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.parent.is_dir():
+            return (f"{source}: the folder of the database, {path.parent}, does not exist: "
+                    "run `mailproc init` (it creates it) or correct the path")
+        if not os.access(path.parent, os.W_OK) or (path.exists()
+                                                   and not os.access(path, os.W_OK)):
+            return (f"{source}: cannot write the database {path} (permission denied): run "
+                    "mailproc as the user that owns it, or fix the permissions")
+        return f"{source}: cannot open the SQLite database {path}: {text}"
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return (f"{source}: PostgreSQL at {where} refused the login of user "
+                f"{parts.username or '(none)'}: check the password (in the URL, PGPASSWORD "
+                "or ~/.pgpass) and the user")
+    if "does not exist" in lowered and "database" in lowered:
+        name = parts.path.lstrip("/")
+        return (f"{source}: the database {name!r} does not exist on {where}: create it "
+                f"(createdb -O {parts.username or 'USER'} {name}) or correct the URL")
+    if "role" in lowered and "does not exist" in lowered:
+        return (f"{source}: PostgreSQL at {where} has no user {parts.username!r}: create it "
+                "(createuser) or correct the URL")
+    for needle, reason in (("connection refused", "connection refused"),
+                           ("could not translate host name", "unknown host name"),
+                           ("timeout", "no answer"), ("timed out", "no answer"),
+                           ("could not connect", "no connection")):
+        if needle in lowered:
+            return (f"{source}: cannot reach PostgreSQL at {where} ({reason}): is the server "
+                    "running, and are the host and port right?")
+    return f"{source}: cannot connect to the database at {where}: {text}"
+
+
+_DISK_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
+
+
+def explain_disk_full(exc: BaseException) -> str | None:
+    """One line with what to do when the database refused a write because its disk (or a
+    quota) is full; None for any other error. Looks along the exception's chain: SQLite
+    rolls the transaction back itself on SQLITE_FULL, so what reaches the caller is often
+    "cannot rollback - no transaction is active", raised while handling the real one."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        text = " ".join(str(seen).split())
+        if isinstance(seen, pw.DatabaseError) and any(n in text.lower() for n in _DISK_FULL):
+            return (f"the database's disk is full ({text}): free space there (`df -h`) and "
+                    "run the command again; nothing was lost, unprocessed mail stays in the "
+                    "mailbox")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, pw.SqliteDatabase)
+
+
+class _TxState:
+    """What one transaction carries besides its SQL: the event chain's head (read, and on
+    PostgreSQL locked, at the first event; written back once at commit) and the side effects
+    that must wait for the outcome (moving staged archive files into place after commit,
+    removing them after a rollback)."""
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.dirty = False
+        # (after commit, after rollback) pairs, in the order they were registered
+        self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+
+_local = threading.local()
+
+
+def current_chain() -> _TxState | None:
+    """The open transaction's state, or None outside `transaction()`."""
+    return getattr(_local, "chain", None)
+
+
+def on_outcome(after_commit: Callable[[], None], after_rollback: Callable[[], None]) -> None:
+    """Run `after_commit` once the open transaction committed, `after_rollback` if it (or the
+    savepoint around this call) rolled back. Outside a transaction there is nothing to wait
+    for: `after_commit` runs at once."""
+    state = current_chain()
+    if state is None:
+        after_commit()
+        return
+    state.hooks.append((after_commit, after_rollback))
+
+
+def _run(hooks: list[Callable[[], None]]) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except OSError as exc:  # the database outcome stands; the file is reported, not lost
+            log.error("archive step after the transaction failed: %s", exc)
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two processes
+    registering at once queue up instead of failing with 'database is locked' on upgrade.
+    Nested calls join the outer transaction. Hooks registered with `on_outcome` run after the
+    outermost one ends, outside the write lock."""
+    if current_chain() is not None:
+        yield
+        return
+    _local.chain = state = _TxState()
+    try:
+        with db.obj.atomic("IMMEDIATE") if is_sqlite() else db.atomic():
+            yield
+            if state.dirty:
+                ChainHead.update(hash=state.head).where(ChainHead.id == 1).execute()
+    except BaseException:
+        _local.chain = None
+        _run([undo for _, undo in reversed(state.hooks)])
+        raise
+    _local.chain = None
+    _run([done for done, _ in state.hooks])
+
+
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A step inside the open transaction that can fail alone: its writes (and the events it
+    appended to the chain, and the files it staged) are undone, the rest of the transaction
+    stays."""
+    state = current_chain()
+    if state is None:
+        raise StoreError("savepoint needs an open store.transaction()")
+    head, dirty, mark = state.head, state.dirty, len(state.hooks)
+    try:
+        with db.atomic():  # nested: a SAVEPOINT
+            yield
+    except BaseException:
+        state.head, state.dirty = head, dirty
+        undone, state.hooks[mark:] = state.hooks[mark:], []
+        _run([undo for _, undo in reversed(undone)])
+        raise
+
+
+def init_schema(on_applied: Callable[[Migration], None] | None = None) -> int:
+    """Create the schema, or bring it up to date with the pending numbered migrations
+    (mailproc/migrations.py), each in a transaction of its own and recorded in
+    `schema_migration`; idempotent. Returns the schema version (the newest migration).
+
+    A database with no mailproc table is created whole from the models and stamped with
+    every migration. `on_applied` is told about each migration actually run."""
+    with _schema_lock():
+        if not db.table_exists("schema_info"):
+            db.create_tables(MODELS)
+            SchemaInfo.create(version=SCHEMA_VERSION)
+            at = _now_naive()
+            for m in MIGRATIONS:
+                SchemaMigration.create(number=m.number, name=m.name, applied_at=at)
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+            return SCHEMA_VERSION
+        _refuse_newer(_schema_version())
+        if not db.table_exists("schema_migration"):
+            # Release 0.1.0 kept only schema_info.version = 1: its schema is the baseline.
+            db.create_tables([SchemaMigration])
+            SchemaMigration.create(number=MIGRATIONS[0].number, name=MIGRATIONS[0].name,
+                                   applied_at=_now_naive())
+    for m in MIGRATIONS:
+        with _schema_lock():
+            if SchemaMigration.select().where(SchemaMigration.number == m.number).exists():
+                continue  # applied before, or by a concurrent `mailproc init`
+            if m.apply is None:
+                raise StoreError(f"schema migration {m.number} ({m.name}) is the baseline "
+                                 "and cannot be applied to this database; restore a backup")
+            m.apply(db.obj)
+            SchemaMigration.create(number=m.number, name=m.name, applied_at=_now_naive())
+            SchemaInfo.update(version=m.number).execute()
+        if on_applied is not None:
+            on_applied(m)
+    with _schema_lock():
+        if not ChainHead.select().where(ChainHead.id == 1).exists():
+            ChainHead.create(id=1, hash=GENESIS_HASH)
+    return SCHEMA_VERSION
+
+
+def pending_migrations() -> list[Migration]:
+    """The migrations `mailproc init` would apply now."""
+    if not db.table_exists("schema_migration"):
+        done = {MIGRATIONS[0].number} if db.table_exists("schema_info") else set()
+    else:
+        done = {row.number for row in SchemaMigration.select(SchemaMigration.number)}
+    return [m for m in MIGRATIONS if m.number not in done]
+
+
+def check_schema() -> None:
+    """Refuse to work on a database that `mailproc init` has not set up, that has pending
+    migrations, or that a newer mailproc has upgraded."""
+    if not db.table_exists("schema_info"):
+        raise StoreError("the database has no mailproc schema yet; run `mailproc init` first")
+    version = _schema_version()
+    _refuse_newer(version)
+    if version < SCHEMA_VERSION:
+        pending = ", ".join(f"{m.number} ({m.name})" for m in pending_migrations())
+        raise StoreError(
+            f"the database needs schema migration(s) {pending}: stop `mailproc "
+            "run`, back up (`mailproc backup DIR`), then run `mailproc init`"
+        )
+
+
+def _schema_version() -> int:
+    info = SchemaInfo.select().first()
+    return info.version if info is not None else 0
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {version}, newer than this mailproc "
+            f"({SCHEMA_VERSION}); upgrade mailproc"
+        )
+
+
+def _now_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def _schema_lock() -> Iterator[None]:
+    """A transaction that serialises schema work between two `mailproc init` at once:
+    SQLite takes the write lock at BEGIN; PostgreSQL locks schema_info (once it exists)."""
+    if is_sqlite():
+        with db.obj.atomic("IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        if db.table_exists("schema_info"):
+            db.execute_sql("LOCK TABLE schema_info IN SHARE ROW EXCLUSIVE MODE")
+        yield
