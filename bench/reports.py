@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from appfixture import LocalApp  # noqa: E402
 
 from mailproc import store  # noqa: E402
+from mailproc.bootstrap import build_app  # noqa: E402
 from mailproc.config import load_settings  # noqa: E402
 from mailproc.domain import states  # noqa: E402
-from mailproc.intake import services  # noqa: E402
 from mailproc.reports import jobs as reportjobs  # noqa: E402
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -103,7 +103,7 @@ def main() -> None:
         settings = load_settings(local.config, {})
         store.open_database(settings.database_url)
         now = datetime(2026, 12, 1, 9, 0, tzinfo=WIB)
-        app = services.App.build(settings, clock=lambda: now)
+        app = build_app(settings, clock=lambda: now)
         t0 = time.perf_counter()
         populate(args.n, datetime(2026, 12, 1, tzinfo=WIB), args.seed)
         setup_s = time.perf_counter() - t0

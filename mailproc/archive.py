@@ -1,8 +1,15 @@
-"""The only writer under archive/: raw mail and attachments, by year/month/complaint.
+"""The only writer under archive/: raw mail, attachments and documents, by year/month/complaint.
 
 Paths are derived from the message key, so writing the same message again (a retry after a
 crash) lands on the same files instead of leaving copies. Returned paths are relative to the
 archive root so the archive can be moved.
+
+Writes made while a database transaction is open are staged: the bytes go to
+`.staging/` under the root at once (so a full disk fails the transaction, not the commit),
+and move to their place only when the transaction commits; a rollback deletes them. So a
+registration that fails leaves nothing in the folder of the number the next complaint reuses.
+The archive does not know the database: `defer` (wired by the composition root to
+`store.on_outcome`) says when the outcome is known.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -17,12 +25,19 @@ from mailproc.intake.mailparse import sanitise_filename
 
 UNFILED = "_lain"  # mail that belongs to no complaint (auto-replies, own mail)
 QUARANTINE = "_karantina"
+STAGING = ".staging"
+
+# Called with (after_commit, after_rollback); runs after_commit at once when no transaction
+# is open.
+Defer = Callable[[Callable[[], None], Callable[[], None]], None]
 
 
 class Archive:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, defer: Defer | None = None) -> None:
         self.root = root
+        self._defer = defer
         self._made: set[Path] = set()  # folders known to exist: saves a mkdir per file
+        self._staged: dict[str, Path] = {}  # final relative path -> staged file, until commit
 
     def folder(self, when: datetime, group: str) -> Path:
         return Path(f"{when:%Y}") / f"{when:%m}" / sanitise_filename(group, fallback="lain")
@@ -59,13 +74,39 @@ class Archive:
         return full
 
     def read(self, rel: str) -> bytes:
-        return self.path(rel).read_bytes()
+        staged = self._staged.get(rel)
+        return (staged or self.path(rel)).read_bytes()
 
     def _write(self, rel: Path, content: bytes) -> None:
         target = self.path(rel.as_posix())
-        if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(target.parent)
+        if self._defer is None:
+            self._write_file(target, content)
+            return
+        key = rel.as_posix()
+        # Keyed by the final path (which carries the message's stem): a retry of the same
+        # message stages onto the same name.
+        staged = self.root / STAGING / hashlib.sha256(key.encode()).hexdigest()[:24]
+        self._write_file(staged, content)
+        self._staged[key] = staged
+
+        def commit() -> None:
+            self._staged.pop(key, None)
+            self._ensure_folder(target.parent)
+            os.replace(staged, target)
+
+        def discard() -> None:
+            self._staged.pop(key, None)
+            staged.unlink(missing_ok=True)
+
+        self._defer(commit, discard)
+
+    def _ensure_folder(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+
+    def _write_file(self, target: Path, content: bytes) -> None:
+        self._ensure_folder(target.parent)
         # Write then rename so a crash never leaves half a file under the final name.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:

@@ -22,7 +22,7 @@ START = datetime(2025, 7, 15, 2, 0, tzinfo=UTC)
 
 
 class TestClock:
-    """Callable like `services.system_clock`: aware UTC datetimes."""
+    """Callable like `bootstrap.system_clock`: aware UTC datetimes."""
 
     __test__ = False  # not a test class for pytest
 

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from mailproc import logsetup, oauth, resources, store
+from mailproc.bootstrap import App, Clock, build_app, system_clock
 from mailproc.config import Settings, config_path_from, load_settings, starter_config
 from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound, explain_os_error
@@ -37,9 +38,9 @@ class Ctx:
     or one a caller passes in (`CliRunner().invoke(cli, args, obj=Ctx(None, clock=...))`,
     how the tests run mailproc on a date of their choosing)."""
 
-    def __init__(self, config: str | None, clock: services.Clock | None = None) -> None:
+    def __init__(self, config: str | None, clock: Clock | None = None) -> None:
         self.config_arg = config
-        self.clock: services.Clock = clock or services.system_clock
+        self.clock: Clock = clock or system_clock
         self.debug = False
         self._settings: Settings | None = None
 
@@ -50,12 +51,12 @@ class Ctx:
             logsetup.configure(self._settings.log_format, self._settings.log_level)
         return self._settings
 
-    def app(self, *, need_schema: bool = True) -> services.App:
+    def app(self, *, need_schema: bool = True) -> App:
         settings = self.settings
         store.open_database(settings.database_url, source=settings.source("database.url"))
         if need_schema:
             store.check_schema()
-        return services.App.build(settings, clock=self.clock)
+        return build_app(settings, clock=self.clock)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -273,7 +274,7 @@ def _progress_printer() -> Callable[[int, int], None] | None:
     return show
 
 
-def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
+def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
                    progress: Callable[[int, int], None] | None = None
                    ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
     with open_source(app.settings.mailbox, oauth.token_source(app.settings, "mailbox")) as source:
@@ -282,7 +283,7 @@ def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
     return summary, flushed
 
 
-def flush_outbox(app: services.App) -> outbox_mod.FlushResult:
+def flush_outbox(app: App) -> outbox_mod.FlushResult:
     transport = outbox_mod.make_transport(app.settings)
     try:
         return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),

@@ -16,12 +16,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from mailproc import clocks, store
-from mailproc.archive import QUARANTINE, UNFILED, Archive
-from mailproc.config import Settings
+from mailproc import store
+from mailproc.archive import QUARANTINE, UNFILED
+from mailproc.bootstrap import App
 from mailproc.domain import states
 from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
@@ -32,6 +32,7 @@ from mailproc.domain.intake import (
     decide,
     may_auto_reply,
 )
+from mailproc.domain.lifecycle import Case, DomainEvent, counts_as_first_response
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import Role, decide_reply
 from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
@@ -50,33 +51,13 @@ from mailproc.intake.mailparse import (
     sanitise_filename,
 )
 from mailproc.outgoing.outbox import MAILER_HEADER, queue_mail
-from mailproc.outgoing.texts import MailTexts, format_datetime_id, shorten
+from mailproc.outgoing.texts import format_datetime_id, shorten
 from mailproc.ptpp import workflow
-from mailproc.store import Complaint, utcnow_naive
+from mailproc.store import Complaint, OutgoingMail, queries, utcnow_naive
+from mailproc.store import outbox as outbox_rows
+from mailproc.store.uow import case_of, save_case
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class App:
-    """What every use case needs; built once by the CLI (the composition root)."""
-
-    settings: Settings
-    archive: Archive
-    texts: MailTexts
-    clock: Clock = system_clock
-
-    @classmethod
-    def build(cls, settings: Settings, clock: Clock = system_clock) -> App:
-        return cls(settings, Archive(settings.archive_dir), MailTexts(settings.templates_dir),
-                   clock)
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -183,7 +164,7 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
         mail = parse_message(raw, max_attachment_bytes=app.settings.limits.max_attachment_bytes)
         digest = hashlib.sha256(raw).hexdigest()
         raw_key = "sha256:" + digest  # what mailparse uses as key when Message-ID is missing
-        existing = store.Message.get_or_none(store.Message.key == mail.key)
+        existing = queries.message_by_key(mail.key)
         if existing is not None:
             if existing.sha256 == digest or store.message_exists(raw_key):
                 return Outcome("duplicate", existing.complaint.number
@@ -247,7 +228,7 @@ def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetch
             rel = app.archive.store_attachment(when, group, key, index, att.filename,
                                                att.content)
             stored += 1
-        store.Attachment.create(
+        queries.add_attachment(
             message=message, complaint=complaint, filename=att.filename,
             original_filename=att.original_filename, content_type=att.content_type,
             size=att.size, sha256=att.sha256, inline=att.inline, status=status,
@@ -261,7 +242,7 @@ def _create_message(app: App, fetched: Fetched, mail: IncomingMail | None, *, ke
                     now: datetime, source_key: str) -> store.Message:
     when = (fetched.received_at or now).astimezone(app.settings.timezone)
     rel = app.archive.store_message(when, group, key, fetched.raw)
-    message = store.Message.create(
+    message = queries.add_message(
         key=key,
         message_id=mail.message_id if mail else "",
         direction="in",
@@ -315,25 +296,30 @@ class NewComplaint:
 
 
 def _register(app: App, new: NewComplaint, now: datetime
-              ) -> tuple[Complaint, RoutingDecision, dict[str, Any]]:
+              ) -> tuple[Complaint, RoutingDecision, list[DomainEvent]]:
     """Number, classify and store a complaint and its first PTPP cycle (inside a
-    transaction). Returns the complaint, the routing decision and the event data."""
+    transaction). Returns the complaint, the routing decision and the registration's events
+    (recorded by the caller after the mail's own event)."""
     s = app.settings
     routing_text = f"{new.subject}\n{new.description}"
     routing = classify_text(routing_text, s.routing)
     fields = extract_fields(routing_text, s.extract_patterns)
     department = routing.department if routing.department in s.departments else None
-    status = states.initial_status(department)
-    states.check_transition(None, status)
     local = new.received_at.astimezone(s.timezone)
     seq = store.next_sequence(local.year)
     number = s.numbering.format(seq, local.year, local.month)
+    data = {"channel": new.channel,
+            "customer": new.customer_email or new.customer_name,
+            "received_by": new.received_by, "categories": list(routing.categories),
+            "matches": {k: list(v) for k, v in routing.matches.items()},
+            "department": department or "", "return_requested": routing.return_requested,
+            "return_matches": list(routing.return_matches), "fields": fields.__dict__}
+    case, events = Case.register(number, department, now, data)
     customer = (store.find_or_create_customer(new.customer_email, new.customer_name, now)
                 if new.customer_email else
-                store.Customer.create(email=None, name=new.customer_name, phone=new.contact,
-                                      created_at=utcnow_naive(now)))
-    complaint = Complaint.create(
-        number=number, year=local.year, seq=seq, status=status, channel=new.channel,
+                queries.new_customer(name=new.customer_name, phone=new.contact, now=now))
+    complaint = queries.add_complaint(
+        number=number, year=local.year, seq=seq, status=str(case.status), channel=new.channel,
         received_at=utcnow_naive(new.received_at), customer=customer,
         received_by=new.received_by, contact=new.contact,
         subject=new.subject, description=new.description,
@@ -343,18 +329,11 @@ def _register(app: App, new: NewComplaint, now: datetime
         department=department or "", return_requested=routing.return_requested,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
         invoice=fields.invoice, delivery_note=fields.delivery_note,
-        first_response_due_at=utcnow_naive(clocks.first_response_due(app, new.received_at)),
+        first_response_due_at=utcnow_naive(app.first_response_due(new.received_at)),
         created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
     )
-    store.Ptpp.create(complaint=complaint, number=number, cycle=1, department=department or "",
-                      status="open", created_at=utcnow_naive(now))
-    data = {"number": number, "status": status, "channel": new.channel,
-            "customer": new.customer_email or new.customer_name,
-            "received_by": new.received_by, "categories": list(routing.categories),
-            "matches": {k: list(v) for k, v in routing.matches.items()},
-            "department": department or "", "return_requested": routing.return_requested,
-            "return_matches": list(routing.return_matches), "fields": fields.__dict__}
-    return complaint, routing, data
+    save_case(complaint, case)  # the first PTPP cycle, open
+    return complaint, routing, events
 
 
 def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision, *,
@@ -387,7 +366,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
         description=original_text if forwarded else mail.text,
         received_by=mail.from_.email if forwarded else "")
     with store.transaction():
-        complaint, routing, data = _register(app, new, now)
+        complaint, routing, registered = _register(app, new, now)
         message = _create_message(app, fetched, mail, key=mail.key, kind=decision.verdict.value,
                                   group=s.numbering.slug(complaint.number), complaint=complaint,
                                   reason=decision.reason, now=now, source_key=source_key)
@@ -396,8 +375,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
                            kind="mail_received",
                            data={"message_id": mail.message_id, "subject": new.subject,
                                  "archive": message.archive_path, "verdict": "complaint"})
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
-                           kind="complaint_registered", data=data)
+        store.record(complaint, registered, at=now, actor="mailproc", source=source)
         # Threaded to the customer's own mail; a staff forward starts a new thread.
         in_reply_to = "" if forwarded else mail.message_id
         references = ([] if forwarded or not mail.message_id
@@ -417,21 +395,21 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
     s = app.settings
     now = app.clock()
     with store.transaction():
-        complaint, routing, data = _register(app, new, now)
+        complaint, routing, registered = _register(app, new, now)
         source = f"cli:complaints add ({new.channel})"
         when = new.received_at.astimezone(s.timezone)
         group = s.numbering.slug(complaint.number)
         for index, (name, content) in enumerate(attachments, start=1):
             rel = app.archive.store_attachment(when, group, f"manual:{complaint.number}", index,
                                                name, content)
-            store.Attachment.create(
+            queries.add_attachment(
                 message=None, complaint=complaint, filename=sanitise_filename(name),
                 original_filename=name, content_type=mimetypes.guess_type(name)[0] or
                 "application/octet-stream", size=len(content),
                 sha256=hashlib.sha256(content).hexdigest(), status="stored", archive_path=rel)
-        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                           kind="complaint_registered", data=data | {
-                               "attachments": [n for n, _ in attachments]})
+        for event in registered:
+            event.data["attachments"] = [n for n, _ in attachments]
+        store.record(complaint, registered, at=now, actor=actor, source=source)
         ack: tuple[bool, str] = (False, f"keluhan diterima lewat {new.channel}; alamat email "
                                         "pelanggan tidak diketahui")
         if new.customer_email:
@@ -515,9 +493,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
     s = app.settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     dep = s.departments.get(complaint.department)
-    attachments = store.Attachment.select().where(
-        store.Attachment.complaint == complaint, store.Attachment.inline == False  # noqa: E712
-    ).count()
+    attachments = queries.count_complaint_attachments(complaint)
     texts = app.texts.render(
         "notice_new_complaint", number=complaint.number, company_name=s.company.name,
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
@@ -568,8 +544,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                            data={"message_id": mail.message_id, "subject": mail.subject,
                                  "archive": message.archive_path, "verdict": kind,
                                  "matched": decision.reason})
-        Complaint.update(updated_at=utcnow_naive(now)).where(
-            Complaint.id == complaint.id).execute()
+        queries.touch(complaint, now)
         if reply.action != ReplyAction.FOLLOW_UP:
             kind = workflow.handle_reply(app, complaint, mail, message, role, reply, files,
                                          now, source)
@@ -578,10 +553,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
         elif parsed is not None and role != Role.ADMIN and parsed.decisions:
             kind = workflow.refuse_mail_decisions(app, complaint, mail, now, source)
         elif not internal:
-            count = store.Attachment.select().where(
-                store.Attachment.message == message,
-                store.Attachment.inline == False,  # noqa: E712
-            ).count()
+            count = queries.count_attachments(message)
             texts = app.texts.render(
                 "notice_follow_up", number=number, company_name=s.company.name,
                 sender_display=(f"{mail.from_.name} <{mail.from_.email}>" if mail.from_.name
@@ -599,7 +571,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
 _HEADER_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]+)>", re.I | re.M)
 
 
-def _bounced_outgoing(mail: IncomingMail) -> store.OutgoingMail | None:
+def _bounced_outgoing(mail: IncomingMail) -> OutgoingMail | None:
     """The mail of ours that a delivery report (DSN) is about: found by the Message-ID in
     its returned headers (text/rfc822-headers) or returned message (message/rfc822)."""
     ids = [f.message_id for f in mail.forwarded if f.message_id]
@@ -608,14 +580,14 @@ def _bounced_outgoing(mail: IncomingMail) -> store.OutgoingMail | None:
             ids += [m.decode("ascii", "replace") for m in _HEADER_MESSAGE_ID.findall(att.content)]
     ids += list(mail.in_reply_to)
     for message_id in ids:
-        row = store.OutgoingMail.get_or_none(store.OutgoingMail.message_id == message_id)
+        row = outbox_rows.by_message_id(message_id)
         if row is not None:
             return row
     return None
 
 
 def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: str,
-                  bounced: store.OutgoingMail, reason: str) -> Outcome:
+                  bounced: OutgoingMail, reason: str) -> Outcome:
     """A delivery failure of a mail we sent: recorded on its complaint and, when the customer
     did not get the acknowledgement, marketing administration is told to respond another way.
     Never answered to the bounce itself."""
@@ -626,8 +598,7 @@ def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: st
     with store.transaction():
         _create_message(app, fetched, mail, key=mail.key, kind="bounce", group=group,
                         complaint=complaint, reason=reason, now=now, source_key=source_key)
-        store.OutgoingMail.update(status="bounced", last_error=shorten(mail.text, 500)).where(
-            store.OutgoingMail.id == bounced.id).execute()
+        outbox_rows.mark_bounced(bounced, shorten(mail.text, 500))
         source = _mail_source(mail, fetched)
         store.append_event(complaint=complaint, at=now, actor=mail.from_.email or "unknown",
                            source=source, kind="mail_bounced",
@@ -638,10 +609,11 @@ def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: st
         # Tell marketing administration unless the bounced mail was theirs: a notice about a
         # bounced notice to the same address would bounce again, and again.
         if complaint is not None and not set(recipients) & set(s.marketing_admin):
-            if bounced.kind == "ack":
-                # The customer never got the acknowledgement: no first response yet.
-                Complaint.update(first_response_at=None).where(
-                    Complaint.id == complaint.id).execute()
+            if counts_as_first_response(bounced.kind):
+                # The customer never got the acknowledgement: no first response from it.
+                case = case_of(complaint)
+                if case.ack_bounced():
+                    save_case(complaint, case)
             texts = app.texts.render(
                 "notice_bounce", number=complaint.number, company_name=s.company.name,
                 to=", ".join(recipients), subject=bounced.subject,

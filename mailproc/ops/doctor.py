@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from mailproc import holidays_id, store
+from mailproc.archive import Archive
+from mailproc.bootstrap import App
 from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
 from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
@@ -108,7 +110,7 @@ def _templates(settings: Settings, now: datetime) -> list[Check]:
 
 def _check_report(settings: Settings, key: str, now: datetime) -> list[str]:
     template = settings.forms[key].template
-    app = _SampleApp(settings, now)
+    app = _sample_app(settings, now)
     record = sample_record(now)
     try:
         if key == "closure":
@@ -123,15 +125,10 @@ def _check_report(settings: Settings, key: str, now: datetime) -> list[str]:
     return []
 
 
-@dataclass
-class _SampleApp:
-    """What the report builders need from an App, without a database."""
-
-    settings: Settings
-    now: datetime
-
-    def clock(self) -> datetime:
-        return self.now
+def _sample_app(settings: Settings, now: datetime) -> App:
+    """An App whose clock stands still at `now`; the report builders need no database."""
+    return App(settings, Archive(settings.archive_dir), MailTexts(settings.templates_dir),
+               lambda: now)
 
 
 def sample_record(now: datetime) -> ComplaintRecord:
@@ -167,12 +164,10 @@ def sample_record(now: datetime) -> ComplaintRecord:
         cycles=(cycle(1, "not_effective"), cycle(2, "effective")))
 
 
-def sample_recap_context(app: Any, record: ComplaintRecord, now: datetime) -> dict[str, Any]:
+def sample_recap_context(app: App, record: ComplaintRecord, now: datetime) -> dict[str, Any]:
     """The recap's context as `reportjobs.build_recap` passes it (charts are added by
     `reports.render_recap`)."""
-    from mailproc import clocks
-
-    rows = figures.register_rows([record], clocks.calendar(app))
+    rows = figures.register_rows([record], app.calendar)
     return {
         "company": {"name": app.settings.company.name, "address": app.settings.company.address},
         "doc": reportjobs._doc(app, "recap"),  # noqa: SLF001

@@ -19,6 +19,7 @@ from typing import Any
 
 import schedule
 
+from mailproc.bootstrap import App
 from mailproc.errors import AlreadyRunning, MailprocError
 from mailproc.intake import services
 from mailproc.ptpp import reminders
@@ -76,8 +77,8 @@ def instance_lock(state_dir: os.PathLike[str] | str, database_url: str) -> Itera
         fh.close()
 
 
-def jobs(app: services.App, poll_cycle: Callable[..., Any],
-         flush: Callable[[services.App], Any], stop: services.StopFlag
+def jobs(app: App, poll_cycle: Callable[..., Any],
+         flush: Callable[[App], Any], stop: services.StopFlag
          ) -> list[tuple[str, float, Callable[[], Any]]]:
     """Every job of `mailproc run`: (name, every how many minutes, what it does). The loop
     schedules them; `run --once` runs each once, in this order."""
@@ -92,8 +93,8 @@ def jobs(app: services.App, poll_cycle: Callable[..., Any],
     ]
 
 
-def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
-                    flush: Callable[[services.App], Any],
+def build_scheduler(app: App, poll_cycle: Callable[..., Any],
+                    flush: Callable[[App], Any],
                     stop: services.StopFlag) -> schedule.Scheduler:
     sched = schedule.Scheduler()
     for name, minutes, job in jobs(app, poll_cycle, flush, stop):
@@ -101,7 +102,7 @@ def build_scheduler(app: services.App, poll_cycle: Callable[..., Any],
     return sched
 
 
-def _reports(app: services.App, flush: Callable[[services.App], Any]) -> None:
+def _reports(app: App, flush: Callable[[App], Any]) -> None:
     """The daily digest from reports.digest_at on working days, the monthly recap on the
     first working day of the month; each once (the events remember)."""
     now = app.clock()
@@ -119,7 +120,7 @@ def _reports(app: services.App, flush: Callable[[services.App], Any]) -> None:
     flush(app)
 
 
-def _remind(app: services.App, flush: Callable[[services.App], Any]) -> None:
+def _remind(app: App, flush: Callable[[App], Any]) -> None:
     now = app.clock()
     if now.astimezone(app.settings.timezone).time() < app.settings.calendar.remind_at:
         return
@@ -128,8 +129,8 @@ def _remind(app: services.App, flush: Callable[[services.App], Any]) -> None:
         flush(app)
 
 
-def run_forever(app: services.App, poll_cycle: Callable[..., Any],
-                flush: Callable[[services.App], Any], *,
+def run_forever(app: App, poll_cycle: Callable[..., Any],
+                flush: Callable[[App], Any], *,
                 max_loops: int | None = None) -> None:
     stop = services.StopFlag()
 
@@ -156,8 +157,8 @@ def run_forever(app: services.App, poll_cycle: Callable[..., Any],
     log.info("mailproc stopped")
 
 
-def run_once(app: services.App, poll_cycle: Callable[..., Any],
-             flush: Callable[[services.App], Any]) -> list[str]:
+def run_once(app: App, poll_cycle: Callable[..., Any],
+             flush: Callable[[App], Any]) -> list[str]:
     """One pass of every job the loop schedules, for cron (`mailproc run --once`): the poll,
     the outbox, the reminders (from calendar.remind_at on working days) and the digest and
     recap when due, with the same rules, under the same instance lock. Each job runs even if

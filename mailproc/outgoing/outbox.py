@@ -35,14 +35,13 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-import peewee as pw
-
 from mailproc import oauth, store
 from mailproc.archive import Archive
 from mailproc.config import Settings, SmtpSettings
-from mailproc.errors import NotFound, OAuthError, SendError
+from mailproc.errors import OAuthError, SendError
 from mailproc.outgoing.texts import MailTexts, shorten
-from mailproc.store import OutgoingMail, utcnow_naive
+from mailproc.store import OutgoingMail
+from mailproc.store import outbox as outbox_rows
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +66,11 @@ def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str
     cc_list = sorted({a.lower() for a in cc if a} - set(to_list))
     if not to_list:
         raise SendError(f"no recipient for the {kind} mail")
-    row = OutgoingMail.create(
-        message_id=message_id, complaint=complaint, kind=kind,
-        to_addrs=json.dumps(to_list), cc_addrs=json.dumps(cc_list), subject=subject,
-        body_text=body, body_html=html, in_reply_to=in_reply_to,
-        references=" ".join(references),
-        attachments=json.dumps(list(attachments)), status="queued",
-        next_attempt_at=utcnow_naive(now), created_at=utcnow_naive(now),
-        auto_reply_to=auto_reply_to.lower(),
-    )
-    store.Message.create(
-        key=message_id, message_id=message_id, direction="out", kind=kind, complaint=complaint,
-        from_addr=settings.company.sender_address, to_addrs=", ".join(to_list + cc_list),
-        subject=subject, processed_at=utcnow_naive(now), in_reply_to=in_reply_to,
-        references=" ".join(references),
-    )
-    store.append_event(complaint=complaint, at=now, actor=actor, source=source or "outbox",
-                       kind="mail_queued",
-                       data={"outgoing_id": row.id, "kind": kind, "to": to_list, "cc": cc_list,
-                             "subject": subject, "message_id": message_id})
-    return row
+    return outbox_rows.queue(
+        message_id=message_id, kind=str(kind), complaint=complaint, to=to_list, cc=cc_list,
+        sender=settings.company.sender_address, subject=subject, body=body, html=html,
+        in_reply_to=in_reply_to, references=references, attachments=attachments,
+        auto_reply_to=auto_reply_to, now=now, actor=actor, source=source or "outbox")
 
 
 def _header(value: str) -> str | Header:
@@ -430,18 +414,11 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     marketing administration (the send-failure notice), and that notice goes out in the same
     flush; never for mail to marketing administration itself, which would loop."""
     result = FlushResult()
-    due = (OutgoingMail.select(OutgoingMail, store.Complaint)
-           .join(store.Complaint, pw.JOIN.LEFT_OUTER)  # the events below need its number
-           .where(OutgoingMail.status == "queued",
-                  OutgoingMail.next_attempt_at <= utcnow_naive(now))
-           .order_by(OutgoingMail.id))
-    if limit:
-        due = due.limit(limit)
     run = _Flush(settings, archive, transport, now, texts, result)
-    for row in list(due):
+    for row in outbox_rows.due(now, limit):
         run.one(row)
     if run.notices and run.server_down is None:
-        for row in list(due.where(OutgoingMail.id.in_(run.notices))):
+        for row in outbox_rows.due(now, limit, ids=run.notices):
             run.one(row)
     if run.server_down:
         log.warning("mail server unavailable, %d mail(s) deferred: %s", result.deferred,
@@ -461,13 +438,7 @@ class _Flush:
 
     def one(self, row: OutgoingMail) -> None:
         now = self.now
-        row_id = row.id
-        with store.transaction():
-            # next_attempt_at doubles as the claim time while a row is 'sending'.
-            claimed = (OutgoingMail.update(status="sending", next_attempt_at=utcnow_naive(now))
-                       .where(OutgoingMail.id == row_id, OutgoingMail.status == "queued")
-                       .execute())
-        if not claimed:
+        if not outbox_rows.claim(row.id, now):
             return  # another flusher took it
         error = SendError(self.server_down) if self.server_down is not None else self._send(row)
         with store.transaction():
@@ -502,38 +473,21 @@ class _Flush:
         return None
 
     def _mark_sent(self, row: OutgoingMail) -> None:
-        now = self.now
-        OutgoingMail.update(status="sent", sent_at=utcnow_naive(now),
-                            attempts=row.attempts + 1, last_error=""
-                            ).where(OutgoingMail.id == row.id).execute()
-        if row.kind == "ack" and row.complaint_id:
-            # The acknowledgement is the first response the procedure asks for.
-            store.Complaint.update(first_response_at=utcnow_naive(now)).where(
-                store.Complaint.id == row.complaint_id,
-                store.Complaint.first_response_at.is_null()).execute()
-        store.append_event(complaint=row.complaint, at=now, actor="mailproc",
-                           source="outbox", kind="mail_sent",
-                           data={"outgoing_id": row.id, "message_id": row.message_id})
+        outbox_rows.mark_sent(row, self.now)
         self.result.sent += 1
 
     def _mark_failed(self, row: OutgoingMail, error: SendError) -> None:
         now, settings = self.now, self.settings
         attempts = row.attempts + 1
         if error.permanent or attempts >= settings.outbox.max_attempts:
-            OutgoingMail.update(status="failed", attempts=attempts, last_error=str(error)
-                                ).where(OutgoingMail.id == row.id).execute()
-            store.append_event(complaint=row.complaint, at=now, actor="mailproc",
-                               source="outbox", kind="mail_failed",
-                               data={"outgoing_id": row.id, "error": str(error)})
+            outbox_rows.mark_failed(row, attempts, str(error), now)
             log.error("outgoing mail %s (%s) failed for good: %s", row.id, row.kind, error)
             self._tell_marketing(row, str(error), attempts)
             self.result.failed += 1
             return
         wait = backoff(attempts, settings.outbox.backoff_seconds,
                        settings.outbox.backoff_max_seconds)
-        OutgoingMail.update(status="queued", attempts=attempts, last_error=str(error),
-                            next_attempt_at=utcnow_naive(now + wait)
-                            ).where(OutgoingMail.id == row.id).execute()
+        outbox_rows.defer(row, attempts, str(error), now + wait)
         if self.server_down is None:  # the batch-wide case is logged once at the end
             log.warning("outgoing mail %s (%s) deferred: %s", row.id, row.kind, error)
         self.result.deferred += 1
@@ -570,22 +524,11 @@ class _Flush:
 
 def stuck_rows(settings: Settings, now: datetime) -> list[OutgoingMail]:
     """Rows left in 'sending' by a crash: the server may or may not have accepted them."""
-    cutoff = utcnow_naive(now - timedelta(seconds=settings.outbox.stuck_after_seconds))
-    return list(OutgoingMail.select().where(OutgoingMail.status == "sending",
-                                            OutgoingMail.next_attempt_at < cutoff))
+    return outbox_rows.stuck(now - timedelta(seconds=settings.outbox.stuck_after_seconds))
 
 
 def requeue(row_id: int, now: datetime, actor: str) -> OutgoingMail:
-    row = OutgoingMail.get_or_none(OutgoingMail.id == row_id)
-    if row is None:
-        raise NotFound(f"no outgoing mail with id {row_id}; see `mailproc outbox list`")
-    with store.transaction():
-        OutgoingMail.update(status="queued", next_attempt_at=utcnow_naive(now)).where(
-            OutgoingMail.id == row_id).execute()
-        store.append_event(complaint=row.complaint, at=now, actor=actor, source="cli",
-                           kind="mail_requeued", data={"outgoing_id": row_id,
-                                                       "previous_status": row.status})
-    return OutgoingMail.get_by_id(row_id)
+    return outbox_rows.requeue(row_id, now, actor)
 
 
 

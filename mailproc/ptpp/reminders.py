@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailproc import clocks, store
+from mailproc import store
+from mailproc.bootstrap import App
 from mailproc.domain import calendar as cal
 from mailproc.domain import forms, states
 from mailproc.outgoing.outbox import queue_mail
@@ -39,10 +40,10 @@ class Due:
     due: datetime
 
 
-def _dues(app: Any, complaint: Complaint, ptpp: Ptpp) -> list[Due]:
+def _dues(app: App, complaint: Complaint, ptpp: Ptpp) -> list[Due]:
     """What the department owes now: the analysis and plan while issued, each action's
     target date while planned."""
-    c = clocks.calendar(app)
+    c = app.calendar
     tz = app.settings.timezone
     if complaint.status == states.ISSUED and ptpp.plan_due_at is not None:
         due = store.aware(ptpp.plan_due_at)
@@ -74,10 +75,10 @@ def _once(complaint: Complaint, what: str, kind: str, day: Any, now: datetime) -
     return True
 
 
-def remind(app: Any, *, now: datetime | None = None) -> RemindResult:
+def remind(app: App, *, now: datetime | None = None) -> RemindResult:
     s = app.settings
     now = now or app.clock()
-    c = clocks.calendar(app)
+    c = app.calendar
     today = now.astimezone(s.timezone).date()
     result = RemindResult()
     if not c.is_working_day(today):
@@ -93,7 +94,7 @@ def remind(app: Any, *, now: datetime | None = None) -> RemindResult:
     return result
 
 
-def _first_response(app: Any, complaint: Complaint, now: datetime, today: Any,
+def _first_response(app: App, complaint: Complaint, now: datetime, today: Any,
                     result: RemindResult) -> None:
     s = app.settings
     due = store.aware(complaint.first_response_due_at)
@@ -116,7 +117,7 @@ def _first_response(app: Any, complaint: Complaint, now: datetime, today: Any,
     result.no_response.append(complaint.number)
 
 
-def _department(app: Any, complaint: Complaint, now: datetime, today: Any,
+def _department(app: App, complaint: Complaint, now: datetime, today: Any,
                 c: cal.WorkCalendar, result: RemindResult) -> None:
     s = app.settings
     dep = s.departments.get(complaint.department)

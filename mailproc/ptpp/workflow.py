@@ -1,14 +1,15 @@
 """PTPP use cases: issue the form to the department, assign from triage, read a filled form back
 from a reply and move the PTPP, send and read the return-claim form.
 
-Each function that writes is called inside `store.transaction()` by its caller; the fallible
+Lifecycle steps are decided by the aggregate (`domain.lifecycle.Case`) and written through
+`store.uow.UnitOfWork`, which joins the caller's transaction when there is one (a mail's
+transaction, a decision's savepoint) and opens its own otherwise (a CLI command). The fallible
 work that needs no database (rendering, reading a .docx) is done first, so a bad template or a
 bad attachment never leaves half a state change behind.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -16,15 +17,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mailproc import clocks, store
-from mailproc.domain import decisions, forms, states
+from mailproc import store
+from mailproc.bootstrap import App
+from mailproc.domain import decisions, forms, lifecycle, states
+from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
 from mailproc.forms import documents
 from mailproc.intake.mailparse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
-from mailproc.store import Complaint, Ptpp, utcnow_naive
+from mailproc.store import Complaint, Ptpp, queries
+from mailproc.store.uow import UnitOfWork, case_of, current_cycle
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +51,10 @@ def _transition_id(exc: states.InvalidTransition) -> str:
 
 
 def current_ptpp(complaint: Complaint) -> Ptpp:
-    return complaint.ptpps.order_by(Ptpp.cycle.desc()).get()
+    return current_cycle(complaint)
 
 
-def _category_label(app: Any, complaint: Complaint) -> str:
+def _category_label(app: App, complaint: Complaint) -> str:
     labels = {rule.name: rule.label for rule in app.settings.routing.categories}
     return labels.get(complaint.category, "Belum terklasifikasi")
 
@@ -65,7 +69,7 @@ def _customer_name(complaint: Complaint) -> str:
 def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
     if cycle <= 1:
         return None
-    prev = complaint.ptpps.where(Ptpp.cycle == cycle - 1).first()
+    prev = queries.cycle_row(complaint, cycle - 1)
     if prev is None:
         return None
     plan = json.loads(prev.plan or "{}")
@@ -77,7 +81,7 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
             "verification_note": prev.verification_note or plan.get("verification_note", "")}
 
 
-def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
+def ptpp_context(app: App, complaint: Complaint, ptpp: Ptpp, now: datetime,
                  department: str = "") -> dict[str, Any]:
     """The docxtpl context of FM-MR-15 (keys documented in mailproc.forms.documents)."""
     s = app.settings
@@ -108,12 +112,9 @@ def ptpp_context(app: Any, complaint: Complaint, ptpp: Ptpp, now: datetime,
     }
 
 
-def _photos(app: Any, complaint: Complaint) -> list[tuple[str, bytes]]:
-    rows = (complaint.attachments.where(store.Attachment.status == "stored",
-                                        store.Attachment.content_type.startswith("image/"))
-            .order_by(store.Attachment.id).limit(app.settings.max_photos))
+def _photos(app: App, complaint: Complaint) -> list[tuple[str, bytes]]:
     photos = []
-    for row in rows:
+    for row in queries.photos(complaint, app.settings.max_photos):
         try:
             photos.append((row.original_filename or row.filename, app.archive.read(
                 row.archive_path)))
@@ -122,27 +123,26 @@ def _photos(app: Any, complaint: Complaint) -> list[tuple[str, bytes]]:
     return photos
 
 
-def _document_name(complaint: Complaint, form: str, cycle: int, app: Any) -> str:
+def _document_name(complaint: Complaint, form: str, cycle: int, app: App) -> str:
     slug = app.settings.numbering.slug(complaint.number)
     prefix = "PTPP" if form == "ptpp" else "Klaim-Retur"
     suffix = f"-siklus-{cycle}" if form == "ptpp" and cycle > 1 else ""
     return f"{prefix}-{slug}{suffix}.docx"
 
 
-def _store_document(app: Any, complaint: Complaint, form: str, cycle: int, origin: str,
+def _store_document(app: App, complaint: Complaint, form: str, cycle: int, origin: str,
                     filename: str, content: bytes, now: datetime,
                     message: store.Message | None = None, rel: str = "") -> store.Document:
     if not rel:
         when = store.aware(complaint.received_at).astimezone(app.settings.timezone)
         rel = app.archive.store_document(when, app.settings.numbering.slug(complaint.number),
                                          filename, content)
-    return store.Document.create(
-        complaint=complaint, form=form, cycle=cycle, origin=origin, filename=filename,
-        archive_path=rel, sha256=hashlib.sha256(content).hexdigest(), size=len(content),
-        message=message, created_at=utcnow_naive(now))
+    return queries.add_document(complaint=complaint, form=form, cycle=cycle, origin=origin,
+                                filename=filename, archive_path=rel, content=content,
+                                message=message, now=now)
 
 
-def render_ptpp(app: Any, complaint: Complaint, now: datetime,
+def render_ptpp(app: App, complaint: Complaint, now: datetime,
                 department: str = "") -> tuple[str, bytes]:
     """Render the current cycle's PTPP; raises TemplateProblem / DocumentError / OSError."""
     ptpp = current_ptpp(complaint)
@@ -152,23 +152,24 @@ def render_ptpp(app: Any, complaint: Complaint, now: datetime,
     return _document_name(complaint, "ptpp", ptpp.cycle, app), content
 
 
-def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, source: str,
+def issue_ptpp(app: App, complaint: Complaint, *, now: datetime, actor: str, source: str,
                rendered: tuple[str, bytes]) -> store.Document:
     """Send the rendered PTPP form to the department (operations manager in copy) and move
     the complaint to 'issued'. Call inside a transaction, with `render_ptpp`'s result."""
     s = app.settings
-    ptpp = current_ptpp(complaint)
+    case = case_of(complaint)
     dep = s.departments.get(complaint.department)
     if dep is None:
         raise WorkflowError(f"{complaint.number} has no department to send the PTPP to",
                             "belum ada bagian yang ditetapkan")
-    states.check_transition(complaint.status, states.ISSUED)
+    plan_due = app.plan_due(now)
+    events = case.issue(now, plan_due, {"department": dep.key, "to": list(dep.addresses)})
     filename, content = rendered
-    doc = _store_document(app, complaint, "ptpp", ptpp.cycle, "generated", filename, content,
-                          now)
-    plan_due = clocks.plan_due(app, now)
+    doc = _store_document(app, complaint, "ptpp", case.cycle.number, "generated", filename,
+                          content, now)
     texts = app.texts.render(
-        "ptpp_to_department", number=complaint.number, department=dep.name, cycle=ptpp.cycle,
+        "ptpp_to_department", number=complaint.number, department=dep.name,
+        cycle=case.cycle.number,
         plan_due=format_datetime_id(plan_due, s.timezone),
         customer=_customer_name(complaint) or "-",
         received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
@@ -176,23 +177,16 @@ def issue_ptpp(app: Any, complaint: Complaint, *, now: datetime, actor: str, sou
         batch=complaint.batch, quantity=complaint.quantity,
         description=shorten(complaint.description, 3000), filename=filename,
         issuer=s.issuer, company_name=s.company.name)
-    queue_mail(settings=s, now=now, kind="ptpp_issue", to=dep.addresses,
+    queue_mail(settings=s, now=now, kind=MailKind.PTPP_ISSUE, to=dep.addresses,
                cc=s.operations_manager, subject=texts.subject, body=texts.body,
                complaint=complaint, attachments=[doc.archive_path], actor=actor, source=source)
-    Complaint.update(status=states.ISSUED, updated_at=utcnow_naive(now)).where(
-        Complaint.id == complaint.id).execute()
-    Ptpp.update(status=states.ISSUED, issued_at=utcnow_naive(now),
-                plan_due_at=utcnow_naive(plan_due),
-                department=complaint.department).where(Ptpp.id == ptpp.id).execute()
-    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                       kind="ptpp_issued",
-                       data={"cycle": ptpp.cycle, "department": dep.key, "to": list(dep.addresses),
-                             "document": doc.archive_path, "from_status": complaint.status})
-    complaint.status = states.ISSUED
+    events[0].data["document"] = doc.archive_path
+    with UnitOfWork() as uow:
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return doc
 
 
-def try_render_ptpp(app: Any, complaint: Complaint, now: datetime
+def try_render_ptpp(app: App, complaint: Complaint, now: datetime
                     ) -> tuple[tuple[str, bytes] | None, str]:
     """Render, turning a failure into a message for marketing administration."""
     try:
@@ -202,7 +196,7 @@ def try_render_ptpp(app: Any, complaint: Complaint, now: datetime
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def assign(app: Any, number: str, department: str, *, actor: str, source: str,
+def assign(app: App, number: str, department: str, *, actor: str, source: str,
            note: str = "") -> Complaint:
     """Assign (or reassign) a complaint to a department and send it the PTPP form."""
     s = app.settings
@@ -211,23 +205,14 @@ def assign(app: Any, number: str, department: str, *, actor: str, source: str,
     if complaint is None:
         raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
     dep = find_department(s, department)
+    case = case_of(complaint)
     try:
-        states.check_transition(complaint.status, states.ASSIGNED)
-    except states.InvalidTransition as exc:
+        events = case.assign(dep.key, now, note)
+    except lifecycle.InvalidTransition as exc:
         raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
-    previous = complaint.department
     rendered = render_ptpp(app, complaint, now, dep.key)  # before any write
-    with store.transaction():
-        complaint.department = dep.key
-        Complaint.update(status=states.ASSIGNED, department=dep.key,
-                         updated_at=utcnow_naive(now)).where(
-            Complaint.id == complaint.id).execute()
-        Ptpp.update(department=dep.key).where(Ptpp.id == current_ptpp(complaint).id).execute()
-        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                           kind="department_assigned",
-                           data={"department": dep.key, "previous": previous,
-                                 "from_status": complaint.status, "note": note})
-        complaint.status = states.ASSIGNED
+    with UnitOfWork() as uow:
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
         issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return store.complaint_by_number(number)  # type: ignore[return-value]
 
@@ -245,7 +230,7 @@ def find_department(settings: Any, name: str) -> Any:
 
 # ---- the return-claim form ---------------------------------------------------------------
 
-def retur_context(app: Any, complaint: Complaint, now: datetime) -> dict[str, Any]:
+def retur_context(app: App, complaint: Complaint, now: datetime) -> dict[str, Any]:
     s = app.settings
     form = s.forms["retur"]
     c = complaint.customer
@@ -268,13 +253,13 @@ def retur_context(app: Any, complaint: Complaint, now: datetime) -> dict[str, An
     }
 
 
-def render_return_form(app: Any, complaint: Complaint, now: datetime) -> tuple[str, bytes]:
+def render_return_form(app: App, complaint: Complaint, now: datetime) -> tuple[str, bytes]:
     content = documents.render(app.settings.forms["retur"].template,
                                retur_context(app, complaint, now))
     return _document_name(complaint, "retur", 1, app), content
 
 
-def send_return_form(app: Any, complaint: Complaint, *, now: datetime, actor: str,
+def send_return_form(app: App, complaint: Complaint, *, now: datetime, actor: str,
                      source: str, rendered: tuple[str, bytes], in_reply_to: str = "",
                      references: Sequence[str] = ()) -> store.Document:
     """Mail the return-claim form to the customer (inside a transaction)."""
@@ -293,8 +278,8 @@ def send_return_form(app: Any, complaint: Complaint, *, now: datetime, actor: st
                in_reply_to=in_reply_to, references=references, actor=actor, source=source,
                auto_reply_to=c.email)
     store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                       kind="return_form_sent", data={"document": doc.archive_path,
-                                                      "to": c.email})
+                       kind=EventKind.RETURN_FORM_SENT, data={"document": doc.archive_path,
+                                                              "to": c.email})
     return doc
 
 
@@ -361,7 +346,7 @@ def inspect_files(mail: IncomingMail) -> list[InspectedFile]:
     return out
 
 
-def _reply(app: Any, complaint: Complaint, mail: IncomingMail, *, kind: str, template: str,
+def _reply(app: App, complaint: Complaint, mail: IncomingMail, *, kind: str, template: str,
            now: datetime, source: str, attachments: Sequence[str] = (),
            **context: Any) -> None:
     s = app.settings
@@ -375,18 +360,18 @@ def _reply(app: Any, complaint: Complaint, mail: IncomingMail, *, kind: str, tem
                auto_reply_to=mail.from_.email if external else "")
 
 
-def _recipient(mail: IncomingMail, role: Role, app: Any, complaint: Complaint) -> str:
+def _recipient(mail: IncomingMail, role: Role, app: App, complaint: Complaint) -> str:
     if role == Role.DEPARTMENT:
         dep = app.settings.departments.get(complaint.department)
         return f"Bagian {dep.name}" if dep else "Bapak/Ibu"
     return mail.from_.name or "Bapak/Ibu"
 
 
-def handle_reply(app: Any, complaint: Complaint, mail: IncomingMail, message: store.Message,
+def handle_reply(app: App, complaint: Complaint, mail: IncomingMail, message: store.Message,
                  role: Role, decision: ReplyDecision, files: list[InspectedFile],
                  now: datetime, source: str) -> str:
     """Carry out a reply decision inside the caller's transaction; returns the outcome name."""
-    attachments = list(message.attachments.order_by(store.Attachment.id))
+    attachments = queries.attachments_of(message)
     recipient = _recipient(mail, role, app, complaint)
     if decision.action == Action.REPLY_PROBLEM:
         store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
@@ -427,7 +412,7 @@ def handle_reply(app: Any, complaint: Complaint, mail: IncomingMail, message: st
                                 source)
 
 
-def _received_document(app: Any, complaint: Complaint, form: str, cycle: int,
+def _received_document(app: App, complaint: Complaint, form: str, cycle: int,
                        inspected: InspectedFile, row: store.Attachment | None,
                        message: store.Message, now: datetime) -> store.Document:
     content = inspected.attachment.content or b""
@@ -435,7 +420,7 @@ def _received_document(app: Any, complaint: Complaint, form: str, cycle: int,
                            content, now, message=message, rel=row.archive_path if row else "")
 
 
-def _issued_on(app: Any, ptpp: Ptpp, complaint: Complaint) -> date:
+def _issued_on(app: App, ptpp: Ptpp, complaint: Complaint) -> date:
     when = store.aware(ptpp.issued_at or complaint.received_at)
     assert when is not None
     return when.astimezone(app.settings.timezone).date()
@@ -445,15 +430,13 @@ def _submission(complaint: Complaint, form: str, cycle: int, step: str,
                 filled: documents.FilledForm, accepted: bool, problems: list[str],
                 sender: str, message: store.Message, document: store.Document | None,
                 now: datetime) -> None:
-    store.FormSubmission.create(
-        complaint=complaint, form=form, cycle=cycle, step=step,
-        values=json.dumps(dict(filled.values), ensure_ascii=False),
-        how=json.dumps(dict(filled.how)), accepted=accepted,
-        problems=json.dumps(problems, ensure_ascii=False), sender=sender, message=message,
-        document=document, created_at=utcnow_naive(now))
+    queries.add_submission(complaint=complaint, form=form, cycle=cycle, step=step,
+                           values=dict(filled.values), how=dict(filled.how), accepted=accepted,
+                           problems=problems, sender=sender, message=message,
+                           document=document, now=now)
 
 
-def _refuse_form(app: Any, complaint: Complaint, mail: IncomingMail, message: store.Message,
+def _refuse_form(app: App, complaint: Complaint, mail: IncomingMail, message: store.Message,
                  form: str, cycle: int, step: str, filled: documents.FilledForm,
                  problems: Sequence[forms.FieldProblem], recipient: str, now: datetime,
                  source: str, *, what: str, closing: str) -> str:
@@ -469,7 +452,7 @@ def _refuse_form(app: Any, complaint: Complaint, mail: IncomingMail, message: st
     return "form_refused"
 
 
-def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
+def _process_ptpp_form(app: App, complaint: Complaint, mail: IncomingMail,
                        message: store.Message, inspected: InspectedFile,
                        row: store.Attachment | None, recipient: str, now: datetime,
                        source: str) -> str:
@@ -483,9 +466,9 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
                                           recipient, now, source)
     # A department's form moves the PTPP to planned, or straight to implemented when the
     # completion part is filled too; section C is marketing administration's, read later.
-    wants_completion = bool(values.get("completion_date", "").strip()
-                            or values.get("completion_evidence", "").strip())
-    step = "implement" if (complaint.status == states.PLANNED or wants_completion) else "plan"
+    case = case_of(complaint)
+    step = case.form_step(bool(values.get("completion_date", "").strip()
+                               or values.get("completion_evidence", "").strip()))
     problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint))
     sender = mail.from_.email
     if problems:
@@ -497,27 +480,14 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
     doc = _received_document(app, complaint, "ptpp", ptpp.cycle, inspected, row, message, now)
     _submission(complaint, "ptpp", ptpp.cycle, step, filled, True, [], sender, message, doc,
                 now)
-    targets = [states.PLANNED] if step == "plan" else (
-        [states.IMPLEMENTED] if complaint.status == states.PLANNED
-        else [states.PLANNED, states.IMPLEMENTED])
-    for target in targets:
-        states.check_transition(complaint.status, target)
-        store.append_event(complaint=complaint, at=now, actor=sender, source=source,
-                           kind=f"ptpp_{target}",
-                           data={"cycle": ptpp.cycle, "from_status": complaint.status,
-                                 "document": doc.archive_path,
-                                 "read_by": sorted(set(filled.how.values()))})
-        complaint.status = target
-    plan_fields = {k: v for k, v in values.items() if v}
-    update: dict[Any, Any] = {Ptpp.status: complaint.status, Ptpp.plan: json.dumps(
-        plan_fields, ensure_ascii=False), Ptpp.root_cause: values.get("root_cause", "")}
-    if states.PLANNED in targets:
-        update[Ptpp.planned_at] = utcnow_naive(now)
-    if states.IMPLEMENTED in targets:
-        update[Ptpp.implemented_at] = utcnow_naive(now)
-    Ptpp.update(update).where(Ptpp.id == ptpp.id).execute()
-    Complaint.update(status=complaint.status, updated_at=utcnow_naive(now)).where(
-        Complaint.id == complaint.id).execute()
+    data = {"document": doc.archive_path, "read_by": sorted(set(filled.how.values()))}
+    events = (case.receive_plan(now, data) if step == "plan"
+              else case.report_done(now, data))
+    targets = [str(e.kind).removeprefix("ptpp_") for e in events]
+    queries.save_plan(complaint, ptpp.cycle, {k: v for k, v in values.items() if v},
+                      values.get("root_cause", ""))
+    with UnitOfWork() as uow:
+        uow.save(complaint, case, events, at=now, actor=sender, source=source)
     dep = s.departments.get(complaint.department)
     dep_name = dep.name if dep else complaint.department
     if states.PLANNED in targets:
@@ -540,7 +510,7 @@ def _process_ptpp_form(app: Any, complaint: Complaint, mail: IncomingMail,
     return f"ptpp_{complaint.status}"
 
 
-def _process_verification_form(app: Any, complaint: Complaint, mail: IncomingMail,
+def _process_verification_form(app: App, complaint: Complaint, mail: IncomingMail,
                                message: store.Message, inspected: InspectedFile,
                                row: store.Attachment | None, recipient: str, now: datetime,
                                source: str) -> str:
@@ -574,7 +544,7 @@ def _process_verification_form(app: Any, complaint: Complaint, mail: IncomingMai
     return "ptpp_closed" if effective else "ptpp_new_cycle"
 
 
-def _notify_plan(app: Any, complaint: Complaint, ptpp: Ptpp, values: dict[str, str],
+def _notify_plan(app: App, complaint: Complaint, ptpp: Ptpp, values: dict[str, str],
                  doc: store.Document, department: str, now: datetime, source: str) -> None:
     """Procedure step 7: sales & marketing are always told the analysis and plan; the
     customer too when they asked for it."""
@@ -603,7 +573,7 @@ def _notify_plan(app: Any, complaint: Complaint, ptpp: Ptpp, values: dict[str, s
                    source=source)
 
 
-def _process_return_form(app: Any, complaint: Complaint, mail: IncomingMail,
+def _process_return_form(app: App, complaint: Complaint, mail: IncomingMail,
                          message: store.Message, inspected: InspectedFile,
                          row: store.Attachment | None, recipient: str, now: datetime,
                          source: str) -> str:
@@ -653,40 +623,22 @@ def _customer_email(complaint: Complaint) -> str:
     return complaint.customer.email if complaint.customer_id and complaint.customer.email else ""
 
 
-def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note: str,
+def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
                        verifier: str, actor: str, source: str, now: datetime) -> Complaint:
     """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP;
     not effective starts a new cycle, issued to the department with the previous cycle shown
     on the form. Gates: only after implementation, never without an evaluation note."""
     s = app.settings
-    if complaint.status != states.IMPLEMENTED:
-        raise WorkflowError(
-            f"{complaint.number}: effectiveness can be evaluated only after the actions are "
-            f"reported done (status implemented); the status is {complaint.status}",
-            "evaluasi efektivitas hanya dapat dicatat setelah bagian melaporkan tindakan "
-            f"selesai; status sekarang \"{states.LABELS_ID[complaint.status]}\"")
-    if not note.strip():
-        raise WorkflowError(f"{complaint.number}: an evaluation note is required (--note)",
-                            "catatan evaluasi wajib diisi (tulis CATATAN: …)")
+    case = case_of(complaint)
+    try:
+        events = case.verify(effective=effective, note=note, verifier=verifier or actor,
+                             at=now)
+    except lifecycle.LifecycleError as exc:
+        raise WorkflowError(str(exc), exc.id_message) from None
     ptpp = current_ptpp(complaint)
-    result = "effective" if effective else "not_effective"
-    Ptpp.update(verification_result=result, verification_note=note.strip(),
-                verifier=verifier or actor, verified_at=utcnow_naive(now),
-                status=states.CLOSED if effective else "not_effective",
-                closed_at=utcnow_naive(now) if effective else None).where(
-        Ptpp.id == ptpp.id).execute()
-    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                       kind="ptpp_verified",
-                       data={"cycle": ptpp.cycle, "result": result, "note": note.strip(),
-                             "verifier": verifier or actor})
+    with UnitOfWork() as uow:
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
     if effective:
-        states.check_transition(complaint.status, states.CLOSED)
-        Complaint.update(status=states.CLOSED, closed_at=utcnow_naive(now),
-                         updated_at=utcnow_naive(now)).where(
-            Complaint.id == complaint.id).execute()
-        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                           kind="complaint_closed", data={"cycle": ptpp.cycle})
-        complaint.status = states.CLOSED
         common = dict(number=complaint.number, company_name=s.company.name,
                       subject=complaint.subject, cycles=ptpp.cycle, note=note.strip(),
                       root_cause=ptpp.root_cause, signature=s.company.signature or s.company.name,
@@ -708,17 +660,13 @@ def apply_verification(app: Any, complaint: Complaint, *, effective: bool, note:
                    cc=s.marketing_admin, subject=texts.subject, body=texts.body,
                    complaint=complaint, actor=actor, source=source, attachments=attachments)
         return complaint
-    # Not effective: a new root-cause analysis and plan, cycle n + 1 (no limit on cycles).
-    Ptpp.create(complaint=complaint, number=complaint.number, cycle=ptpp.cycle + 1,
-                department=complaint.department, status="open", created_at=utcnow_naive(now))
-    store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                       kind="cycle_started", data={"cycle": ptpp.cycle + 1})
+    # Not effective: cycle n + 1 was opened by the aggregate; its form goes out now.
     rendered = render_ptpp(app, complaint, now)
     issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return complaint
 
 
-def _closure_attachments(app: Any, complaint: Complaint, now: datetime) -> list[str]:
+def _closure_attachments(app: App, complaint: Complaint, now: datetime) -> list[str]:
     """The closure report (Word) and the final PTPP form, archived as documents. A report that
     cannot be rendered does not stop the closing: the notice goes without it."""
     # Reports load records; imported late to keep this module light.
@@ -729,88 +677,74 @@ def _closure_attachments(app: Any, complaint: Complaint, now: datetime) -> list[
     except (MailprocError, OSError, ValueError) as exc:
         log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
         store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
-                           kind="closure_report_failed", data={"error": str(exc)})
+                           kind=EventKind.CLOSURE_REPORT_FAILED, data={"error": str(exc)})
         return []
     cycle = current_ptpp(complaint).cycle
     report = _store_document(app, complaint, "closure", cycle, "generated", filename, content,
                              now)
-    final = (store.Document.select()
-             .where(store.Document.complaint == complaint, store.Document.form == "ptpp")
-             .order_by(store.Document.cycle.desc(), store.Document.id.desc()).first())
+    final = queries.latest_document(complaint, "ptpp")
     return [report.archive_path] + ([final.archive_path] if final else [])
 
 
-def verify(app: Any, number: str, *, effective: bool, note: str, actor: str, source: str,
+def verify(app: App, number: str, *, effective: bool, note: str, actor: str, source: str,
            verifier: str = "") -> Complaint:
     complaint = load(number)
     now = app.clock()
-    with store.transaction():
+    with UnitOfWork():
         apply_verification(app, complaint, effective=effective, note=note, verifier=verifier,
                            actor=actor, source=source, now=now)
     return load(number)
 
 
-def reject(app: Any, number: str, *, reason: str, actor: str, source: str) -> Complaint:
+def reject(app: App, number: str, *, reason: str, actor: str, source: str) -> Complaint:
     """Not a complaint (spam, misdirected): closed as rejected, with the reason."""
-    complaint = load(number)
-    if not reason.strip():
-        raise WorkflowError(f"{number}: a reason is required to reject a complaint (--reason)",
-                            "alasan penolakan wajib diisi")
-    try:
-        states.check_transition(complaint.status, states.REJECTED)
-    except states.InvalidTransition as exc:
-        raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
     now = app.clock()
-    with store.transaction():
-        Complaint.update(status=states.REJECTED, rejected_reason=reason.strip(),
-                         closed_at=utcnow_naive(now), updated_at=utcnow_naive(now)).where(
-            Complaint.id == complaint.id).execute()
-        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                           kind="complaint_rejected",
-                           data={"reason": reason.strip(), "from_status": complaint.status})
+    with UnitOfWork() as uow:
+        complaint, case = uow.load(number)
+        try:
+            events = case.reject(reason, now)
+        except lifecycle.InvalidTransition as exc:
+            raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
+        except lifecycle.LifecycleError as exc:
+            raise WorkflowError(str(exc), exc.id_message) from None
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return load(number)
 
 
-def add_note(app: Any, number: str, *, text: str, actor: str, source: str) -> None:
+def add_note(app: App, number: str, *, text: str, actor: str, source: str) -> None:
     complaint = load(number)
     if not text.strip():
         raise WorkflowError("the note is empty", "catatan kosong")
-    with store.transaction():
-        store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
-                           kind="note", data={"text": text.strip()})
+    with UnitOfWork() as uow:
+        uow.record(complaint, [DomainEvent(EventKind.NOTE, {"text": text.strip()})],
+                   at=app.clock(), actor=actor, source=source)
 
 
-def record_response(app: Any, number: str, *, text: str, actor: str, source: str) -> Complaint:
+def record_response(app: App, number: str, *, text: str, actor: str, source: str) -> Complaint:
     """A response given to the customer by phone or in person counts as the first response
     when none was recorded yet (procedure 4.4)."""
-    complaint = load(number)
-    if not text.strip():
-        raise WorkflowError("describe the response that was given (what, by whom, how)",
-                            "isi tanggapan kosong")
     now = app.clock()
-    with store.transaction():
-        if complaint.first_response_at is None:
-            Complaint.update(first_response_at=utcnow_naive(now),
-                             first_response_note=text.strip()).where(
-                Complaint.id == complaint.id).execute()
-        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                           kind="response_recorded", data={"text": text.strip()})
+    with UnitOfWork() as uow:
+        complaint, case = uow.load(number)
+        try:
+            events = case.record_response(text, now)
+        except lifecycle.LifecycleError as exc:
+            raise WorkflowError(str(exc), exc.id_message) from None
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return load(number)
 
 
-def set_send_analysis(app: Any, number: str, *, wanted: bool, actor: str,
+def set_send_analysis(app: App, number: str, *, wanted: bool, actor: str,
                       source: str) -> Complaint:
     """The customer asked (or no longer asks) to receive the analysis and plan."""
-    complaint = load(number)
-    with store.transaction():
-        Complaint.update(send_analysis_to_customer=wanted).where(
-            Complaint.id == complaint.id).execute()
-        store.append_event(complaint=complaint, at=app.clock(), actor=actor, source=source,
-                           kind="send_analysis_set", data={"wanted": wanted})
+    with UnitOfWork() as uow:
+        complaint, case = uow.load(number)
+        uow.save(complaint, case, case.set_send_analysis(wanted), at=app.clock(), actor=actor,
+                 source=source)
     return load(number)
 
 
-def ask_customer(app: Any, complaint: Complaint, *, question: str, actor: str,
+def ask_customer(app: App, complaint: Complaint, *, question: str, actor: str,
                  source: str) -> None:
     """Marketing administration's clarification question, mailed to the customer in the
     complaint's thread so the answer threads back (procedure step 4)."""
@@ -820,9 +754,7 @@ def ask_customer(app: Any, complaint: Complaint, *, question: str, actor: str,
         raise WorkflowError(f"{complaint.number}: the customer's email address is not known",
                             "alamat email pelanggan tidak diketahui; hubungi pelanggan lewat "
                             "telepon atau WhatsApp")
-    first = (store.Message.select().where(store.Message.complaint == complaint,
-                                          store.Message.direction == "in")
-             .order_by(store.Message.id).first())
+    first = queries.first_incoming_message(complaint)
     in_reply_to = first.message_id if first and first.message_id else ""
     now = app.clock()
     texts = app.texts.render("question_customer", number=complaint.number,
@@ -834,10 +766,10 @@ def ask_customer(app: Any, complaint: Complaint, *, question: str, actor: str,
                in_reply_to=in_reply_to, references=[in_reply_to] if in_reply_to else [],
                actor=actor, source=source)
     store.append_event(complaint=complaint, at=now, actor=actor, source=source,
-                       kind="customer_asked", data={"question": question.strip()})
+                       kind=EventKind.CUSTOMER_ASKED, data={"question": question.strip()})
 
 
-def apply_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail,
+def apply_mail_decisions(app: App, complaint: Complaint, mail: IncomingMail,
                          parsed: decisions.Parsed, now: datetime, source: str) -> str:
     """Carry out marketing administration's decision lines (inside the mail's transaction),
     each in a savepoint: a refused one changes nothing and is reported, the others stand.
@@ -867,7 +799,7 @@ def apply_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail,
         else "decision_partly"
 
 
-def refuse_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail, now: datetime,
+def refuse_mail_decisions(app: App, complaint: Complaint, mail: IncomingMail, now: datetime,
                           source: str) -> str:
     """Decision lines from someone who is not marketing administration: recorded, refused."""
     store.append_event(complaint=complaint, at=now, actor=mail.from_.email, source=source,
@@ -881,7 +813,7 @@ def refuse_mail_decisions(app: Any, complaint: Complaint, mail: IncomingMail, no
     return "decision_refused"
 
 
-def _apply_decision(app: Any, number: str, d: decisions.Decision, actor: str,
+def _apply_decision(app: App, number: str, d: decisions.Decision, actor: str,
                     source: str) -> str:
     """One decision; returns what changed, in Indonesian."""
     k = decisions.Kind

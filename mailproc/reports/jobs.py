@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from mailproc import clocks, store
+from mailproc import store
+from mailproc.bootstrap import App
 from mailproc.domain import figures
 from mailproc.domain.records import ComplaintRecord
 from mailproc.outgoing.outbox import queue_mail
@@ -28,7 +29,7 @@ def _days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} hari kerja".replace(".", ",")
 
 
-def _doc(app: Any, key: str) -> dict[str, str]:
+def _doc(app: App, key: str) -> dict[str, str]:
     form = app.settings.forms[key]
     return {"number": form.number, "revision": form.revision,
             "revision_date": form.revision_date}
@@ -36,10 +37,10 @@ def _doc(app: Any, key: str) -> dict[str, str]:
 
 # ---- closure report ----------------------------------------------------------------------
 
-def closure_context(app: Any, record: ComplaintRecord) -> dict[str, Any]:
+def closure_context(app: App, record: ComplaintRecord) -> dict[str, Any]:
     s = app.settings
     tz = s.timezone
-    cal = clocks.calendar(app)
+    cal = app.calendar
     lead = figures.lead_times(record, cal)
     result_label = {"effective": "Efektif", "not_effective": "Tidak efektif"}
     return {
@@ -75,8 +76,8 @@ def closure_context(app: Any, record: ComplaintRecord) -> dict[str, Any]:
     }
 
 
-def render_closure(app: Any, number: str) -> tuple[str, bytes]:
-    [record] = reportdata.load_records(app, numbers=[number])
+def render_closure(app: App, number: str) -> tuple[str, bytes]:
+    [record] = reportdata.load_records(app.settings, numbers=[number])
     content = reports.render_closure(app.settings.forms["closure"].template,
                                      closure_context(app, record))
     slug = app.settings.numbering.slug(number)
@@ -91,10 +92,10 @@ def last_event_at(kind: str) -> datetime | None:
     return store.aware(row.at) if row else None
 
 
-def build_digest(app: Any, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
-    records = [r for r in reportdata.load_records(app) if r.valid]
+def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
+    records = [r for r in reportdata.load_records(app.settings) if r.valid]
     since = last_event_at("digest_sent")
-    digest = figures.digest(records, now=now, since=since, cal=clocks.calendar(app))
+    digest = figures.digest(records, now=now, since=since, cal=app.calendar)
     tz = app.settings.timezone
 
     def item(i: figures.DigestItem) -> dict[str, Any]:
@@ -116,10 +117,10 @@ def build_digest(app: Any, now: datetime) -> tuple[figures.Digest, dict[str, Any
     return digest, context
 
 
-def send_digest(app: Any, now: datetime) -> bool:
+def send_digest(app: App, now: datetime) -> bool:
     """The status digest to marketing administration and sales & marketing; working days
     only."""
-    if not clocks.calendar(app).is_working_day(now.astimezone(app.settings.timezone).date()):
+    if not app.calendar.is_working_day(now.astimezone(app.settings.timezone).date()):
         return False
     s = app.settings
     _, context = build_digest(app, now)
@@ -137,21 +138,21 @@ def send_digest(app: Any, now: datetime) -> bool:
 
 # ---- monthly recap -----------------------------------------------------------------------
 
-def month_bounds(app: Any, year: int, month: int) -> tuple[datetime, datetime]:
+def month_bounds(app: App, year: int, month: int) -> tuple[datetime, datetime]:
     tz = app.settings.timezone
     start = datetime(year, month, 1, tzinfo=tz)
     last = stdlib_calendar.monthrange(year, month)[1]
     return start, datetime(year, month, last, tzinfo=tz) + timedelta(days=1)
 
 
-def build_recap(app: Any, year: int, month: int, now: datetime,
+def build_recap(app: App, year: int, month: int, now: datetime,
                 progress: Callable[[int, int], None] | None = None
                 ) -> tuple[figures.RecapFigures, bytes, bytes]:
     """(figures, the Word recap, the .xlsx of the month's register rows)."""
-    cal = clocks.calendar(app)
+    cal = app.calendar
     start, end = month_bounds(app, year, month)
     year_ago = month_bounds(app, *(_shift(year, month, -11)))[0]
-    records = reportdata.load_records(app, received_from=year_ago, received_to=end,
+    records = reportdata.load_records(app.settings, received_from=year_ago, received_to=end,
                                       progress=progress)
     fig = figures.recap(records, year=year, month=month, now=now, cal=cal)
     in_month = [r for r in records if start <= r.received_at < end]
@@ -205,7 +206,7 @@ def previous_month(now: datetime, tz: Any) -> tuple[int, int]:
     return _shift(local.year, local.month, -1)
 
 
-def send_recap(app: Any, year: int, month: int, now: datetime) -> str:
+def send_recap(app: App, year: int, month: int, now: datetime) -> str:
     """Archive the recap and its .xlsx and mail them to sales & marketing."""
     s = app.settings
     fig, docx, xlsx = build_recap(app, year, month, now)
@@ -227,9 +228,9 @@ def send_recap(app: Any, year: int, month: int, now: datetime) -> str:
     return tag
 
 
-def recap_due(app: Any, now: datetime) -> tuple[int, int] | None:
+def recap_due(app: App, now: datetime) -> tuple[int, int] | None:
     """On the first working day of a month, the month before, unless already sent."""
-    cal = clocks.calendar(app)
+    cal = app.calendar
     local = now.astimezone(app.settings.timezone).date()
     first = local.replace(day=1)
     first_working = first if cal.is_working_day(first) else cal.next_working_day(first)
@@ -244,15 +245,15 @@ def recap_due(app: Any, now: datetime) -> tuple[int, int] | None:
 
 # ---- master register ----------------------------------------------------------------------
 
-def export_register(app: Any, fmt: str, *, received_from: date | None, received_to: date | None,
+def export_register(app: App, fmt: str, *, received_from: date | None, received_to: date | None,
                     progress: Callable[[int, int], None] | None = None) -> bytes:
     tz = app.settings.timezone
     start = datetime(received_from.year, received_from.month, received_from.day,
                      tzinfo=tz) if received_from else None
     end = (datetime(received_to.year, received_to.month, received_to.day, tzinfo=tz)
            + timedelta(days=1)) if received_to else None
-    records = reportdata.load_records(app, received_from=start, received_to=end)
-    rows = figures.register_rows(records, clocks.calendar(app))
+    records = reportdata.load_records(app.settings, received_from=start, received_to=end)
+    rows = figures.register_rows(records, app.calendar)
     if fmt == "csv":
         return reports.register_csv(figures.REGISTER_COLUMNS, [r.display() for r in rows])
     return reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],

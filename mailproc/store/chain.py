@@ -41,6 +41,7 @@ def append_event(*, complaint: Complaint | None, at: datetime, actor: str, sourc
             ChainHead.create(id=1, hash=GENESIS_HASH)
         cursor.head = head.hash if head else GENESIS_HASH
     prev = cursor.head
+    kind = str(kind)  # an EventKind member is stored (and hashed) as its plain value
     at_naive = utcnow_naive(at).replace(microsecond=0)
     data_json = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
     number = complaint.number if complaint is not None else ""

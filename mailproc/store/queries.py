@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
+from typing import Any
 
 from mailproc.store.db import is_sqlite
 from mailproc.store.models import (
+    Attachment,
     Complaint,
     Customer,
+    Document,
+    FormSubmission,
     MailboxPosition,
     Message,
     NumberSequence,
     OutgoingMail,
+    Ptpp,
     utcnow_naive,
 )
 
@@ -79,3 +86,91 @@ def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
         customer.name = name
         customer.save()
     return customer
+
+
+# ---- the rows a complaint's use cases read and add ---------------------------------------
+
+def cycle_row(complaint: Complaint, cycle: int) -> Ptpp | None:
+    return complaint.ptpps.where(Ptpp.cycle == cycle).first()
+
+
+def photos(complaint: Complaint, limit: int) -> list[Attachment]:
+    """The complaint's stored images, oldest first, for the PTPP form."""
+    return list(complaint.attachments.where(Attachment.status == "stored",
+                                            Attachment.content_type.startswith("image/"))
+                .order_by(Attachment.id).limit(limit))
+
+
+def attachments_of(message: Message) -> list[Attachment]:
+    return list(message.attachments.order_by(Attachment.id))
+
+
+def count_attachments(message: Message) -> int:
+    """The real (not inline) attachments of a stored message."""
+    return (Attachment.select()
+            .where(Attachment.message == message, Attachment.inline == False)  # noqa: E712
+            .count())
+
+
+def add_attachment(**values: Any) -> Attachment:
+    return Attachment.create(**values)
+
+
+def add_message(**values: Any) -> Message:
+    return Message.create(**values)
+
+
+def message_by_key(key: str) -> Message | None:
+    return Message.get_or_none(Message.key == key)
+
+
+def first_incoming_message(complaint: Complaint) -> Message | None:
+    return (Message.select().where(Message.complaint == complaint, Message.direction == "in")
+            .order_by(Message.id).first())
+
+
+def add_document(*, complaint: Complaint, form: str, cycle: int, origin: str, filename: str,
+                 archive_path: str, content: bytes, message: Message | None,
+                 now: datetime) -> Document:
+    return Document.create(
+        complaint=complaint, form=form, cycle=cycle, origin=origin, filename=filename,
+        archive_path=archive_path, sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content), message=message, created_at=utcnow_naive(now))
+
+
+def latest_document(complaint: Complaint, form: str) -> Document | None:
+    """The newest document of `form` (the final PTPP form, for the closure report)."""
+    return (Document.select().where(Document.complaint == complaint, Document.form == form)
+            .order_by(Document.cycle.desc(), Document.id.desc()).first())
+
+
+def add_submission(*, complaint: Complaint, form: str, cycle: int, step: str,
+                   values: dict[str, str], how: dict[str, str], accepted: bool,
+                   problems: list[str], sender: str, message: Message | None,
+                   document: Document | None, now: datetime) -> FormSubmission:
+    return FormSubmission.create(
+        complaint=complaint, form=form, cycle=cycle, step=step,
+        values=json.dumps(values, ensure_ascii=False), how=json.dumps(how), accepted=accepted,
+        problems=json.dumps(problems, ensure_ascii=False), sender=sender, message=message,
+        document=document, created_at=utcnow_naive(now))
+
+
+def touch(complaint: Complaint, now: datetime) -> None:
+    """Mark the complaint as changed (a follow-up arrived)."""
+    Complaint.update(updated_at=utcnow_naive(now)).where(Complaint.id == complaint.id).execute()
+
+
+def new_customer(*, name: str, phone: str, now: datetime) -> Customer:
+    """A customer known without an email address (manual intake)."""
+    return Customer.create(email=None, name=name, phone=phone, created_at=utcnow_naive(now))
+
+
+def add_complaint(**values: Any) -> Complaint:
+    return Complaint.create(**values)
+
+
+def count_complaint_attachments(complaint: Complaint) -> int:
+    """The real (not inline) attachments a complaint came with."""
+    return (Attachment.select()
+            .where(Attachment.complaint == complaint, Attachment.inline == False)  # noqa: E712
+            .count())

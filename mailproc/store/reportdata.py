@@ -7,11 +7,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import peewee as pw
 
 from mailproc import store
+from mailproc.config import Settings
 from mailproc.domain import forms, states
 from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
 from mailproc.store import Complaint, Customer, Ptpp, utcnow_naive
@@ -36,12 +36,12 @@ def _cycle(p: Ptpp, department: str) -> CycleRecord:
         closed_at=store.aware(p.closed_at))
 
 
-def load_records(app: Any, *, received_from: datetime | None = None,
+def load_records(settings: Settings, *, received_from: datetime | None = None,
                  received_to: datetime | None = None, numbers: list[str] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> list[ComplaintRecord]:
     """Every complaint received in [received_from, received_to) (or the given numbers), oldest
     first, with its cycles."""
-    s = app.settings
+    s = settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     deps = {key: dep.name for key, dep in s.departments.items()}
     query = (Complaint.select(Complaint, Customer).join(Customer, pw.JOIN.LEFT_OUTER)

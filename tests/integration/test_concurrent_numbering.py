@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from mailproc import store
+from mailproc import bootstrap, store
+from mailproc.bootstrap import App
 from mailproc.config import Settings, load_settings
 from mailproc.intake import services
 from mailproc.intake.mailbox import Fetched
@@ -107,10 +108,10 @@ def fetched(uid: str, raw: bytes) -> Fetched:
     return Fetched(uid=uid, size=len(raw), raw=raw, received_at=NOW)
 
 
-def build_app(config: Path) -> services.App:
+def make_app(config: Path) -> App:
     settings = settings_for(config)
     store.open_database(settings.database_url)
-    return services.App.build(settings, clock=fixed_clock)
+    return bootstrap.build_app(settings, clock=fixed_clock)
 
 
 def init_database(config: Path) -> Settings:
@@ -128,7 +129,7 @@ def init_database(config: Path) -> Settings:
 def register_worker(config: str, worker: int, count: int, barrier: Any, results: Any) -> None:
     """Child process: connect, wait for the others, then register `count` complaints."""
     try:
-        app = build_app(Path(config))
+        app = make_app(Path(config))
         store.check_schema()  # connects now, so the race below is about registering only
         mails = [complaint_mail(f"w{worker}-{i:02d}") for i in range(count)]
         barrier.wait(timeout=60)

@@ -16,17 +16,18 @@ from test_concurrent_numbering import (
     PER_WORKER,
     WORKERS,
     YEAR,
-    build_app,
     check_event_chain,
     check_registered,
     complaint_mail,
     fetched,
     init_database,
+    make_app,
     run_workers,
     write_config,
 )
 
 from mailproc import store
+from mailproc.bootstrap import build_app
 from mailproc.intake import services
 from mailproc.outgoing import outbox
 
@@ -126,7 +127,7 @@ def test_schema_is_idempotent_and_every_model_works(pg_url: str) -> None:
 def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
     config = write_config(tmp_path, pg_url)
     settings = init_database(config)
-    app = build_app(config)
+    app = make_app(config)
 
     out1 = services.process_mail(app, fetched("1", complaint_mail("c1")), source_key="test")
     out2 = services.process_mail(app, fetched("2", complaint_mail("c2")), source_key="test")
@@ -194,7 +195,7 @@ def test_procedure_and_reports_on_postgresql(tmp_path: Path, pg_url: str) -> Non
     settings = init_database(config)
     store.open_database(settings.database_url)
     clock = {"now": datetime(2026, 11, 2, 9, 0, tzinfo=wib)}  # Monday
-    app = services.App.build(settings, clock=lambda: clock["now"])
+    app = build_app(settings, clock=lambda: clock["now"])
     new = services.NewComplaint(channel="telepon", received_at=clock["now"], customer_email="",
                                 customer_name="CV Maju", subject="Botol retak",
                                 description="Botol retak di leher, mohon diganti")

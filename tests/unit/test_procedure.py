@@ -14,6 +14,7 @@ from appfixture import LocalApp
 from testclock import TestClock
 
 from mailproc import store
+from mailproc.bootstrap import App, build_app
 from mailproc.config import load_settings
 from mailproc.domain import states
 from mailproc.errors import MailprocError
@@ -32,13 +33,13 @@ class Clock:
         return self.now
 
 
-def make_app(local: LocalApp, clock: Clock) -> services.App:
+def make_app(local: LocalApp, clock: Clock) -> App:
     settings = load_settings(local.config, {})
     store.open_database(settings.database_url)
-    return services.App.build(settings, clock=clock)
+    return build_app(settings, clock=clock)
 
 
-def manual(app: services.App, when: datetime, description: str, **kw) -> store.Complaint:
+def manual(app: App, when: datetime, description: str, **kw) -> store.Complaint:
     new = services.NewComplaint(channel=kw.pop("channel", "telepon"), received_at=when,
                                 customer_email=kw.pop("email", ""), customer_name="CV Maju",
                                 subject=description[:40], description=description,

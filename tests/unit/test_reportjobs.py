@@ -15,6 +15,7 @@ import openpyxl
 from appfixture import LocalApp
 
 from mailproc import store
+from mailproc.bootstrap import App, build_app
 from mailproc.config import load_settings
 from mailproc.domain import states
 from mailproc.intake import services
@@ -37,15 +38,15 @@ class Clock:
         return self.now
 
 
-def setup(tmp_path: Path) -> tuple[LocalApp, services.App, Clock]:
+def setup(tmp_path: Path) -> tuple[LocalApp, App, Clock]:
     local = LocalApp(tmp_path)
     clock = Clock(datetime(2026, 10, 5, 9, 0, tzinfo=WIB))
     settings = load_settings(local.config, {})
     store.open_database(settings.database_url)
-    return local, services.App.build(settings, clock=clock), clock
+    return local, build_app(settings, clock=clock), clock
 
 
-def register(app: services.App, when: datetime, text: str, customer: str) -> str:
+def register(app: App, when: datetime, text: str, customer: str) -> str:
     new = services.NewComplaint(channel="telepon", received_at=when, customer_email="",
                                 customer_name=customer, subject=text[:30], description=text)
     return services.register_manual(app, new, actor="rina").number

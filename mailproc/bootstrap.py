@@ -1,0 +1,85 @@
+"""The composition root: builds the one `App` every use case is handed.
+
+Nothing else wires adapters together. The App carries the settings, the clock (injected by
+tests), the archive (its staged writes wired to the store's transaction outcome), the mail
+texts, the working-day calendar (built once, from the holidays and the company's days off), and
+the factories of the mail source and transport. It never sets attributes on itself after
+construction, and it is the only place where `store.on_outcome` meets `Archive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from mailproc import store
+from mailproc.archive import Archive
+from mailproc.config import Settings
+from mailproc.domain import calendar as cal
+from mailproc.outgoing.texts import MailTexts
+
+if TYPE_CHECKING:
+    from mailproc.intake.mailbox import Source
+    from mailproc.outgoing.outbox import Transport
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class App:
+    """What every use case needs; built by `build_app` (or by tests with their own clock)."""
+
+    settings: Settings
+    archive: Archive
+    texts: MailTexts
+    clock: Clock = field(default=system_clock)
+
+    @cached_property
+    def calendar(self) -> cal.WorkCalendar:
+        """The company's working-day calendar: national holidays (and cuti bersama when
+        configured) for the years around today, plus the company's own days off."""
+        from mailproc.holidays_id import indonesian_days_off  # the `holidays` data is heavy
+
+        c = self.settings.calendar
+        now = self.clock()
+        days_off = dict(indonesian_days_off(range(now.year - 1, now.year + 3),
+                                            cuti_bersama=c.cuti_bersama))
+        days_off.update({d: "libur perusahaan" for d in c.company_days_off})
+        return cal.WorkCalendar(tz=self.settings.timezone, hours=c.hours, days_off=days_off,
+                                day_length=c.day_length)
+
+    def first_response_due(self, received_at: datetime) -> datetime:
+        """Procedure 4.4: the first response within N working days (1) of receipt."""
+        return cal.first_response_due(received_at, self.calendar,
+                                      self.settings.calendar.first_response_days)
+
+    def plan_due(self, issued_at: datetime) -> datetime:
+        """When the department's analysis and plan are due."""
+        return self.calendar.add_working_days(issued_at, self.settings.calendar.plan_days)
+
+    def open_source(self) -> Source:
+        """The configured mailbox (IMAP or Maildir), not yet connected."""
+        from mailproc import oauth
+        from mailproc.intake.mailbox import open_source
+
+        return open_source(self.settings.mailbox, oauth.token_source(self.settings, "mailbox"))
+
+    def open_transport(self) -> Transport:
+        """The configured sender (SMTP or a local Maildir); the caller closes it."""
+        from mailproc.outgoing.outbox import make_transport
+
+        return make_transport(self.settings)
+
+
+def build_app(settings: Settings, clock: Clock = system_clock) -> App:
+    """The App for `settings`: the archive stages its writes until the open transaction
+    commits (`store.on_outcome`), so a rolled-back step leaves no file behind."""
+    return App(settings, Archive(settings.archive_dir, defer=store.on_outcome),
+               MailTexts(settings.templates_dir), clock)

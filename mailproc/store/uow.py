@@ -1,0 +1,117 @@
+"""The unit of work: one write transaction through which a use case loads the lifecycle
+aggregate, saves it back, and records the domain events it returned on the event chain.
+Outgoing mail queued inside it (`mailproc.outgoing.outbox.queue_mail` → `store.outbox`) and
+files the archive staged inside it share its fate: committed together, or gone together.
+
+    with UnitOfWork() as uow:
+        row, case = uow.load(number)
+        events = case.reject(reason, now)
+        uow.save(row, case, events, at=now, actor=actor, source=source)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from mailproc.domain.lifecycle import Case, ComplaintStatus, Cycle, DomainEvent, PtppStatus
+from mailproc.errors import NotFound
+from mailproc.store.chain import record
+from mailproc.store.db import transaction
+from mailproc.store.models import Complaint, Ptpp, aware, utcnow_naive
+
+
+class UnitOfWork:
+    """`with UnitOfWork() as uow:` opens (or joins) the write transaction."""
+
+    def __init__(self) -> None:
+        self._tx: Any = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._tx = transaction()
+        self._tx.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool | None:
+        return self._tx.__exit__(kind, exc, tb)
+
+    def load(self, number: str) -> tuple[Complaint, Case]:
+        row = Complaint.get_or_none(Complaint.number == number)
+        if row is None:
+            raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
+        return row, case_of(row)
+
+    def save(self, row: Complaint, case: Case, events: Iterable[DomainEvent] = (), *,
+             at: datetime, actor: str, source: str) -> None:
+        save_case(row, case)
+        record(row, events, at=at, actor=actor, source=source)
+
+    def record(self, row: Complaint | None, events: Iterable[DomainEvent], *, at: datetime,
+               actor: str, source: str) -> None:
+        record(row, events, at=at, actor=actor, source=source)
+
+
+def current_cycle(row: Complaint) -> Ptpp:
+    return row.ptpps.order_by(Ptpp.cycle.desc()).get()
+
+
+def case_of(row: Complaint) -> Case:
+    """The aggregate of a stored complaint, with its current cycle."""
+    p = current_cycle(row)
+    cycle = Cycle(
+        number=p.cycle, department=p.department, status=PtppStatus(p.status),
+        issued_at=aware(p.issued_at), plan_due_at=aware(p.plan_due_at),
+        planned_at=aware(p.planned_at), implemented_at=aware(p.implemented_at),
+        verification_result=p.verification_result, verification_note=p.verification_note,
+        verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at))
+    return Case(
+        number=row.number, status=ComplaintStatus(row.status), department=row.department,
+        cycles=[cycle], first_response_at=aware(row.first_response_at),
+        first_response_note=row.first_response_note, closed_at=aware(row.closed_at),
+        rejected_reason=row.rejected_reason,
+        send_analysis_to_customer=row.send_analysis_to_customer,
+        updated_at=aware(row.updated_at))
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return utcnow_naive(value) if value is not None else None
+
+
+def save_case(row: Complaint, case: Case) -> None:
+    """Write the aggregate back: the complaint's lifecycle columns and each cycle it holds
+    (a new cycle is created). The row object is updated too, so callers read the new state."""
+    values = {
+        "status": str(case.status), "department": case.department,
+        "first_response_at": _naive(case.first_response_at),
+        "first_response_note": case.first_response_note, "closed_at": _naive(case.closed_at),
+        "rejected_reason": case.rejected_reason,
+        "send_analysis_to_customer": case.send_analysis_to_customer,
+        "updated_at": _naive(case.updated_at) or row.updated_at,
+    }
+    Complaint.update(**values).where(Complaint.id == row.id).execute()
+    for name, value in values.items():
+        setattr(row, name, value)
+    for c in case.cycles:
+        cycle_values = {
+            "department": c.department, "status": str(c.status),
+            "issued_at": _naive(c.issued_at), "plan_due_at": _naive(c.plan_due_at),
+            "planned_at": _naive(c.planned_at), "implemented_at": _naive(c.implemented_at),
+            "verification_result": c.verification_result,
+            "verification_note": c.verification_note, "verifier": c.verifier,
+            "verified_at": _naive(c.verified_at), "closed_at": _naive(c.closed_at),
+        }
+        updated = (Ptpp.update(**cycle_values)
+                   .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
+        if not updated:
+            Ptpp.create(complaint=row.id, number=row.number, cycle=c.number,
+                        created_at=_naive(case.updated_at) or row.updated_at, **cycle_values)
+
+
+def save_plan(row: Complaint, cycle: int, plan: dict[str, str], root_cause: str) -> None:
+    """The accepted form values of a cycle (what the department wrote)."""
+    (Ptpp.update(plan=json.dumps(plan, ensure_ascii=False), root_cause=root_cause)
+     .where(Ptpp.complaint == row.id, Ptpp.cycle == cycle).execute())
