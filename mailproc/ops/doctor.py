@@ -28,7 +28,7 @@ from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
 from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
 from mailproc.errors import MailprocError
-from mailproc.forms import documents
+from mailproc.forms import catalogue
 from mailproc.outgoing.texts import MailTexts
 from mailproc.reports import jobs as reportjobs
 from mailproc.reports import output as reports
@@ -94,7 +94,7 @@ def _templates(settings: Settings, now: datetime) -> list[Check]:
     for key in ("ptpp", "retur", "closure", "recap"):
         template = settings.forms[key].template
         if key in ("ptpp", "retur"):
-            problems = documents.check_template(template, key, strict=True)
+            problems = catalogue.check_template(template, key, strict=True)
         else:
             problems = _check_report(settings, key, now)
         if problems:
@@ -116,7 +116,7 @@ def _check_report(settings: Settings, key: str, now: datetime) -> list[str]:
                                    strict=True)
         else:
             reports.render_recap(template, sample_recap_context(app, record, now),
-                                 [("Contoh grafik", documents._PNG_1PX)],  # noqa: SLF001
+                                 [("Contoh grafik", catalogue._PNG_1PX)],  # noqa: SLF001
                                  strict=True)
     except MailprocError as exc:
         return [_one_line(exc)]
