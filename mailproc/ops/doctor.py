@@ -26,7 +26,8 @@ from typing import Any
 from mailproc import holidays_id, store
 from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
-from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
+from mailproc.domain.forms import Action
+from mailproc.domain.records import ComplaintRecord, CycleRecord
 from mailproc.errors import MailprocError
 from mailproc.forms import catalogue
 from mailproc.outgoing.texts import MailTexts
@@ -137,9 +138,9 @@ class _SampleApp:
 def sample_record(now: datetime) -> ComplaintRecord:
     """One closed complaint with two cycles, as `reportdata` would load it."""
     received = now - timedelta(days=20)
-    action = ActionRecord(no=1, cause="Suhu mesin tidak stabil", corrective="Kalibrasi mesin",
-                          preventive="Jadwal kalibrasi bulanan", pic="Budi (Produksi)",
-                          target=(now - timedelta(days=5)).date())
+    action = Action(no=1, cause="Suhu mesin tidak stabil", corrective="Kalibrasi mesin",
+                    preventive="Jadwal kalibrasi bulanan", pic="Budi (Produksi)",
+                    target=(now - timedelta(days=5)).date())
 
     def cycle(n: int, result: str) -> CycleRecord:
         start = received + timedelta(days=n)

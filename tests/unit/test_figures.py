@@ -52,7 +52,8 @@ from mailproc.domain.figures import (
     register_rows,
     repeat_complaints,
 )
-from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
+from mailproc.domain.forms import Action
+from mailproc.domain.records import ComplaintRecord, CycleRecord
 
 CAL = WorkCalendar(
     days_off={date(2026, 10, 20): "Libur perusahaan", date(2026, 11, 2): "Cuti bersama"}
@@ -69,8 +70,8 @@ def wib(m: int, d: int, hh: int = 0, mm: int = 0, y: int = 2026) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=WIB).astimezone(UTC)
 
 
-def action(no: int, pic: str, target: date | None, corrective: str = "") -> ActionRecord:
-    return ActionRecord(
+def action(no: int, pic: str, target: date | None, corrective: str = "") -> Action:
+    return Action(
         no=no,
         cause="",
         corrective=corrective or f"tindakan {no}",
@@ -88,7 +89,7 @@ def cycle(
     plan_due: datetime | None = None,
     planned: datetime | None = None,
     implemented: datetime | None = None,
-    actions: tuple[ActionRecord, ...] = (),
+    actions: tuple[Action, ...] = (),
     result: str = "",
     closed: datetime | None = None,
 ) -> CycleRecord:
