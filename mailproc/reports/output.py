@@ -312,7 +312,9 @@ def _place_images(content: bytes, images: Mapping[str, tuple[str, bytes]],
         texts[0].text = joined.replace(found, "")
         try:
             inline = doc.part.new_pic_inline(io.BytesIO(png), Mm(width_mm), None)
-        except Exception:  # a chart that is not an image: say so instead of failing
+        except Exception:  # noqa: BLE001 - a chart that is not a usable image: say so instead
+            # of failing. python-docx's image parsing raises a bare Exception (truncated JPEG),
+            # ZeroDivisionError (a PNG declaring 0 dpi), struct.error, KeyError, its own errors...
             texts[0].text += "(grafik tidak dapat ditampilkan)"
             continue
         inline.docPr.set("descr", title)
