@@ -7,9 +7,9 @@ In one process and one run, with the shipped doc_templates/ptpp.docx and sample_
 
   bare docxtpl   DocxTemplate(path).render(ctx) + save to BytesIO, with the same two photos
                  as InlineImage: the floor mailproc's render builds on.
-  render         mailproc.forms.documents.render(path, ctx, images=2 photos): sandboxed autoescaped
+  render         mailproc.forms.render.render(path, ctx, images=2 photos): sandboxed autoescaped
                  Jinja, value finalizing, photo checks, placeholder marking, save.
-  read_form      mailproc.forms.documents.read_form(filled form): sniffing, zip limits, safe XML
+  read_form      mailproc.forms.readback.read_form(filled form): sniffing, zip limits, safe XML
                  parsing of every part, controls by tag, label fallback.
   python-docx    docx.Document(BytesIO(filled form)): opening the same file with python-docx,
                  for scale (it reads no content controls).
@@ -38,7 +38,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from docfill import PTPP_ANSWERS, fill, png  # noqa: E402
 
-from mailproc.forms.documents import read_form, render, sample_context  # noqa: E402
+from mailproc.forms.catalogue import sample_context  # noqa: E402
+from mailproc.forms.readback import read_form  # noqa: E402
+from mailproc.forms.render import render  # noqa: E402
 
 TEMPLATE = REPO / "doc_templates" / "ptpp.docx"
 

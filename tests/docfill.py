@@ -1,4 +1,5 @@
-"""Test helpers for Word forms: fill content controls as Word does, strip them, make images.
+"""Test helpers for Word forms: fill content controls as Word does, strip them, make images,
+read parts and their text back.
 
 `fill(docx_bytes, values)` edits the XML the way Word saves a filled control: the text replaces
 the placeholder run (keeping the control's run formatting), w:showingPlcHdr is removed, a date
@@ -142,6 +143,22 @@ def strip_controls(content: bytes) -> bytes:
 
 def _part(content: bytes, name: str = "word/document.xml") -> bytes:
     return zipfile.ZipFile(io.BytesIO(content)).read(name)
+
+
+NS = {"w": W, "w14": W14}
+
+
+def part(content: bytes, name: str = "word/document.xml") -> etree._Element:
+    return etree.fromstring(zipfile.ZipFile(io.BytesIO(content)).read(name))
+
+
+def header_names(content: bytes) -> list[str]:
+    return [n for n in zipfile.ZipFile(io.BytesIO(content)).namelist()
+            if re.fullmatch(r"word/header\d*\.xml", n)]
+
+
+def visible_text(root: etree._Element) -> str:
+    return "".join(t.text or "" for t in root.iter(f"{{{W}}}t"))
 
 
 def edit_part(content: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:

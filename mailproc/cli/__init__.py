@@ -23,7 +23,7 @@ from mailproc.bootstrap import App, Clock, build_app, system_clock
 from mailproc.config import Settings, config_path_from, load_settings, starter_config
 from mailproc.domain import forms, states
 from mailproc.errors import MailprocError, NotFound, explain_os_error
-from mailproc.forms import documents
+from mailproc.forms import catalogue
 from mailproc.intake import services
 from mailproc.intake.mailbox import open_source, prepare_maildir
 from mailproc.outgoing import outbox as outbox_mod
@@ -931,7 +931,7 @@ def templates_check(obj: Ctx, name: str | None) -> None:
             found = doctor.check_mail_texts(obj.settings.templates_dir)
         else:
             template = obj.settings.forms[key].template
-            found = documents.check_template(template, key, strict=True)
+            found = catalogue.check_template(template, key, strict=True)
         problems += found
         click.echo(f"{key}: {template}: " + ("ok" if not found else f"{len(found)} problem(s)"))
     for problem in problems:
@@ -949,7 +949,7 @@ def templates_fields(obj: Ctx, name: str, as_json: bool) -> None:
 
     Example: mailproc templates fields ptpp --json
     """
-    present = dict(documents.template_fields(obj.settings.forms[name].template))
+    present = dict(catalogue.template_fields(obj.settings.forms[name].template))
     rows = [{"name": f.name, "type": f.kind, "label": f.label,
              "required_for": sorted(f.required_for), "options": list(f.options),
              "in_template": f.name in present}

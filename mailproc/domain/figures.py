@@ -9,8 +9,8 @@ General rules
 - Working-day figures come from `WorkCalendar.working_days_between` (working time / day length)
   and are rounded to 1 decimal.
 - Rejected complaints (`valid=False`, "bukan keluhan") appear in the register and in the
-  recap's `total`, and nowhere else: trends, Pareto, on-target, median, open by age and repeats
-  count valid complaints only.
+  recap's `total`, and nowhere else: trends, Pareto, on-target, median and open by age count
+  valid complaints only.
 - A month is the company-local month of `received_at`: 2026-10-31 23:30 WIB (16:30 UTC) is
   October, 2026-11-01 02:00 WIB (2026-10-31 19:00 UTC) is November.
 """
@@ -41,7 +41,6 @@ __all__ = [
     "closed_on_target",
     "median_days_to_close",
     "open_by_age",
-    "repeat_complaints",
     "RecapFigures",
     "recap",
     "DigestItem",
@@ -319,24 +318,6 @@ def open_by_age(
     return [(b, counts.get(b, 0)) for b in AGE_BUCKETS]
 
 
-def repeat_complaints(
-    records: Iterable[ComplaintRecord], *, min_count: int = 2
-) -> list[tuple[str, str, int]]:
-    """(customer, category, count) of valid complaints whose customer + category pair occurs at
-    least `min_count` times; most first, then by customer and category. Customers match case-
-    and space-insensitively and show as first met (oldest); an empty category is 'Belum
-    terklasifikasi'."""
-    counts: Counter[tuple[str, str]] = Counter()
-    shown: dict[str, str] = {}
-    for r in sorted(_valid(records), key=lambda r: (r.received_at, r.number)):
-        name = " ".join(r.customer.split())
-        ident = name.casefold()
-        shown.setdefault(ident, name or UNCLASSIFIED)
-        counts[(ident, r.category.strip() or UNCLASSIFIED)] += 1
-    out = [(shown[ident], category, n) for (ident, category), n in counts.items() if n >= min_count]
-    return sorted(out, key=lambda t: (-t[2], t[0], t[1]))
-
-
 @dataclass(frozen=True)
 class RecapFigures:
     """The Rekapitulasi Keluhan Pelanggan of one month."""
@@ -347,13 +328,10 @@ class RecapFigures:
     closed: int  # of the month's valid complaints, closed as of `now`
     open: int  # of the month's valid complaints, open as of `now`
     by_category: list[tuple[str, int, float]]
-    by_product: list[tuple[str, int, float]]
-    by_customer: list[tuple[str, int, float]]
     per_month: list[tuple[str, int]]  # 12 months ending with `month`
     on_target: tuple[int, int, float | None]
     median_close_days: float | None
     open_by_age: list[tuple[str, int]]  # every open complaint as of `now`
-    repeats: list[tuple[str, str, int]]  # over the 12 months ending with `month`
 
 
 def recap(
@@ -365,11 +343,10 @@ def recap(
     cal: WorkCalendar,
 ) -> RecapFigures:
     """The month's figures. Counts, Pareto, on-target and median: complaints received in the
-    company-local month. `per_month` and `repeats`: the 12 months ending with it (records after
-    it are ignored). `open_by_age`: every open complaint passed in, aged at `now`."""
+    company-local month. `per_month`: the 12 months ending with it (records after it are
+    ignored). `open_by_age`: every open complaint passed in, aged at `now`."""
     all_records = list(records)
     key = f"{year:04d}-{month:02d}"
-    window = set(_month_range((year, month), 12))
     in_month = [r for r in all_records if _month_key(r.received_at, cal.tz) == key]
     valid = _valid(in_month)
     return RecapFigures(
@@ -379,15 +356,10 @@ def recap(
         closed=sum(1 for r in valid if r.status == states.CLOSED),
         open=sum(1 for r in valid if r.status in states.OPEN_STATUSES),
         by_category=pareto(valid, key=lambda r: r.category),
-        by_product=pareto(valid, key=lambda r: r.product),
-        by_customer=pareto(valid, key=lambda r: r.customer),
         per_month=monthly_counts(all_records, end_month=(year, month), tz=cal.tz),
         on_target=closed_on_target(valid, cal),
         median_close_days=median_days_to_close(valid, cal),
         open_by_age=open_by_age(all_records, now=now, cal=cal),
-        repeats=repeat_complaints(
-            [r for r in all_records if _month_key(r.received_at, cal.tz) in window]
-        ),
     )
 
 

@@ -225,13 +225,17 @@ def format_date(value: date) -> str:
 
 @dataclass(frozen=True)
 class Action:
+    """One filled row of the PTPP action table, as the form workflow and the reports see it.
+    ``target`` is ``target_raw`` parsed (None when empty or unreadable); ``target_raw`` is the
+    target as written on the form, '' for an action that was not read from one."""
+
     no: int
     cause: str
     corrective: str
     preventive: str
     pic: str
     target: date | None
-    target_raw: str
+    target_raw: str = ""
 
 
 def _get(values: Mapping[str, str], name: str) -> str:

@@ -7,15 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-
-@dataclass(frozen=True)
-class ActionRecord:
-    no: int
-    cause: str
-    corrective: str
-    preventive: str
-    pic: str
-    target: date | None
+from mailproc.domain.forms import Action
 
 
 @dataclass(frozen=True)
@@ -30,7 +22,7 @@ class CycleRecord:
     whys: tuple[str, ...]
     category_6m: str
     root_cause: str
-    actions: tuple[ActionRecord, ...]
+    actions: tuple[Action, ...]  # domain.forms.Action, the rows of the action table
     completion_date: date | None
     completion_evidence: str
     verification_result: str  # 'effective', 'not_effective' or ''

@@ -1,5 +1,6 @@
-"""The controlled Word forms as bytes: rendering from docxtpl templates, reading a filled form
-back safely, and the template catalogue checks.
+"""The controlled Word forms as bytes: ``package`` opens a .docx safely (and holds the
+WordprocessingML vocabulary and the errors), ``render`` fills templates with docxtpl,
+``readback`` reads a filled form back, ``catalogue`` checks templates and gives sample contexts.
 
 Must not touch mail, the database or the configuration: callers pass templates, contexts and
 file contents in and get bytes or values out.

@@ -28,9 +28,10 @@ from mailproc.archive import Archive
 from mailproc.bootstrap import App
 from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
-from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
+from mailproc.domain.forms import Action
+from mailproc.domain.records import ComplaintRecord, CycleRecord
 from mailproc.errors import MailprocError
-from mailproc.forms import documents
+from mailproc.forms import catalogue
 from mailproc.outgoing.texts import MailTexts
 from mailproc.reports import jobs as reportjobs
 from mailproc.reports import output as reports
@@ -96,7 +97,7 @@ def _templates(settings: Settings, now: datetime) -> list[Check]:
     for key in ("ptpp", "retur", "closure", "recap"):
         template = settings.forms[key].template
         if key in ("ptpp", "retur"):
-            problems = documents.check_template(template, key, strict=True)
+            problems = catalogue.check_template(template, key, strict=True)
         else:
             problems = _check_report(settings, key, now)
         if problems:
@@ -118,7 +119,7 @@ def _check_report(settings: Settings, key: str, now: datetime) -> list[str]:
                                    strict=True)
         else:
             reports.render_recap(template, sample_recap_context(app, record, now),
-                                 [("Contoh grafik", documents._PNG_1PX)],  # noqa: SLF001
+                                 [("Contoh grafik", catalogue._PNG_1PX)],  # noqa: SLF001
                                  strict=True)
     except MailprocError as exc:
         return [_one_line(exc)]
@@ -134,9 +135,9 @@ def _sample_app(settings: Settings, now: datetime) -> App:
 def sample_record(now: datetime) -> ComplaintRecord:
     """One closed complaint with two cycles, as `reportdata` would load it."""
     received = now - timedelta(days=20)
-    action = ActionRecord(no=1, cause="Suhu mesin tidak stabil", corrective="Kalibrasi mesin",
-                          preventive="Jadwal kalibrasi bulanan", pic="Budi (Produksi)",
-                          target=(now - timedelta(days=5)).date())
+    action = Action(no=1, cause="Suhu mesin tidak stabil", corrective="Kalibrasi mesin",
+                    preventive="Jadwal kalibrasi bulanan", pic="Budi (Produksi)",
+                    target=(now - timedelta(days=5)).date())
 
     def cycle(n: int, result: str) -> CycleRecord:
         start = received + timedelta(days=n)

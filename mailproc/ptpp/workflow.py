@@ -23,7 +23,8 @@ from mailproc.domain import decisions, forms, lifecycle, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
-from mailproc.forms import documents
+from mailproc.forms import package, readback
+from mailproc.forms.render import render
 from mailproc.intake.mailparse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
@@ -83,7 +84,7 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
 
 def ptpp_context(app: App, complaint: Complaint, ptpp: Ptpp, now: datetime,
                  department: str = "") -> dict[str, Any]:
-    """The docxtpl context of FM-MR-15 (keys documented in mailproc.forms.documents)."""
+    """The docxtpl context of FM-MR-15 (keys documented in mailproc.forms.render)."""
     s = app.settings
     form = s.forms["ptpp"]
     department = department or ptpp.department or complaint.department
@@ -146,9 +147,9 @@ def render_ptpp(app: App, complaint: Complaint, now: datetime,
                 department: str = "") -> tuple[str, bytes]:
     """Render the current cycle's PTPP; raises TemplateProblem / DocumentError / OSError."""
     ptpp = current_ptpp(complaint)
-    content = documents.render(app.settings.forms["ptpp"].template,
-                               ptpp_context(app, complaint, ptpp, now, department),
-                               images=_photos(app, complaint))
+    content = render(app.settings.forms["ptpp"].template,
+                     ptpp_context(app, complaint, ptpp, now, department),
+                     images=_photos(app, complaint))
     return _document_name(complaint, "ptpp", ptpp.cycle, app), content
 
 
@@ -254,8 +255,8 @@ def retur_context(app: App, complaint: Complaint, now: datetime) -> dict[str, An
 
 
 def render_return_form(app: App, complaint: Complaint, now: datetime) -> tuple[str, bytes]:
-    content = documents.render(app.settings.forms["retur"].template,
-                               retur_context(app, complaint, now))
+    content = render(app.settings.forms["retur"].template,
+                     retur_context(app, complaint, now))
     return _document_name(complaint, "retur", 1, app), content
 
 
@@ -290,7 +291,7 @@ class InspectedFile:
     index: int  # position in IncomingMail.attachments
     attachment: Attachment
     summary: FileSummary
-    form: documents.FilledForm | None = None
+    form: readback.FilledForm | None = None
 
 
 def role_of(settings: Any, complaint: Complaint, sender: str) -> Role:
@@ -320,7 +321,7 @@ def inspect_files(mail: IncomingMail) -> list[InspectedFile]:
             out.append(InspectedFile(index, att, FileSummary(
                 att.filename, kind, reason="berkas terlalu besar untuk diproses")))
             continue
-        sniffed = documents.sniff(att.filename, att.content)
+        sniffed = package.sniff(att.filename, att.content)
         if sniffed in ("pdf", "image"):
             out.append(InspectedFile(index, att, FileSummary(att.filename, FileKind.SCAN)))
             continue
@@ -328,8 +329,8 @@ def inspect_files(mail: IncomingMail) -> list[InspectedFile]:
             out.append(InspectedFile(index, att, FileSummary(att.filename, FileKind.OTHER)))
             continue
         try:
-            filled = documents.read_form(att.content, filename=att.filename)
-        except documents.DocumentError as exc:
+            filled = readback.read_form(att.content, filename=att.filename)
+        except package.DocumentError as exc:
             kind = FileKind.SCAN if exc.manual_entry else FileKind.REJECTED
             out.append(InspectedFile(index, att, FileSummary(att.filename, kind,
                                                              reason=exc.reply_id)))
@@ -427,7 +428,7 @@ def _issued_on(app: App, ptpp: Ptpp, complaint: Complaint) -> date:
 
 
 def _submission(complaint: Complaint, form: str, cycle: int, step: str,
-                filled: documents.FilledForm, accepted: bool, problems: list[str],
+                filled: readback.FilledForm, accepted: bool, problems: list[str],
                 sender: str, message: store.Message, document: store.Document | None,
                 now: datetime) -> None:
     queries.add_submission(complaint=complaint, form=form, cycle=cycle, step=step,
@@ -437,7 +438,7 @@ def _submission(complaint: Complaint, form: str, cycle: int, step: str,
 
 
 def _refuse_form(app: App, complaint: Complaint, mail: IncomingMail, message: store.Message,
-                 form: str, cycle: int, step: str, filled: documents.FilledForm,
+                 form: str, cycle: int, step: str, filled: readback.FilledForm,
                  problems: Sequence[forms.FieldProblem], recipient: str, now: datetime,
                  source: str, *, what: str, closing: str) -> str:
     """Record the refused submission and tell the sender exactly what to fix."""

@@ -1,7 +1,7 @@
 """Report files for marketing: chart images, the monthly recap and the closure report (Word),
 the complaint register (.xlsx / .csv). Bytes out: no database, no mail, no configuration.
 The figures themselves (counts, medians, lead times) are computed elsewhere and arrive here
-as ready values; rendering goes through ``mailproc.forms.documents.render`` (autoescaped: any text
+as ready values; rendering goes through ``mailproc.forms.render.render`` (autoescaped: any text
 prints exactly as written, '{{ x }}' and 'A & B < C' included).
 
 Render context of ``doc_templates/recap.docx`` (Rekapitulasi Keluhan Pelanggan)::
@@ -55,7 +55,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mailproc.forms import documents
+from mailproc.forms.render import render
 
 # The complaint register / recap columns of DOMAIN.md, in order.
 REGISTER_COLUMNS: tuple[str, ...] = (
@@ -277,14 +277,14 @@ def render_recap(template: Path, context: Mapping[str, Any],
                  chart_width_mm: float = CHART_WIDTH_MM, strict: bool = False) -> bytes:
     """The monthly recap as .docx bytes; ``charts`` are (title, PNG) pairs shown in order.
 
-    documents.render keeps the template object to itself, so each chart goes in as a
+    forms.render.render keeps the template object to itself, so each chart goes in as a
     one-off marker text that is then replaced by the inline picture (python-docx)."""
     nonce = uuid.uuid4().hex
     markers = [f"[[chart-{n}-{nonce}]]" for n in range(len(charts))]
     ctx = dict(context)
     ctx["charts"] = [{"title": title, "image": marker}
                      for (title, _), marker in zip(charts, markers, strict=True)]
-    rendered = documents.render(template, ctx, strict=strict)
+    rendered = render(template, ctx, strict=strict)
     if not charts:
         return rendered
     return _place_images(rendered, dict(zip(markers, charts, strict=True)), chart_width_mm)
@@ -312,7 +312,9 @@ def _place_images(content: bytes, images: Mapping[str, tuple[str, bytes]],
         texts[0].text = joined.replace(found, "")
         try:
             inline = doc.part.new_pic_inline(io.BytesIO(png), Mm(width_mm), None)
-        except Exception:  # a chart that is not an image: say so instead of failing
+        except Exception:  # noqa: BLE001 - a chart that is not a usable image: say so instead
+            # of failing. python-docx's image parsing raises a bare Exception (truncated JPEG),
+            # ZeroDivisionError (a PNG declaring 0 dpi), struct.error, KeyError, its own errors...
             texts[0].text += "(grafik tidak dapat ditampilkan)"
             continue
         inline.docPr.set("descr", title)
@@ -325,7 +327,7 @@ def _place_images(content: bytes, images: Mapping[str, tuple[str, bytes]],
 def render_closure(template: Path, context: Mapping[str, Any], *,
                    strict: bool = False) -> bytes:
     """The closure report of one PTPP as .docx bytes (context in the module docstring)."""
-    return documents.render(template, context, strict=strict)
+    return render(template, context, strict=strict)
 
 
 # ---- register exports ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import peewee as pw
 from mailproc import store
 from mailproc.config import Settings
 from mailproc.domain import forms, states
-from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
+from mailproc.domain.records import ComplaintRecord, CycleRecord
 from mailproc.store import Complaint, Customer, Ptpp, utcnow_naive
 
 
@@ -27,8 +27,7 @@ def _cycle(p: Ptpp, department: str) -> CycleRecord:
         whys=tuple(plan[f"why_{i}"] for i in range(1, 6) if plan.get(f"why_{i}", "").strip()),
         category_6m=plan.get("category_6m", ""),
         root_cause=p.root_cause or plan.get("root_cause", ""),
-        actions=tuple(ActionRecord(a.no, a.cause, a.corrective, a.preventive, a.pic, a.target)
-                      for a in forms.actions_from(plan)),
+        actions=forms.actions_from(plan),
         completion_date=forms.parse_date(plan.get("completion_date", "")),
         completion_evidence=plan.get("completion_evidence", ""),
         verification_result=p.verification_result, verification_note=p.verification_note,

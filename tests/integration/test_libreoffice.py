@@ -21,7 +21,9 @@ from docfill import PTPP_ANSWERS, RETUR_ANSWERS, fill, fill_in_order  # noqa: E4
 
 from mailproc.domain import forms  # noqa: E402
 from mailproc.domain.forms import parse_date  # noqa: E402
-from mailproc.forms.documents import check_template, read_form, render, sample_context  # noqa: E402
+from mailproc.forms.catalogue import check_template, sample_context  # noqa: E402
+from mailproc.forms.readback import read_form  # noqa: E402
+from mailproc.forms.render import render  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PTPP = REPO / "doc_templates" / "ptpp.docx"

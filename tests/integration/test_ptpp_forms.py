@@ -254,7 +254,7 @@ def test_a_new_mail_with_the_form_finds_its_ptpp_by_the_number_inside(mailenv: M
 def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     """Not effective (by the CLI) then effective (by section C in a reply), and what each
     person receives along the way."""
-    from mailproc.forms import documents
+    from mailproc.forms import readback
 
     issued = register(mailenv)
     qc, admin = mailenv.addr("qc"), mailenv.addr("admin")
@@ -272,7 +272,7 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     second = mailenv.received(qc)[-1]
     assert "(siklus 2)" in second["Subject"] and "siklus ke-2" in text(second)
     form2 = the_form(second)
-    assert documents.read_form(form2).values["cycle"] == "2"
+    assert readback.read_form(form2).values["cycle"] == "2"
     import io
     import zipfile
 

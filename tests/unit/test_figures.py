@@ -50,9 +50,9 @@ from mailproc.domain.figures import (
     pareto,
     recap,
     register_rows,
-    repeat_complaints,
 )
-from mailproc.domain.records import ActionRecord, ComplaintRecord, CycleRecord
+from mailproc.domain.forms import Action
+from mailproc.domain.records import ComplaintRecord, CycleRecord
 
 CAL = WorkCalendar(
     days_off={date(2026, 10, 20): "Libur perusahaan", date(2026, 11, 2): "Cuti bersama"}
@@ -69,8 +69,8 @@ def wib(m: int, d: int, hh: int = 0, mm: int = 0, y: int = 2026) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=WIB).astimezone(UTC)
 
 
-def action(no: int, pic: str, target: date | None, corrective: str = "") -> ActionRecord:
-    return ActionRecord(
+def action(no: int, pic: str, target: date | None, corrective: str = "") -> Action:
+    return Action(
         no=no,
         cause="",
         corrective=corrective or f"tindakan {no}",
@@ -88,7 +88,7 @@ def cycle(
     plan_due: datetime | None = None,
     planned: datetime | None = None,
     implemented: datetime | None = None,
-    actions: tuple[ActionRecord, ...] = (),
+    actions: tuple[Action, ...] = (),
     result: str = "",
     closed: datetime | None = None,
 ) -> CycleRecord:
@@ -635,27 +635,6 @@ def test_open_by_age_bucket_edges_use_whole_days() -> None:
     assert open_by_age([b], now=NOW, cal=CAL)[1] == ("3-5", 1)
 
 
-def test_repeat_complaints() -> None:
-    # valid pairs: (PT Sinar Jaya, Kemasan) R1; (UD Berkah, Kualitas) R2 R6;
-    # (PT Sinar Jaya, Kualitas) R3 R7; (CV Makmur, Keterlambatan) R4 R8;
-    # ('pt  sinar jaya' = PT Sinar Jaya, unclassified) R9. Ties by customer.
-    assert repeat_complaints(ALL) == [
-        ("CV Makmur", TELAT, 2),
-        ("PT Sinar Jaya", KUALITAS, 2),
-        ("UD Berkah", KUALITAS, 2),
-    ]
-    ones = repeat_complaints(ALL, min_count=1)
-    # the customer shown as first met (R1's spelling); rejected R5 absent
-    assert ("PT Sinar Jaya", "Belum terklasifikasi", 1) in ones
-    assert len(ones) == 5
-    assert repeat_complaints(ALL, min_count=3) == []
-
-
-def test_repeat_customer_matches_case_and_spaces() -> None:
-    variant = replace(R1, number="x", customer=" pt SINAR  jaya ", received_at=wib(9, 28, 9))
-    assert ("PT Sinar Jaya", KEMASAN, 2) in repeat_complaints([R1, variant])
-
-
 # --- the recap ---------------------------------------------------------------------------------
 
 
@@ -666,17 +645,6 @@ def test_recap_october() -> None:
     assert (fig.total, fig.valid, fig.closed, fig.open) == (6, 5, 3, 2)
     # Kualitas R2 R3 R6 R7 = 4 (80 %), Keterlambatan R4 = 1
     assert fig.by_category == [(KUALITAS, 4, 80.0), (TELAT, 1, 100.0)]
-    # Galon R4 R7 = 2, Tutup R2 R6 = 2, Botol R3 = 1: 2/5 = 40, 4/5 = 80, 100
-    assert fig.by_product == [
-        ("Galon 19L", 2, 40.0),
-        ("Tutup botol", 2, 80.0),
-        ("Botol 600ml", 1, 100.0),
-    ]
-    assert fig.by_customer == [
-        ("PT Sinar Jaya", 2, 40.0),
-        ("UD Berkah", 2, 80.0),
-        ("CV Makmur", 1, 100.0),
-    ]
     # 2025-11 .. 2026-10: Sep 1 (R1), Oct 5; R8 (October in UTC) stays out
     assert fig.per_month[0] == ("2025-11", 0)
     assert fig.per_month[-2:] == [("2026-09", 1), ("2026-10", 5)]
@@ -685,8 +653,6 @@ def test_recap_october() -> None:
     assert fig.median_close_days == 10.2  # 60, 92, 96 h -> 92 h
     # every open complaint as of now, November ones included
     assert fig.open_by_age == [("0-2", 1), ("3-5", 0), ("6-10", 2), (">10", 1)]
-    # 12 months ending October: R8 (November) is out, so CV Makmur has 1
-    assert fig.repeats == [("PT Sinar Jaya", KUALITAS, 2), ("UD Berkah", KUALITAS, 2)]
 
 
 def test_recap_november_and_empty_month() -> None:
@@ -697,9 +663,8 @@ def test_recap_november_and_empty_month() -> None:
     assert fig.by_category == [("Belum terklasifikasi", 1, 50.0), (TELAT, 1, 100.0)]
     assert fig.on_target == (0, 0, None) and fig.median_close_days is None
     assert fig.per_month[-3:] == [("2026-09", 1), ("2026-10", 5), ("2026-11", 2)]
-    assert ("CV Makmur", TELAT, 2) in fig.repeats
     empty = recap(ALL, year=2026, month=6, now=NOW, cal=CAL)
-    assert (empty.total, empty.valid, empty.by_category, empty.repeats) == (0, 0, [], [])
+    assert (empty.total, empty.valid, empty.by_category) == (0, 0, [])
 
 
 # --- the digest --------------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""Rendering the form templates (PTPP, return claim, and the reports' Word templates) with
+docxtpl. Template and context in, .docx bytes out.
+
+``render`` runs docxtpl with autoescape in Jinja's sandbox. Context values are
+data: '{{ x }}', '{% if %}' or 'A & B < C' print exactly as written, in the body and in the
+page header. Characters XML cannot hold are dropped from values. Text controls that render
+empty show their placeholder, as Word shows an empty control.
+
+Render context of ``ptpp.docx`` (FM-MR-15)::
+
+    company        {name, address}
+    doc            {number, revision, revision_date}  document control, from configuration
+    ptpp_number    '001/PTPP/MKT/XI/2026'  (prefills the ptpp_number control)
+    date           issue date, 'dd/mm/yyyy'
+    to_department  Kepada          from_issuer  Dari           reference  complaint number
+    cycle          int, 1 for the first analysis (prefills the cycle control)
+    category_label complaint category, e.g. 'Kualitas produk'
+    severity       'Mayor' | 'Minor' | 'Observasi'
+    customer, product, batch, quantity, invoice, delivery_note, description
+    photos         set by render from ``images``: [{image: InlineImage | '', caption: str}]
+    photo_rows     set by render: photos two by two, for a two-column photo table
+    previous       None, or {cycle, root_cause, verification_note,
+                   actions: [{no, cause, corrective, preventive, pic, target}]}
+
+Render context of ``retur.docx`` (BKI.FM.MKT.06)::
+
+    company, doc, claim_number, ptpp_number, date, customer, contact, po, delivery_note,
+    invoice, description, items: [{name, batch, qty_sent, qty_return, unit}] (may be empty)
+
+Must not read filled forms back (``readback``) or touch mail, the database or the
+configuration.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+from markupsafe import Markup, escape
+
+from mailproc.domain import forms
+from mailproc.forms.package import (
+    DEFAULT_PLACEHOLDER,
+    PLACEHOLDERS_NORM,
+    SDT,
+    SDT_CONTENT,
+    SDT_PR,
+    VAL,
+    TemplateProblem,
+    control_kind,
+    norm_text,
+    visible_text,
+    w,
+)
+
+# XML 1.0 cannot hold these; docxtpl would also turn \a and \f into paragraphs / page breaks.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _finalize(value: Any) -> Any:
+    """Turn each printed value into escaped XML text that docxtpl leaves alone."""
+    if isinstance(value, StrictUndefined):
+        str(value)  # raises UndefinedError: render(strict=True) makes a missing variable an error
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if hasattr(value, "__html__"):  # InlineImage, RichText, Listing: already XML
+        return value
+    text = _XML_ILLEGAL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+    # Braces become character references: docxtpl rewrites '{_{' and friends in its output,
+    # and a value must print exactly as written.
+    return Markup(str(escape(text)).replace("{", "&#123;").replace("}", "&#125;"))
+
+
+def _photo(tpl: Any, caption: str, blob: bytes, width_mm: int) -> dict[str, Any]:
+    from docx.image.image import Image
+    from docx.shared import Mm
+    from docxtpl import InlineImage
+
+    try:
+        header = Image.from_blob(blob)  # reads the header only, not the pixels
+        px_w, px_h = header.px_width, header.px_height
+        if px_w <= 0 or px_h <= 0:
+            raise ValueError("image without size")
+    except Exception:  # noqa: BLE001 - untrusted bytes: python-docx's header parsers raise
+        # a bare Exception (truncated JPEG), KeyError, struct.error, UnicodeDecodeError, their own
+        # errors...; any failure means: show the caption only
+        note = "foto tidak dapat ditampilkan (format tidak dikenali)"
+        return {"image": "", "caption": f"{caption} \u2014 {note}" if caption else note}
+    # Fit a box of width x 0.8 width, so a portrait photo does not take a whole page.
+    width = Mm(width_mm)
+    height = int(width * px_h / px_w)
+    if height > width * 0.8:
+        height = int(width * 0.8)
+        width = int(height * px_w / px_h)
+    return {"image": InlineImage(tpl, io.BytesIO(blob), width=width, height=height),
+            "caption": caption}
+
+
+def _open_template(template: Path | bytes) -> Any:
+    from docxtpl import DocxTemplate
+
+    if isinstance(template, bytes | bytearray):
+        return DocxTemplate(io.BytesIO(bytes(template)))
+    path = Path(template)
+    if path.is_dir():
+        raise TemplateProblem(f"{path}: is a folder, not a .docx form template")
+    if not path.is_file():
+        raise TemplateProblem(f"{path}: form template not found")
+    return DocxTemplate(str(path))
+
+
+def template_name(template: Path | bytes) -> str:
+    """How messages name a template: its file name, or 'template' for bytes."""
+    return "template" if isinstance(template, bytes | bytearray) else Path(template).name
+
+
+def render(template: Path | bytes, context: Mapping[str, Any], *,
+           images: Sequence[tuple[str, bytes]] = (), image_width_mm: int = 70,
+           strict: bool = False) -> bytes:
+    """Render a form template with ``context`` (see the module docstring) and return .docx
+    bytes. ``images`` are (caption, content) pairs shown as evidence photos; one that cannot
+    be decoded is left out and its caption says so. ``strict`` makes a variable the context
+    does not have an error instead of empty text (the checks use it)."""
+    from docx.opc.exceptions import PackageNotFoundError
+
+    name = template_name(template)
+    try:
+        tpl = _open_template(template)
+        tpl.init_docx()
+    except TemplateProblem:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError,
+            PackageNotFoundError) as exc:
+        # PackageNotFoundError: python-docx's word for a file that is not a .docx (zip) at all.
+        raise TemplateProblem(f"{name}: not a readable .docx template ({exc}); save it again "
+                              "from Word as .docx, or take the shipped one from `mailproc "
+                              "templates export DIR`") from exc
+    ctx = dict(context)
+    photos = [_photo(tpl, caption, blob, image_width_mm) for caption, blob in images]
+    ctx["photos"] = photos
+    ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]
+    env = SandboxedEnvironment(autoescape=True, finalize=_finalize,
+                               undefined=StrictUndefined if strict else Undefined)
+    try:
+        tpl.render(ctx, jinja_env=env, autoescape=True)
+    except TemplateError as exc:
+        where = " / ".join(s.strip() for s in getattr(exc, "docx_context", ()) if s.strip())
+        raise TemplateProblem(
+            f"{name}: template error: {exc}" + (f" near: {where[:200]}" if where else "")
+        ) from exc
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise TemplateProblem(f"{name}: rendering gave invalid Word XML: {exc}") from exc
+    _show_placeholders(tpl.docx.element.body)
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
+
+
+def _show_placeholders(body: etree._Element) -> None:
+    """A prefilled control that rendered empty (or to a placeholder text) shows a grey
+    placeholder marked w:showingPlcHdr, like an empty control in Word."""
+    for sdt in body.iter(SDT):
+        pr = sdt.find(SDT_PR)
+        content = sdt.find(SDT_CONTENT)
+        if pr is None or content is None or control_kind(pr) == forms.CHECKBOX:
+            continue
+        if pr.find(w("showingPlcHdr")) is not None or content.find(f".//{SDT}") is not None:
+            continue
+        text = visible_text(content).strip()
+        if text and norm_text(text) not in PLACEHOLDERS_NORM:
+            continue
+        runs = content.findall(f".//{w('r')}")
+        if not runs:
+            continue
+        if not text:
+            first_t = runs[0].find(w("t"))
+            if first_t is None:
+                first_t = etree.SubElement(runs[0], w("t"))
+            first_t.text = DEFAULT_PLACEHOLDER
+        for r in runs:
+            rpr = r.find(w("rPr"))
+            if rpr is None:
+                rpr = etree.Element(w("rPr"))
+                r.insert(0, rpr)
+            if rpr.find(w("rStyle")) is None:
+                rpr.insert(0, etree.Element(w("rStyle"), {VAL: "PlaceholderText"}))
+        marker = etree.Element(w("showingPlcHdr"))
+        # Schema order: after alias/tag/id/lock/placeholder/temporary, before the type.
+        anchor = None
+        for tag in ("temporary", "placeholder", "lock", "id", "tag", "alias", "rPr"):
+            anchor = pr.find(w(tag))
+            if anchor is not None:
+                break
+        if anchor is None:
+            pr.insert(0, marker)
+        else:
+            anchor.addnext(marker)
+
