@@ -33,8 +33,8 @@ def utf8_complaint(env: MailEnv, local: str, subject: str) -> tuple[str, bytes]:
 @pytest.fixture
 def utf8_relay(dovecot: Dovecot) -> Iterator[SmtpRelay]:
     relay = SmtpRelay(dovecot, smtputf8=True)
-    relay.start()
     try:
+        relay.start()
         yield relay
     finally:
         relay.stop()
