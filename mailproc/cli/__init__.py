@@ -26,6 +26,7 @@ from mailproc.forms import documents
 from mailproc.intake import services
 from mailproc.intake.mailbox import open_source, prepare_maildir
 from mailproc.outgoing import outbox as outbox_mod
+from mailproc.outgoing import transports
 from mailproc.ptpp import reminders, workflow
 from mailproc.reports import jobs as reportjobs
 
@@ -149,7 +150,7 @@ def _init(settings: Settings) -> int:
     if settings.mailbox.kind == "maildir":
         prepare_maildir(settings.mailbox)
     if settings.smtp.kind == "maildir" and settings.smtp.path:
-        outbox_mod.MaildirTransport(settings.smtp.path).close()
+        transports.MaildirTransport(settings.smtp.path).close()
     return version
 
 
@@ -283,7 +284,7 @@ def run_poll_cycle(app: services.App, stop: services.StopFlag | None = None,
 
 
 def flush_outbox(app: services.App) -> outbox_mod.FlushResult:
-    transport = outbox_mod.make_transport(app.settings)
+    transport = transports.make_transport(app.settings)
     try:
         return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
                                 texts=app.texts)

@@ -49,7 +49,8 @@ from mailproc.intake.mailparse import (
     parse_message,
     sanitise_filename,
 )
-from mailproc.outgoing.outbox import MAILER_HEADER, queue_mail
+from mailproc.outgoing.message import MAILER_HEADER
+from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import MailTexts, format_datetime_id, shorten
 from mailproc.ptpp import workflow
 from mailproc.store import Complaint, utcnow_naive

@@ -6,7 +6,7 @@ report, the recap and every mail text, rendered with sample data and undefined v
 errors), the database (reachable, schema current), the mailbox (login, folders, capabilities
 after login), the outgoing server (connection, TLS, login, SMTPUTF8 and SIZE; nothing sent),
 the holiday data for this year and next, and the archive (writable, free space). The
-connection probes live with their I/O: `mailbox.probe` and `outbox.probe`.
+connection probes live with their I/O: `mailbox.probe` and `transports.probe`.
 
 The sample contexts of the mail texts below carry every variable the code passes to each
 text (see the call sites of `texts.render`); keep them in step when a call site changes.
@@ -429,11 +429,11 @@ def _tls_words(security: str) -> str:
 # ---- outgoing mail -------------------------------------------------------------------------
 
 def _smtp(settings: Settings, now: datetime) -> list[Check]:
-    from mailproc.outgoing import outbox
+    from mailproc.outgoing import transports
 
     cfg = settings.smtp
     try:
-        found = outbox.probe(settings)
+        found = transports.probe(settings)
     except MailprocError as exc:
         message = _one_line(exc)
         return [Check(_stage(message, "smtp"), FAIL, message)]
