@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import peewee as pw
+
 from mailproc import holidays_id, store
 from mailproc.config import Settings, load_settings
 from mailproc.domain import figures
@@ -351,11 +353,11 @@ def _database(settings: Settings, now: datetime) -> list[Check]:
             store.check_schema()
             version = store.SCHEMA_VERSION
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(pw.PeeweeException):  # driver errors come wrapped
                 database.close()
     except MailprocError as exc:
         return [Check("database", FAIL, _one_line(exc))]
-    except Exception as exc:  # noqa: BLE001 - peewee / driver errors
+    except pw.PeeweeException as exc:  # the driver's errors, wrapped by peewee
         return [Check("database", FAIL, _one_line(
             f"cannot use the database {shown}: {type(exc).__name__}: {exc}; check database.url "
             "(or MAILPROC_DATABASE_URL) and that the server is up"))]
