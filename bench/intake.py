@@ -379,7 +379,7 @@ def _wrap(owner, name, label=None, key=None):
 if os.environ.get("BENCH_BREAKDOWN"):
     import peewee
     from mailproc import cli as m_cli, store
-    from mailproc.outgoing import outbox
+    from mailproc.outgoing import message, transports
     from mailproc.intake import services
     from mailproc.archive import Archive
     from mailproc.intake.mailbox import ImapSource
@@ -402,8 +402,8 @@ if os.environ.get("BENCH_BREAKDOWN"):
     _wrap(workflow, "render_ptpp", "    workflow.render_ptpp (docxtpl: the PTPP form)")
     _wrap(workflow, "render_return_form", "    workflow.render_return_form (docxtpl)")
     _wrap(m_cli, "flush_outbox", "flush_outbox (build + write the outgoing mail)")
-    _wrap(outbox, "build_message", "  outbox.build_message")
-    _wrap(outbox.MaildirTransport, "send", "  MaildirTransport.send (write + fsync)")
+    _wrap(message, "build_message", "  message.build_message")
+    _wrap(transports.MaildirTransport, "send", "  MaildirTransport.send (write + fsync)")
     _wrap(peewee.SqliteDatabase, "execute_sql", "SQLite execute_sql (every statement)")
     _wrap(peewee.SqliteDatabase, "commit", "SQLite commit")
 

@@ -4,7 +4,7 @@ This module owns the tokens: the first sign-in (`mailproc auth login`: the devic
 Microsoft, the installed-app flow with a loopback redirect and PKCE for Google), the token file
 (JSON, mode 0600, in the state folder unless `oauth.token_file` says otherwise; never in the
 configuration) and the refresh with the standard refresh_token grant shortly before the access
-token expires. mailbox.py and outbox.py only ask `TokenSource.access_token()`.
+token expires. mailbox.py and transports.py only ask `TokenSource.access_token()`.
 
 The OAuth2 protocol is Authlib's (`authlib.integrations.requests_client.OAuth2Session`): the
 authorization URL with state and PKCE S256 (RFC 7636), the token requests of the

@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL cluster on loopback for tests: initdb into a temp dir, one postmaster
-in the foreground (our child, like Dovecot in tests/servers.py), trust auth on 127.0.0.1.
+in the foreground (our child, started and stopped by tests/procs.py like Dovecot), trust auth
+on 127.0.0.1.
 
 No pytest dependency, so scripts and benchmarks can use the same server. The Debian package
 `postgresql` provides the binaries (.ci/install installs it).
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import glob
 import os
 import pwd
@@ -18,12 +18,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from procs import ManagedProcess, ProcessStartError, killpg, pid_alive, start_process, tail
 from servers import HOST, free_port
 
 START_TIMEOUT = 30.0
@@ -54,60 +54,6 @@ def find_pg_bin() -> Path | None:
     return None
 
 
-def _set_pdeathsig() -> None:
-    """Runs in the child after the uid switch (a uid change clears the setting): SIGQUIT
-    (immediate shutdown, children included) to the postmaster if the test process dies.
-
-    Fires when the *thread* that started the server exits: start it from a long-lived thread.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGQUIT)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie holds nothing; /proc tells it apart where there is one.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Is a live (non-zombie) process left in process group `pgid`?"""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def _postmaster_pid(datadir: Path) -> int | None:
     try:
         return int((datadir / "postmaster.pid").read_text().split("\n", 1)[0])
@@ -125,17 +71,17 @@ def remove_stale_clusters(tmp_root: str | None = None) -> None:
             owner = int((d / OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if owner == os.getpid() or _pid_alive(owner):
+        if owner == os.getpid() or pid_alive(owner):
             continue
         pid = _postmaster_pid(d / "data")
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and pid_alive(pid):
             try:
                 # Make sure it is a postgres of that cluster before signalling it.
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 cmdline = b""
             if b"postgres" in cmdline and str(d).encode() in cmdline:
-                _killpg(pid, signal.SIGKILL)
+                killpg(pid, signal.SIGKILL)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -156,7 +102,7 @@ class PostgresServer:
         self.port = 0
         self.workdir: Path | None = None
         self.bindir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: ManagedProcess | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -174,7 +120,7 @@ class PostgresServer:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.running
 
     @property
     def datadir(self) -> Path:
@@ -237,25 +183,18 @@ class PostgresServer:
         atexit.unregister(self.stop)
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._run(["pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate",
-                               "-w", "-t", str(int(STOP_TIMEOUT))], check=False,
-                              timeout=STOP_TIMEOUT + 5)
-                try:
-                    proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    _killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(STOP_TIMEOUT)
-            # Backends share the postmaster's process group (start_new_session): wait for the
-            # group to empty after SIGQUIT, then make sure.
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while _group_alive(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            _killpg(proc.pid, signal.SIGKILL)
+            # SIGQUIT via pg_ctl; backends share the postmaster's process group, which
+            # proc.stop() waits to empty.
+            proc.stop(shutdown=self._pg_ctl_stop)
         workdir, self.workdir = self.workdir, None
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _pg_ctl_stop(self) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._run(["pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate",
+                       "-w", "-t", str(int(STOP_TIMEOUT))], check=False,
+                      timeout=STOP_TIMEOUT + 5)
 
     # ---- databases -------------------------------------------------------------------------
 
@@ -347,33 +286,17 @@ class PostgresServer:
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
         log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
-        with open(self.log_file, "ab") as log:
-            self._proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # own process group, so stop() can reap every backend
-                preexec_fn=_set_pdeathsig,
-                **self._child_kwargs(),
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
-            if self._ready():
-                return
-            time.sleep(0.05)
-        rc = self._proc.poll()
-        proc, self._proc = self._proc, None
-        if rc is None:
-            _killpg(proc.pid, signal.SIGKILL)
-            proc.wait(STOP_TIMEOUT)
-        why = f"exited with code {rc}" if rc is not None else f"not ready in {START_TIMEOUT:.0f} s"
-        raise PostgresError(
-            f"postgres {why} (data {self.datadir}, port {self.port}).\n"
-            f"--- log ---\n{self._tail(self.log_file, log_start)}"
-        )
+        try:
+            # SIGQUIT (immediate shutdown, children included) if the test process dies.
+            self._proc = start_process(argv, output=self.log_file, append=True,
+                                       ready=self._ready, start_timeout=START_TIMEOUT,
+                                       stop_timeout=STOP_TIMEOUT, death_signal=signal.SIGQUIT,
+                                       **self._child_kwargs())
+        except ProcessStartError as exc:
+            raise PostgresError(
+                f"postgres {exc.why} (data {self.datadir}, port {self.port}).\n"
+                f"--- log ---\n{tail(self.log_file, log_start)}"
+            ) from None
 
     def _ready(self) -> bool:
         # pg_isready exits 0 only once the server accepts connections (not while starting up).
@@ -381,16 +304,6 @@ class PostgresServer:
                             "-U", self.user, "-d", "postgres", "-t", "1"],
                            check=False, as_cluster_user=False, timeout=10)
         return result.returncode == 0
-
-    @staticmethod
-    def _tail(path: Path, start: int = 0, lines: int = 30) -> str:
-        try:
-            with open(path, "rb") as f:
-                f.seek(start)
-                text = f.read().decode("utf-8", "replace")
-        except OSError as exc:
-            return f"({exc})"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def start_for_tests(request: Any) -> PostgresServer:

@@ -1,5 +1,6 @@
 """Real mail servers on loopback for integration tests: Dovecot (IMAP, IMAPS, LMTP) and an
-aiosmtpd SMTP relay that delivers into Dovecot over LMTP.
+aiosmtpd SMTP relay that delivers into Dovecot over LMTP. Dovecot's process is started and
+stopped by tests/procs.py.
 
 No pytest dependency, so scripts and benchmarks can use the same servers.
 """
@@ -8,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import grp
 import os
 import pwd
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,11 +28,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from imap_tools import MailBox, MailBoxUnencrypted
+from procs import ManagedProcess, ProcessStartError, start_process, tail
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-
 
 
 def real_clock_env() -> dict[str, str]:
@@ -94,45 +92,6 @@ def lmtp_deliver(
             lmtp.sendmail(mail_from, [rcpt], data, mail_options=options)
 
 
-def _set_pdeathsig() -> None:
-    """Runs in the child before exec: SIGTERM dovecot if the test process dies (even SIGKILL).
-
-    Linux only, best effort. Note: it fires when the *thread* that started Dovecot exits, so
-    start it from a long-lived thread (the pytest main thread is).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    """Is a live (non-zombie) process left in process group `pgid`?
-
-    Orphaned zombies are reaped by init whenever it gets to it; they hold nothing, so they
-    do not count. Without /proc, fall back to signal 0, which counts zombies too.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ")".
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 def _user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -184,7 +143,7 @@ class Dovecot:
         self.ca_file = self.workdir / "cert.pem"
         self.key_file = self.workdir / "key.pem"
         self.mail_root = self.workdir / "mail"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: ManagedProcess | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -202,11 +161,12 @@ class Dovecot:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.running
 
     def start(self) -> None:
         if self.running:
             return
+        self.stop()  # a master that died on its own may have left children
         binary = find_dovecot()
         if binary is None:
             raise DovecotError("dovecot binary not found: run .ci/install")
@@ -234,30 +194,7 @@ class Dovecot:
         if proc is None:
             return
         atexit.unregister(self.stop)
-        if proc.poll() is None:
-            proc.terminate()  # master shuts its children down on SIGTERM
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._killpg(proc.pid, signal.SIGKILL)
-                proc.wait(STOP_TIMEOUT)
-        # Children (imap, lmtp, auth, ...) can outlive the master by a few ms; they share its
-        # process group (start_new_session), so wait for the group to empty, then kill it.
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self._killpg(proc.pid, signal.SIGKILL)
-
-    @staticmethod
-    def _killpg(pgid: int, sig: int) -> bool:
-        """Signal the group; False when nobody is left in it."""
-        try:
-            os.killpg(pgid, sig)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # a member already changed uid; it is still there
-            return True
+        proc.stop()  # SIGTERM: the master shuts its children (imap, lmtp, auth ...) down
 
     def _three_ports(self) -> tuple[int, int, int]:
         ports: set[int] = set()
@@ -269,31 +206,21 @@ class Dovecot:
     def _spawn(self, binary: str) -> None:
         self.log_file.touch()
         log_start = self.log_file.stat().st_size
-        with open(self.stderr_file, "wb") as err:
-            self._proc = subprocess.Popen(
+        try:
+            self._proc = start_process(
                 [binary, "-F", "-c", str(self.conf_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=err,
-                stderr=err,
-                start_new_session=True,  # own process group, so stop() can reap every child
-                preexec_fn=_set_pdeathsig,
+                output=self.stderr_file,
+                ready=self._imap_greets,
+                start_timeout=START_TIMEOUT,
+                stop_timeout=STOP_TIMEOUT,
                 env=real_clock_env(),
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
-            if self._imap_greets():
-                return
-            time.sleep(0.05)
-        rc = self._proc.poll()
-        self.stop()
-        why = f"exited with code {rc}" if rc is not None else f"not ready in {START_TIMEOUT:.0f} s"
-        raise DovecotError(
-            f"Dovecot {why} (config {self.conf_file}).\n"
-            f"--- stderr ---\n{self._tail(self.stderr_file)}\n"
-            f"--- log ---\n{self._tail(self.log_file, log_start)}"
-        )
+        except ProcessStartError as exc:
+            raise DovecotError(
+                f"Dovecot {exc.why} (config {self.conf_file}).\n"
+                f"--- stderr ---\n{tail(self.stderr_file)}\n"
+                f"--- log ---\n{tail(self.log_file, log_start)}"
+            ) from None
 
     def _imap_greets(self) -> bool:
         try:
@@ -301,16 +228,6 @@ class Dovecot:
                 return sock.recv(200).startswith(b"* OK")
         except OSError:
             return False
-
-    @staticmethod
-    def _tail(path: Path, start: int = 0, lines: int = 30) -> str:
-        try:
-            with open(path, "rb") as f:
-                f.seek(start)
-                text = f.read().decode("utf-8", "replace")
-        except OSError as exc:
-            return f"({exc})"
-        return "\n".join(text.splitlines()[-lines:])
 
     # ---- setup -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from mailproc.forms import catalogue
 from mailproc.intake import services
 from mailproc.intake.mailbox import open_source, prepare_maildir
 from mailproc.outgoing import outbox as outbox_mod
+from mailproc.outgoing import transports
 from mailproc.ptpp import reminders, workflow
 from mailproc.reports import jobs as reportjobs
 
@@ -150,7 +151,7 @@ def _init(settings: Settings) -> int:
     if settings.mailbox.kind == "maildir":
         prepare_maildir(settings.mailbox)
     if settings.smtp.kind == "maildir" and settings.smtp.path:
-        outbox_mod.MaildirTransport(settings.smtp.path).close()
+        transports.MaildirTransport(settings.smtp.path).close()
     return version
 
 
@@ -284,7 +285,7 @@ def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
 
 
 def flush_outbox(app: App) -> outbox_mod.FlushResult:
-    transport = outbox_mod.make_transport(app.settings)
+    transport = transports.make_transport(app.settings)
     try:
         return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
                                 texts=app.texts)

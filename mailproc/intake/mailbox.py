@@ -26,7 +26,7 @@ from imap_tools.utils import encode_folder
 from mailproc.config import MailboxSettings
 from mailproc.errors import ConfigError, MailboxError, MailprocError
 from mailproc.oauth import TokenSource
-from mailproc.outgoing.outbox import tls_context
+from mailproc.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,10 @@ class ImapSource:
         try:
             if cfg.security == "ssl":
                 box: BaseMailBox = MailBox(cfg.host, cfg.port, timeout=cfg.timeout,
-                                           ssl_context=tls_context(cfg.ca_file))
+                                           ssl_context=client_context(cfg.ca_file))
             elif cfg.security == "starttls":
                 box = MailBoxStartTls(cfg.host, cfg.port, timeout=cfg.timeout,
-                                      ssl_context=tls_context(cfg.ca_file))
+                                      ssl_context=client_context(cfg.ca_file))
             else:
                 box = MailBoxUnencrypted(cfg.host, cfg.port, timeout=cfg.timeout)
         except ssl.SSLCertVerificationError as exc:

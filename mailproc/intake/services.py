@@ -50,7 +50,8 @@ from mailproc.intake.mailparse import (
     parse_message,
     sanitise_filename,
 )
-from mailproc.outgoing.outbox import MAILER_HEADER, queue_mail
+from mailproc.outgoing.message import MAILER_HEADER
+from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
 from mailproc.ptpp import workflow
 from mailproc.store import Complaint, OutgoingMail, queries, utcnow_naive

@@ -6,7 +6,7 @@ report, the recap and every mail text, rendered with sample data and undefined v
 errors), the database (reachable, schema current), the mailbox (login, folders, capabilities
 after login), the outgoing server (connection, TLS, login, SMTPUTF8 and SIZE; nothing sent),
 the holiday data for this year and next, and the archive (writable, free space). The
-connection probes live with their I/O: `mailbox.probe` and `outbox.probe`.
+connection probes live with their I/O: `mailbox.probe` and `transports.probe`.
 
 The sample contexts of the mail texts below carry every variable the code passes to each
 text (see the call sites of `texts.render`); keep them in step when a call site changes.
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import peewee as pw
 
 from mailproc import holidays_id, store
 from mailproc.archive import Archive
@@ -347,11 +349,11 @@ def _database(settings: Settings, now: datetime) -> list[Check]:
             store.check_schema()
             version = store.SCHEMA_VERSION
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(pw.PeeweeException):  # driver errors come wrapped
                 database.close()
     except MailprocError as exc:
         return [Check("database", FAIL, _one_line(exc))]
-    except Exception as exc:  # noqa: BLE001 - peewee / driver errors
+    except pw.PeeweeException as exc:  # the driver's errors, wrapped by peewee
         return [Check("database", FAIL, _one_line(
             f"cannot use the database {shown}: {type(exc).__name__}: {exc}; check database.url "
             "(or MAILPROC_DATABASE_URL) and that the server is up"))]
@@ -425,11 +427,11 @@ def _tls_words(security: str) -> str:
 # ---- outgoing mail -------------------------------------------------------------------------
 
 def _smtp(settings: Settings, now: datetime) -> list[Check]:
-    from mailproc.outgoing import outbox
+    from mailproc.outgoing import transports
 
     cfg = settings.smtp
     try:
-        found = outbox.probe(settings)
+        found = transports.probe(settings)
     except MailprocError as exc:
         message = _one_line(exc)
         return [Check(_stage(message, "smtp"), FAIL, message)]

@@ -11,46 +11,25 @@ customer is worse than a delay) but are reported by `outbox list` and can be re-
 
 from __future__ import annotations
 
-import binascii
 import contextlib
-import email.encoders
-import email.policy
 import json
 import logging
-import mailbox as stdlib_mailbox
-import mimetypes
-import os
-import smtplib
-import ssl
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.header import Header
-from email.message import Message
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
-from pathlib import Path
-from typing import Protocol
 
-from mailproc import oauth, store
+from mailproc import store
 from mailproc.archive import Archive
-from mailproc.config import Settings, SmtpSettings
-from mailproc.errors import OAuthError, SendError
+from mailproc.config import Settings
+from mailproc.errors import SendError
+from mailproc.outgoing import message
+from mailproc.outgoing.message import MailToSend, ascii_domain, needs_smtputf8, new_message_id
 from mailproc.outgoing.texts import MailTexts, shorten
+from mailproc.outgoing.transports import MailRefused, Transport
 from mailproc.store import OutgoingMail
 from mailproc.store import outbox as outbox_rows
 
 log = logging.getLogger(__name__)
-
-MAILER_HEADER = "X-Mailproc-Id"
-
-
-def new_message_id(domain: str) -> str:
-    """A Message-ID without the angle brackets, in the company's domain."""
-    return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain).strip("<>")
 
 
 def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str],
@@ -73,320 +52,10 @@ def queue_mail(*, settings: Settings, now: datetime, kind: str, to: Sequence[str
         auto_reply_to=auto_reply_to, now=now, actor=actor, source=source or "outbox")
 
 
-def _header(value: str) -> str | Header:
-    return value if value.isascii() else Header(value, "utf-8")
-
-
-def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    """UTF-8 text as quoted-printable (readable in a raw view, unlike base64), encoded by
-    binascii in C: the email package's pure-Python encoder cost ~0.5 ms a mail."""
-    part = MIMENonMultipart("text", subtype, charset="utf-8")
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    part.set_payload(encoded.decode("ascii"))
-    return part
-
-
-def ascii_domain(address: str) -> str:
-    """The address with a non-ASCII domain in its IDNA (xn--) form, which every server
-    accepts; a non-ASCII local part cannot be converted and needs SMTPUTF8."""
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return address  # not a valid IDN: left to SMTPUTF8
-
-
 def recipients_of(row: OutgoingMail) -> tuple[list[str], list[str]]:
     """(To, Cc) of a row as they go on the wire (IDNA domains)."""
     return ([ascii_domain(a) for a in json.loads(row.to_addrs)],
             [ascii_domain(a) for a in json.loads(row.cc_addrs)])
-
-
-def needs_smtputf8(addresses: Sequence[str]) -> bool:
-    """True when an address cannot be written in ASCII (RFC 6531/6532: SMTPUTF8)."""
-    return not all(a.isascii() for a in addresses)
-
-
-def serialize(msg: Message, *, utf8: bool, linesep: str = "\r\n") -> bytes:
-    """The bytes of a message; with `utf8`, headers (addresses included) are written as
-    UTF-8 (RFC 6532) instead of RFC 2047 encoded words, which cannot hold an address.
-    smtplib's send_message cannot do this for a compat32 message (it asks the compat32
-    policy for utf8=True and raises TypeError)."""
-    if utf8:
-        return msg.as_bytes(policy=email.policy.SMTPUTF8.clone(linesep=linesep))
-    return msg.as_bytes(policy=email.policy.compat32.clone(linesep=linesep))
-
-
-def _from_header(name: str, address: str) -> str:
-    if address.isascii():
-        return formataddr((name, address), charset="utf-8")
-    if not name:
-        return address  # formataddr refuses a non-ASCII address (RFC 6532 allows it)
-    display = formataddr((name, "x@x"), charset="utf-8").rsplit(" <", 1)[0]
-    return f"{display} <{address}>"
-
-
-def build_message(row: OutgoingMail, settings: Settings, archive: Archive,
-                  now: datetime, *, utf8: bool = False) -> Message:
-    """The MIME message of a queued row. Built with the compat32 classes: the modern
-    EmailMessage API re-parses every header it is given and cost ~1 ms a mail.
-    With `utf8` (an address needs SMTPUTF8) header values stay plain text, for
-    `serialize(msg, utf8=True)`."""
-    body: Message = _text_part(row.body_text, "plain")
-    if row.body_html:
-        alternative = MIMEMultipart("alternative")
-        alternative.attach(body)
-        alternative.attach(_text_part(row.body_html, "html"))
-        body = alternative
-    attachments = json.loads(row.attachments)
-    if attachments:
-        msg: Message = MIMEMultipart("mixed")
-        msg.attach(body)
-        for rel in attachments:
-            path = archive.path(rel)
-            maintype, subtype = _guess_type(path.name)
-            part = MIMEBase(maintype, subtype)
-            part.set_payload(path.read_bytes())
-            email.encoders.encode_base64(part)
-            part.add_header("Content-Disposition", "attachment",
-                            filename=path.name if path.name.isascii()
-                            else ("utf-8", "", path.name))
-            msg.attach(part)
-    else:
-        msg = body
-    msg["From"] = _from_header(settings.company.sender_name,
-                               ascii_domain(settings.company.sender_address))
-    to, cc = recipients_of(row)
-    msg["To"] = ", ".join(to)
-    if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = row.subject if utf8 else _header(row.subject)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = f"<{row.message_id}>"
-    if row.in_reply_to:
-        msg["In-Reply-To"] = f"<{row.in_reply_to}>"
-    refs = row.references.split()
-    if refs:
-        msg["References"] = " ".join(f"<{r}>" for r in refs)
-    # RFC 3834: we are automatic; ask Exchange not to answer us with its own auto-replies.
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[MAILER_HEADER] = str(row.id)
-    msg["Content-Language"] = "id"
-    return msg
-
-
-def _guess_type(name: str) -> tuple[str, str]:
-    ctype, _ = mimetypes.guess_type(name)
-    if not ctype:
-        return "application", "octet-stream"
-    main, _, sub = ctype.partition("/")
-    return main, sub
-
-
-class MailRefused(SendError):
-    """The server refused this one mail (a recipient, SMTPUTF8 missing …), temporarily or for
-    good; the connection and the other mails of the batch are fine."""
-
-
-class Transport(Protocol):
-    def send(self, msg: Message, recipients: list[str], *, utf8: bool = False) -> None: ...
-    def close(self) -> None: ...
-
-
-class MaildirTransport:
-    """Writes outgoing mail into a local Maildir instead of sending it (the embedded default).
-    A local file takes any address: mail that needs SMTPUTF8 is written with UTF-8 headers."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.box: stdlib_mailbox.Maildir | None = None
-        with contextlib.suppress(SendError):
-            self._open()  # an unwritable folder is reported by send(), mail by mail
-
-    def _open(self) -> stdlib_mailbox.Maildir:
-        if self.box is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.box = stdlib_mailbox.Maildir(str(self.path), create=True)
-            except OSError as exc:
-                raise SendError(f"cannot open the Maildir {self.path} for outgoing mail: "
-                                f"{exc}; check smtp.url and the folder's permissions") from None
-        return self.box
-
-    def send(self, msg: Message, recipients: list[str], *, utf8: bool = False) -> None:
-        box = self._open()
-        if "X-Envelope-To" not in msg:
-            msg["X-Envelope-To"] = ", ".join(recipients)
-        try:
-            box.add(serialize(msg, utf8=True, linesep="\n") if utf8 else msg)
-        except OSError as exc:
-            raise SendError(f"cannot write to the Maildir {self.path}: {exc}") from None
-
-    def close(self) -> None:
-        if self.box is not None:
-            self.box.close()
-
-
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """Certificates are verified; a private CA is a setting, never a switch that turns
-    verification off."""
-    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-
-
-class SmtpTransport:
-    """One SMTP connection for a flush; opened lazily, reused for every mail of the batch."""
-
-    def __init__(self, cfg: SmtpSettings, tokens: oauth.TokenSource | None = None) -> None:
-        self.cfg = cfg
-        self.tokens = tokens  # for smtp.auth = "oauth2"
-        self.conn: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        cfg = self.cfg
-        try:
-            if cfg.security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context(cfg.ca_file))
-            else:
-                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-                if cfg.security == "starttls":
-                    conn.starttls(context=tls_context(cfg.ca_file))
-            if cfg.auth == "oauth2":
-                self._auth_xoauth2(conn)
-            elif cfg.user:
-                conn.login(cfg.user, cfg.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SendError(
-                f"SMTP login to {cfg.host}:{cfg.port} as {cfg.user} refused ({exc.smtp_code}); "
-                f"check MAILPROC_SMTP_PASSWORD and the user in {cfg.url_source}",
-                permanent=False) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise SendError(
-                f"TLS certificate of {cfg.host}:{cfg.port} not trusted ({exc.verify_message}); "
-                "set smtp.ca_file to the server's CA") from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {exc}; is it "
-                            f"running, and are host and port in {cfg.url_source} right?"
-                            ) from None
-        return conn
-
-    def _auth_xoauth2(self, conn: smtplib.SMTP) -> None:
-        """AUTH XOAUTH2 with the stored OAuth2 token; a refusal of a token that looked valid
-        gets one more try with a refreshed one. When no token can be had (the refresh token
-        expired or was revoked) the mail is deferred, not failed: it stays queued until a
-        person signs in again with `mailproc auth login`."""
-        cfg = self.cfg
-        where = f"{cfg.host}:{cfg.port}"
-        try:
-            if self.tokens is None:
-                raise SendError("smtp.auth is oauth2 but no OAuth2 token source was given")
-            conn.ehlo_or_helo_if_needed()
-            offered = conn.esmtp_features.get("auth", "").upper().split()
-            if "XOAUTH2" not in offered:
-                raise SendError(f"SMTP server {where} does not offer AUTH XOAUTH2 (it offers: "
-                                f"{' '.join(offered) or 'no AUTH'}); check {cfg.url_source} "
-                                "(TLS first)")
-            try:
-                conn.auth("XOAUTH2", _xoauth2_responder(cfg.user, self.tokens.access_token()))
-                return
-            except smtplib.SMTPAuthenticationError as exc:
-                log.info("SMTP XOAUTH2 login to %s refused (%s); refreshing the token once",
-                         where, exc.smtp_code)
-            try:
-                conn.auth("XOAUTH2", _xoauth2_responder(
-                    cfg.user, self.tokens.access_token(force_refresh=True)))
-            except smtplib.SMTPAuthenticationError as exc:
-                raise SendError(
-                    f"SMTP XOAUTH2 login to {where} as {cfg.user} refused with a fresh token "
-                    f"({exc.smtp_code}); check that {cfg.user} is the account that signed in "
-                    "with `mailproc auth login` and that SMTP AUTH is enabled for it") from None
-        except (SendError, OAuthError) as exc:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                conn.close()
-            raise SendError(str(exc), permanent=False) from None
-
-    def send(self, msg: Message, recipients: list[str], *, utf8: bool = False) -> None:
-        try:
-            # Serialized before the conversation: a header that cannot be encoded is this
-            # mail's problem, not the connection's.
-            data = serialize(msg, utf8=utf8)
-        except Exception as exc:  # noqa: BLE001
-            raise MailRefused(f"cannot encode the mail: {type(exc).__name__}: {exc}",
-                              permanent=True) from None
-        sender = parseaddr(str(msg["From"]))[1]
-        if self.conn is None:
-            self.conn = self._connect()
-        conn = self.conn
-        try:
-            if utf8:
-                refused = self._send_utf8(conn, sender, recipients, data)
-            else:
-                refused = conn.sendmail(sender, recipients, data)
-        except SendError:
-            raise
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = {code for code, _ in exc.recipients.values()}
-            raise MailRefused(f"every recipient refused: {_refusals(exc.recipients)}",
-                              permanent=all(c >= 500 for c in codes)) from None
-        except smtplib.SMTPResponseException as exc:
-            self.close()
-            raise SendError(f"server answered {exc.smtp_code} {exc.smtp_error!r}",
-                            permanent=exc.smtp_code >= 500) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise SendError(f"sending failed: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the state of the conversation is unknown
-            self.close()
-            raise MailRefused(f"sending failed unexpectedly: {type(exc).__name__}: {exc}",
-                              permanent=True) from None
-        if refused:
-            log.warning("some recipients refused for %s: %s", msg["Message-ID"], refused)
-
-    def _send_utf8(self, conn: smtplib.SMTP, sender: str, recipients: list[str],
-                   data: bytes) -> dict[str, tuple[int, bytes]]:
-        conn.ehlo_or_helo_if_needed()
-        if not conn.has_extn("smtputf8"):
-            wide = ", ".join(a for a in recipients if not a.isascii())
-            raise MailRefused(
-                f"the SMTP server {self.cfg.host}:{self.cfg.port} does not offer SMTPUTF8, "
-                f"which the address {wide} needs; reach the recipient another way, or send "
-                "through a server that supports SMTPUTF8", permanent=True)
-        options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])
-        return conn.sendmail(sender, recipients, data, mail_options=options)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                self.conn.quit()
-            self.conn = None
-
-
-def _refusals(recipients: dict[str, tuple[int, bytes]]) -> str:
-    return "; ".join(f"{addr}: {code} {msg.decode('utf-8', 'replace')}"
-                     for addr, (code, msg) in recipients.items())
-
-
-def make_transport(settings: Settings) -> Transport:
-    if settings.smtp.kind == "maildir":
-        assert settings.smtp.path is not None
-        return MaildirTransport(settings.smtp.path)
-    return SmtpTransport(settings.smtp, oauth.token_source(settings, "smtp"))
-
-
-def _xoauth2_responder(user: str, access_token: str) -> Callable[..., str]:
-    """smtplib's authobject for XOAUTH2: the initial response, then an empty answer to the
-    server's error challenge (it then says 535)."""
-    calls = 0
-
-    def respond(challenge: bytes | None = None) -> str:
-        nonlocal calls
-        calls += 1
-        return oauth.xoauth2_string(user, access_token) if calls == 1 else ""
-    return respond
 
 
 @dataclass
@@ -453,7 +122,13 @@ class _Flush:
             recipients = to + cc
             sender = ascii_domain(self.settings.company.sender_address)
             utf8 = needs_smtputf8([*recipients, sender])
-            msg = build_message(row, self.settings, self.archive, self.now, utf8=utf8)
+            mail = MailToSend(
+                outgoing_id=row.id, kind=row.kind, to=tuple(json.loads(row.to_addrs)),
+                cc=tuple(json.loads(row.cc_addrs)), subject=row.subject,
+                body_text=row.body_text, body_html=row.body_html, message_id=row.message_id,
+                in_reply_to=row.in_reply_to, references=tuple(row.references.split()),
+                attachments=tuple(json.loads(row.attachments)))
+            msg = message.build_message(mail, self.settings, self.archive, self.now, utf8=utf8)
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the flush
             return SendError(f"cannot build the mail: {type(exc).__name__}: {exc}",
                              permanent=True)
@@ -529,56 +204,3 @@ def stuck_rows(settings: Settings, now: datetime) -> list[OutgoingMail]:
 
 def requeue(row_id: int, now: datetime, actor: str) -> OutgoingMail:
     return outbox_rows.requeue(row_id, now, actor)
-
-
-
-# ---- probe (mailproc doctor) ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SmtpProbe:
-    """What `probe` found. Nothing was sent: the conversation ends after EHLO and login."""
-
-    where: str  # host:port, or maildir:PATH
-    security: str  # 'ssl', 'starttls', 'none' or 'maildir'
-    logged_in: bool = False
-    features: dict[str, str] = field(default_factory=dict)  # EHLO keywords (lower case)
-
-    @property
-    def smtputf8(self) -> bool:
-        return self.security == "maildir" or "smtputf8" in self.features
-
-    @property
-    def size_limit(self) -> int | None:
-        """The server's SIZE in bytes; None when it announces none (or 0: no limit)."""
-        value = self.features.get("size", "").strip()
-        return int(value) if value.isdigit() and int(value) > 0 else None
-
-
-def probe(settings: Settings) -> SmtpProbe:
-    """Check the way mail goes out without sending any: connect, TLS (certificate verified)
-    and login through the transport's own code path, then EHLO's extensions; QUIT. For the
-    Maildir transport, that the folder is there and writable. Raises SendError whose message
-    says what to fix."""
-    cfg = settings.smtp
-    if cfg.kind == "maildir":
-        assert cfg.path is not None
-        if not all((cfg.path / sub).is_dir() for sub in ("cur", "new", "tmp")):
-            raise SendError(f"{cfg.path} is not a Maildir; run `mailproc init` or check "
-                            f"{cfg.url_source}")
-        if not os.access(cfg.path / "tmp", os.W_OK) or not os.access(cfg.path / "new", os.W_OK):
-            raise SendError(f"the Maildir {cfg.path} is not writable; check its permissions")
-        return SmtpProbe(where=f"maildir:{cfg.path}", security="maildir", logged_in=True)
-    transport = make_transport(settings)
-    assert isinstance(transport, SmtpTransport)
-    conn = transport._connect()  # noqa: SLF001 - the very path a flush takes
-    try:
-        try:
-            conn.ehlo_or_helo_if_needed()
-        except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"SMTP server {cfg.host}:{cfg.port} refused EHLO: {exc}") from None
-        features = dict(conn.esmtp_features)
-    finally:
-        transport.conn = conn
-        transport.close()
-    return SmtpProbe(where=f"{cfg.host}:{cfg.port}", security=cfg.security,
-                     logged_in=bool(cfg.user) or cfg.auth == "oauth2", features=features)

@@ -24,8 +24,8 @@ def doctor(env: MailEnv, extra_env: dict[str, str] | None = None
 @pytest.fixture
 def auth_relay(dovecot: Dovecot) -> Iterator[SmtpRelay]:
     relay = SmtpRelay(dovecot, smtputf8=True, password="smtp-secret")
-    relay.start()
     try:
+        relay.start()
         yield relay
     finally:
         relay.stop()

@@ -15,7 +15,7 @@ import pytest
 from conftest import MailEnv
 from servers import Dovecot, SmtpRelay
 
-import mailproc.outgoing.outbox
+import mailproc.outgoing.message
 from mailproc import store
 from mailproc.config import load_settings
 from mailproc.outgoing import outbox
@@ -33,8 +33,8 @@ def utf8_complaint(env: MailEnv, local: str, subject: str) -> tuple[str, bytes]:
 @pytest.fixture
 def utf8_relay(dovecot: Dovecot) -> Iterator[SmtpRelay]:
     relay = SmtpRelay(dovecot, smtputf8=True)
-    relay.start()
     try:
+        relay.start()
         yield relay
     finally:
         relay.stop()
@@ -119,8 +119,8 @@ def test_batch_with_one_mail_of_each_bad_kind_among_good_ones(mailenv: MailEnv, 
     temporary = _queue(mailenv, number, to=[later], subject="penerima sementara ditolak")
     good.append(_queue(mailenv, None, to=[cust], subject="baik 3", cc=[mailenv.addr("ops")]))
 
-    real_build = mailproc.outgoing.outbox.build_message
-    real_header = mailproc.outgoing.outbox._header
+    real_build = mailproc.outgoing.message.build_message
+    real_header = mailproc.outgoing.message._header
 
     def flaky(row, *args, **kwargs):
         if row.subject == "BOOM":
@@ -132,8 +132,8 @@ def test_batch_with_one_mail_of_each_bad_kind_among_good_ones(mailenv: MailEnv, 
             raise UnicodeEncodeError("ascii", value, 0, 1, "cannot encode")
         return real_header(value)
 
-    monkeypatch.setattr(mailproc.outgoing.outbox, "build_message", flaky)
-    monkeypatch.setattr(mailproc.outgoing.outbox, "_header", bad_header)
+    monkeypatch.setattr(mailproc.outgoing.message, "build_message", flaky)
+    monkeypatch.setattr(mailproc.outgoing.message, "_header", bad_header)
     result = mailenv.run("poll", "--json")
     assert result.exit_code == 0, result.output  # no traceback, poll carries on
     summary = json.loads(result.stdout)

@@ -29,7 +29,7 @@ from test_concurrent_numbering import (
 from mailproc import store
 from mailproc.bootstrap import build_app
 from mailproc.intake import services
-from mailproc.outgoing import outbox
+from mailproc.outgoing import outbox, transports
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
     assert (out3.verdict, out3.number) == ("follow_up", out1.number)
 
     # The outbox sends into the Maildir and records the first response on PostgreSQL.
-    result = outbox.flush(settings, app.archive, outbox.make_transport(settings), NOW)
+    result = outbox.flush(settings, app.archive, transports.make_transport(settings), NOW)
     # 2 × (ack, notice, PTPP form with its .docx attached) + the follow-up notice
     assert (result.sent, result.deferred, result.failed) == (7, 0, 0)
     assert {m.status for m in store.OutgoingMail.select()} == {"sent"}

@@ -32,7 +32,7 @@ from mailproc.cli import cli
 from mailproc.config import load_settings
 from mailproc.errors import ConfigError, OAuthError, OAuthLoginNeeded
 from mailproc.oauth import Token
-from mailproc.outgoing.outbox import _xoauth2_responder
+from mailproc.outgoing.transports import _xoauth2_responder
 
 CLIENT_ID = "unit-client"
 IMAP_URL = "imaps://keluhan%40contoh.co.id@outlook.office365.com/INBOX"

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from appfixture import LocalApp
 
-import mailproc.outgoing.outbox
 from mailproc import store
 from mailproc.config import load_settings
 from mailproc.errors import SendError
-from mailproc.outgoing import outbox
+from mailproc.outgoing import message, outbox, transports
 
 
 def complaint_mail(sender: str, subject: str, mid: str) -> bytes:
@@ -29,11 +28,11 @@ def raw_sent(app: LocalApp) -> list[bytes]:
 
 
 def test_ascii_domain_and_smtputf8_need():
-    assert outbox.ascii_domain("info@bücher.example") == "info@xn--bcher-kva.example"
-    assert outbox.ascii_domain("josé@example.com") == "josé@example.com"
-    assert outbox.ascii_domain("a@example.com") == "a@example.com"
-    assert not outbox.needs_smtputf8(["info@xn--bcher-kva.example", "a@example.com"])
-    assert outbox.needs_smtputf8(["a@example.com", "josé@example.com"])
+    assert message.ascii_domain("info@bücher.example") == "info@xn--bcher-kva.example"
+    assert message.ascii_domain("josé@example.com") == "josé@example.com"
+    assert message.ascii_domain("a@example.com") == "a@example.com"
+    assert not message.needs_smtputf8(["info@xn--bcher-kva.example", "a@example.com"])
+    assert message.needs_smtputf8(["a@example.com", "josé@example.com"])
 
 
 def test_acknowledgement_to_a_non_ascii_address_is_written_with_utf8_headers(tmp_path: Path):
@@ -50,7 +49,7 @@ def test_acknowledgement_to_a_non_ascii_address_is_written_with_utf8_headers(tmp
 
 
 def test_maildir_transport_writes_utf8_mail(tmp_path: Path):
-    transport = outbox.MaildirTransport(tmp_path / "sent")
+    transport = transports.MaildirTransport(tmp_path / "sent")
     from email.mime.text import MIMEText
 
     msg = MIMEText("isi", "plain", "utf-8")
@@ -67,7 +66,7 @@ def test_maildir_transport_writes_utf8_mail(tmp_path: Path):
 def test_unwritable_maildir_defers_instead_of_crashing(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    transport = outbox.MaildirTransport(blocker / "sent")
+    transport = transports.MaildirTransport(blocker / "sent")
     from email.mime.text import MIMEText
 
     with pytest.raises(SendError) as err:
@@ -104,8 +103,8 @@ def test_one_mail_of_each_bad_kind_among_good_ones(tmp_path: Path, monkeypatch, 
     good.append(_queue(app, to=["josé@example.com"], subject="baik utf8", complaint=number))
     good.append(_queue(app, to=["info@bücher.example"], subject="baik idn", complaint=number))
 
-    real_build = mailproc.outgoing.outbox.build_message
-    real_header = mailproc.outgoing.outbox._header
+    real_build = message.build_message
+    real_header = message._header
 
     def flaky(row, *args, **kwargs):
         if row.subject.startswith("BOOM"):
@@ -117,8 +116,8 @@ def test_one_mail_of_each_bad_kind_among_good_ones(tmp_path: Path, monkeypatch, 
             raise HeaderParseError("header cannot be encoded")
         return real_header(value)
 
-    monkeypatch.setattr(mailproc.outgoing.outbox, "build_message", flaky)
-    monkeypatch.setattr(mailproc.outgoing.outbox, "_header", bad_header)
+    monkeypatch.setattr(message, "build_message", flaky)
+    monkeypatch.setattr(message, "_header", bad_header)
     result = app.run("poll", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -150,11 +149,11 @@ def test_failed_acknowledgement_tells_marketing_to_reach_the_customer(tmp_path: 
 
     def refuse(self, msg, recipients, *, utf8=False):
         if any(not a.isascii() for a in recipients):
-            raise outbox.MailRefused("the SMTP server does not offer SMTPUTF8", permanent=True)
+            raise transports.MailRefused("the SMTP server does not offer SMTPUTF8", permanent=True)
         return real(self, msg, recipients, utf8=utf8)
 
-    real = outbox.MaildirTransport.send
-    monkeypatch.setattr(outbox.MaildirTransport, "send", refuse)
+    real = transports.MaildirTransport.send
+    monkeypatch.setattr(transports.MaildirTransport, "send", refuse)
     app.deliver(complaint_mail("José <josé@example.com>", "Barang rusak", "u2@example.com"))
     app.deliver(complaint_mail("lain@example.com", "Barang kurang", "u3@example.com"))
     summary = app.poll()

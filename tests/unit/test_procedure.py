@@ -19,7 +19,7 @@ from mailproc.config import load_settings
 from mailproc.domain import states
 from mailproc.errors import MailprocError
 from mailproc.intake import services
-from mailproc.outgoing import outbox
+from mailproc.outgoing import outbox, transports
 from mailproc.ptpp import reminders, workflow
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -46,7 +46,7 @@ def manual(app: App, when: datetime, description: str, **kw) -> store.Complaint:
                                 contact=kw.pop("contact", "0812-3456-789"), **kw)
     complaint = services.register_manual(app, new, actor="rina")
     # Send what was queued (the acknowledgement records the first response when sent).
-    outbox.flush(app.settings, app.archive, outbox.make_transport(app.settings), app.clock())
+    outbox.flush(app.settings, app.archive, transports.make_transport(app.settings), app.clock())
     return complaint
 
 
