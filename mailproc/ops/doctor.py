@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import peewee as pw
-
 from mailproc import holidays_id, store
 from mailproc.archive import Archive
 from mailproc.bootstrap import App
@@ -349,11 +347,11 @@ def _database(settings: Settings, now: datetime) -> list[Check]:
             store.check_schema()
             version = store.SCHEMA_VERSION
         finally:
-            with contextlib.suppress(pw.PeeweeException):  # driver errors come wrapped
+            with contextlib.suppress(store.DatabaseError):  # driver errors come wrapped
                 database.close()
     except MailprocError as exc:
         return [Check("database", FAIL, _one_line(exc))]
-    except pw.PeeweeException as exc:  # the driver's errors, wrapped by peewee
+    except store.DatabaseError as exc:  # the driver's errors, wrapped by peewee
         return [Check("database", FAIL, _one_line(
             f"cannot use the database {shown}: {type(exc).__name__}: {exc}; check database.url "
             "(or MAILPROC_DATABASE_URL) and that the server is up"))]

@@ -29,7 +29,7 @@ from mailproc.intake.mailparse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
 from mailproc.store import Complaint, Ptpp, queries
-from mailproc.store.uow import UnitOfWork, case_of, current_cycle
+from mailproc.store.uow import UnitOfWork, case_of, current_cycle, save_plan
 
 log = logging.getLogger(__name__)
 
@@ -485,7 +485,7 @@ def _process_ptpp_form(app: App, complaint: Complaint, mail: IncomingMail,
     events = (case.receive_plan(now, data) if step == "plan"
               else case.report_done(now, data))
     targets = [str(e.kind).removeprefix("ptpp_") for e in events]
-    queries.save_plan(complaint, ptpp.cycle, {k: v for k, v in values.items() if v},
+    save_plan(complaint, ptpp.cycle, {k: v for k, v in values.items() if v},
                       values.get("root_cause", ""))
     with UnitOfWork() as uow:
         uow.save(complaint, case, events, at=now, actor=sender, source=source)

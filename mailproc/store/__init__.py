@@ -32,6 +32,7 @@ from mailproc.store.models import (
     ChainHead,
     Complaint,
     Customer,
+    DatabaseError,
     Document,
     Event,
     FormSubmission,
@@ -62,7 +63,8 @@ from mailproc.store.queries import (
 
 __all__ = [
     "GENESIS_HASH", "MODELS", "SCHEMA_VERSION", "Attachment", "ChainHead", "ChainReport",
-    "Complaint", "Customer", "Document", "Event", "FormSubmission", "MailboxPosition",
+    "Complaint", "Customer", "DatabaseError", "Document", "Event", "FormSubmission",
+    "MailboxPosition",
     "Message", "NumberSequence", "OutgoingMail", "Ptpp", "Reminder", "SchemaInfo",
     "SchemaMigration", "StoreError", "append_event", "aware", "check_schema",
     "complaint_by_message_ids", "complaint_by_number", "count_auto_replies_since",

@@ -14,6 +14,10 @@ from mailproc.errors import MailprocError
 
 db = pw.DatabaseProxy()
 
+# Any error the database (or its driver, wrapped by peewee) raised: what callers outside the
+# store catch, so that they need not import peewee.
+DatabaseError = pw.PeeweeException
+
 
 class StoreError(MailprocError):
     """The database refused an operation; the message says which."""
