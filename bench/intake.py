@@ -378,7 +378,8 @@ def _wrap(owner, name, label=None, key=None):
 
 if os.environ.get("BENCH_BREAKDOWN"):
     import peewee
-    from mailproc import cli as m_cli, store
+    from mailproc import store
+    from mailproc.cli import mailcmds as m_cli  # poll's flush_outbox
     from mailproc.outgoing import message, transports
     from mailproc.intake import services
     from mailproc.archive import Archive

@@ -19,7 +19,7 @@ from mailproc.domain import calendar as cal
 from mailproc.domain import forms, states
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id
-from mailproc.store import Complaint, Ptpp, utcnow_naive
+from mailproc.store import Complaint, Ptpp, monitoring
 
 
 @dataclass
@@ -63,18 +63,6 @@ def _dues(app: App, complaint: Complaint, ptpp: Ptpp) -> list[Due]:
     return []
 
 
-def _once(complaint: Complaint, what: str, kind: str, day: Any, now: datetime) -> bool:
-    """Record that `what` was sent today; False when it already was (at most once a day)."""
-    exists = store.Reminder.select().where(
-        store.Reminder.complaint == complaint, store.Reminder.what == what,
-        store.Reminder.kind == kind, store.Reminder.day == day).exists()
-    if exists:
-        return False
-    store.Reminder.create(complaint=complaint, what=what, kind=kind, day=day,
-                          created_at=utcnow_naive(now))
-    return True
-
-
 def remind(app: App, *, now: datetime | None = None) -> RemindResult:
     s = app.settings
     now = now or app.clock()
@@ -84,10 +72,7 @@ def remind(app: App, *, now: datetime | None = None) -> RemindResult:
     if not c.is_working_day(today):
         result.working_day = False
         return result
-    open_ones = (Complaint.select()
-                 .where(Complaint.status.in_(sorted(states.OPEN_STATUSES)))
-                 .order_by(Complaint.id))
-    for complaint in open_ones:
+    for complaint in monitoring.open_complaints():
         with store.transaction():
             _first_response(app, complaint, now, today, result)
             _department(app, complaint, now, today, c, result)
@@ -100,7 +85,7 @@ def _first_response(app: App, complaint: Complaint, now: datetime, today: Any,
     due = store.aware(complaint.first_response_due_at)
     if complaint.first_response_at is not None or due is None or now <= due:
         return
-    if not _once(complaint, "first_response", "overdue", today, now):
+    if not monitoring.remember_once(complaint, "first_response", "overdue", today, now):
         return
     customer = complaint.customer
     texts = app.texts.render(
@@ -123,7 +108,7 @@ def _department(app: App, complaint: Complaint, now: datetime, today: Any,
     dep = s.departments.get(complaint.department)
     if dep is None:
         return
-    ptpp = complaint.ptpps.order_by(Ptpp.cycle.desc()).get()
+    ptpp = monitoring.latest_ptpp(complaint)
     overdue = [d for d in _dues(app, complaint, ptpp) if now > d.due]
     # "One working day before": the daily run on the working day before the due date.
     tomorrow = c.next_working_day(today)
@@ -131,7 +116,7 @@ def _department(app: App, complaint: Complaint, now: datetime, today: Any,
             if d.due >= now and d.due.astimezone(s.timezone).date() == tomorrow]
     items = ([f"{d.label}: terlambat {cal.overdue_by(d.due, now, c):.1f} hari kerja"
               for d in overdue] + [d.label for d in soon])
-    if not items or not _once(complaint, "department", "reminder", today, now):
+    if not items or not monitoring.remember_once(complaint, "department", "reminder", today, now):
         return
     texts = app.texts.render("reminder_department", number=complaint.number,
                              company_name=s.company.name, department=dep.name,
@@ -141,7 +126,7 @@ def _department(app: App, complaint: Complaint, now: datetime, today: Any,
     store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
                        kind="reminder_sent", data={"items": items, "overdue": bool(overdue)})
     result.reminders.append(complaint.number)
-    if overdue and _once(complaint, "operations", "escalation", today, now):
+    if overdue and monitoring.remember_once(complaint, "operations", "escalation", today, now):
         customer = complaint.customer
         texts = app.texts.render(
             "escalation_ops", number=complaint.number, company_name=s.company.name,

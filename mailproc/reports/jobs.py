@@ -17,7 +17,7 @@ from mailproc.domain.records import ComplaintRecord
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id
 from mailproc.reports import output as reports
-from mailproc.store import reportdata
+from mailproc.store import monitoring, reportdata
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,13 @@ def render_closure(app: App, number: str) -> tuple[str, bytes]:
 
 # ---- status digest -----------------------------------------------------------------------
 
-def last_event_at(kind: str) -> datetime | None:
-    row = (store.Event.select().where(store.Event.kind == kind, store.Event.complaint.is_null())
-           .order_by(store.Event.id.desc()).first())
-    return store.aware(row.at) if row else None
+# The scheduler asks when the digest last went out, here as before.
+last_event_at = monitoring.last_event_at
 
 
 def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
     records = [r for r in reportdata.load_records(app.settings) if r.valid]
-    since = last_event_at("digest_sent")
+    since = monitoring.last_event_at("digest_sent")
     digest = figures.digest(records, now=now, since=since, cal=app.calendar)
     tz = app.settings.timezone
 
@@ -238,9 +236,7 @@ def recap_due(app: App, now: datetime) -> tuple[int, int] | None:
         return None
     year, month = previous_month(now, app.settings.timezone)
     tag = f"{year:04d}-{month:02d}"
-    sent = store.Event.select().where(store.Event.kind == "recap_sent",
-                                      store.Event.data.contains(f'"month": "{tag}"')).exists()
-    return None if sent else (year, month)
+    return None if monitoring.recap_sent_for(tag) else (year, month)
 
 
 # ---- master register ----------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""`mailproc ptpp`: act on a complaint's PTPP (assign it to a department, record the
+effectiveness verification). Calls mailproc.ptpp.workflow; reads through mailproc.store's read
+models, never by querying."""
+
+from __future__ import annotations
+
+import click
+
+from mailproc.cli.base import Ctx, cli, flush_outbox, operator, pass_ctx
+from mailproc.domain import states
+from mailproc.ptpp import workflow
+from mailproc.store import readmodels
+
+
+@cli.group()
+def ptpp() -> None:
+    """Act on a complaint's PTPP."""
+
+
+@ptpp.command("assign")
+@click.argument("number")
+@click.argument("department")
+@click.option("--note", default="", help="Why (kept in the audit trail).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | None) -> None:
+    """Assign or reassign a complaint to a department and send it the PTPP form.
+
+    DEPARTMENT is a key, name or alias from the configuration.
+
+    Example: mailproc ptpp assign 004/PTPP/MKT/XI/2026 qc --by rina
+    """
+    app = obj.app()
+    c = workflow.assign(app, number, department, actor=operator(by), source="cli", note=note)
+    flushed = flush_outbox(app)
+    click.echo(f"{c.number}: assigned to {c.department}, PTPP form sent "
+               f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
+@ptpp.command("verify")
+@click.argument("number")
+@click.option("--effective/--not-effective", default=None, required=True,
+              help="The result of the effectiveness evaluation.")
+@click.option("--note", required=True, help="The evaluation note (required).")
+@click.option("--verifier", default="", help="Who verified (default: the operator).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_verify(obj: Ctx, number: str, effective: bool, note: str, verifier: str,
+                by: str | None) -> None:
+    """Record the effectiveness evaluation: close the PTPP, or start a new cycle.
+
+    Example: mailproc ptpp verify 001/PTPP/MKT/XI/2026 --effective --note "tidak terulang 2 kirim"
+    """
+    app = obj.app()
+    c = workflow.verify(app, number, effective=effective, note=note, actor=operator(by),
+                        source="cli", verifier=verifier)
+    flushed = flush_outbox(app)
+    cycle = readmodels.latest_cycle(c.number)
+    what = "closed" if c.status == states.CLOSED else f"not effective: cycle {cycle} issued"
+    click.echo(f"{c.number}: {what} (outbox: sent {flushed.sent}, deferred {flushed.deferred})")
