@@ -23,7 +23,7 @@ from mailproc.outgoing.texts import MailTexts
 
 if TYPE_CHECKING:
     from mailproc.intake.mailbox import Source
-    from mailproc.outgoing.outbox import Transport
+    from mailproc.outgoing.transports import Transport
 
 Clock = Callable[[], datetime]
 
@@ -73,7 +73,7 @@ class App:
 
     def open_transport(self) -> Transport:
         """The configured sender (SMTP or a local Maildir); the caller closes it."""
-        from mailproc.outgoing.outbox import make_transport
+        from mailproc.outgoing.transports import make_transport
 
         return make_transport(self.settings)
 

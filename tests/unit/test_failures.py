@@ -110,3 +110,43 @@ def test_bounced_ptpp_mail_to_a_department_tells_marketing(tmp_path: Path):
     assert "qc@contoh.co.id" in body and "alamat bagian" in body
     [c] = app.json("complaints", "list")
     assert c["first_response_at"] is not None  # the customer's acknowledgement did arrive
+
+
+def test_a_rolled_back_registration_leaves_no_file_in_the_reused_numbers_folder(
+        tmp_path: Path, monkeypatch):
+    """Archive writes are staged until the registration commits: a registration that fails
+    after its mail and attachment were archived leaves nothing in the folder of the number
+    the next complaint then gets (issue #10: two customers' mails in one folder)."""
+    app = LocalApp(tmp_path)
+    real = mailproc.intake.services._queue_new_complaint_notice
+
+    def fail_late(app_, complaint, *args, **kwargs):
+        if "meledak" in complaint.subject:
+            raise RuntimeError("gagal setelah pengarsipan")
+        return real(app_, complaint, *args, **kwargs)
+
+    monkeypatch.setattr(mailproc.intake.services, "_queue_new_complaint_notice", fail_late)
+    first = (b"From: pertama@example.com\r\nSubject: barang meledak\r\n"
+             b"Message-ID: <first@example.com>\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+             b"Content-Type: text/plain\r\n\r\nBarang rusak.\r\n--b\r\n"
+             b"Content-Type: image/png\r\nContent-Disposition: attachment; filename=foto.png\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n")
+    app.deliver(first)
+    app.deliver(mail("barang rusak", "second@example.com", sender="kedua@example.com"))
+    summary = app.poll()
+    assert summary["outcomes"] == {"quarantined": 1, "complaint": 1}
+    [c] = app.json("complaints", "list")
+    assert c["number"] == app.clock.number(1)  # the number the failed one had taken
+    archive = tmp_path / "archive"
+    folders = [p for p in archive.rglob("*") if p.is_dir() and p.name == c["number"].replace(
+        "/", "-")] or [p.parent for p in archive.rglob("*.eml") if "_karantina" not in p.parts]
+    assert folders, "the complaint's folder exists"
+    in_folder = [p for f in folders for p in f.rglob("*") if p.is_file()]
+    raws = [p.read_bytes() for p in in_folder if p.suffix == ".eml"]
+    assert len(raws) == 1 and b"kedua@example.com" in raws[0]
+    assert not any(p.name == "foto.png" for p in in_folder)  # the failed one's attachment
+    # Nothing is left in staging; the failed mail is archived once, as quarantined.
+    assert not [p for p in (archive / ".staging").rglob("*") if p.is_file()]
+    quarantined = [p for p in archive.rglob("*.eml") if "_karantina" in p.parts]
+    assert len(quarantined) == 1 and b"pertama@example.com" in quarantined[0].read_bytes()
