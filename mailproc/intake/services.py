@@ -38,7 +38,6 @@ from mailproc.domain.replies import Role, decide_reply
 from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
 from mailproc.errors import (
     EnvironmentFailure,
-    MailprocError,
     explain_os_error,
     is_environment_failure,
 )
@@ -344,9 +343,9 @@ def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision
     """Issue the PTPP, send the return-claim form on return words, tell marketing
     administration and the operations manager."""
     ack_sent, ack_note = ack
-    ptpp_note = _issue_on_registration(app, complaint, now, source)
+    ptpp_note = workflow.issue_on_registration(app, complaint, now, source)
     if routing.return_requested and ack_sent and app.settings.auto_return_form:
-        return_note = _send_return_form_on_registration(app, complaint, in_reply_to,
+        return_note = workflow.send_return_form_on_registration(app, complaint, in_reply_to,
                                                         references, now, source)
         ptpp_note = "\n\n".join(n for n in (ptpp_note, return_note) if n)
     _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
@@ -419,46 +418,6 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
         _after_registration(app, complaint, routing, ack=ack, now=now, source=source,
                             message=None)
     return complaint
-
-
-def _issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str) -> str:
-    """Send the PTPP form to the department right away when routing chose one. A form that
-    cannot be rendered (a broken template) does not stop the registration: marketing
-    administration is told and can send it with `mailproc ptpp assign`."""
-    if not complaint.department:
-        return ""
-    if not app.settings.auto_issue:
-        return (f"Formulir PTPP belum dikirim (documents.issue_on_registration = false): "
-                f"periksa keluhan, lalu kirim dengan `mailproc ptpp assign {complaint.number} "
-                f"{complaint.department}`.")
-    rendered, error = workflow.try_render_ptpp(app, complaint, now)
-    if rendered is None:
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
-                           kind="ptpp_issue_failed", data={"error": error})
-        return (f"Formulir PTPP GAGAL dibuat ({error}). Perbaiki template, lalu kirim dengan "
-                f"`mailproc ptpp assign {complaint.number} {complaint.department}`.")
-    doc = workflow.issue_ptpp(app, complaint, now=now, actor="mailproc", source=source,
-                              rendered=rendered)
-    dep = app.settings.departments[complaint.department]
-    return f"Formulir PTPP ({doc.filename}) telah dikirim ke Bagian {dep.name}."
-
-
-def _send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to: str,
-                                      references: Sequence[str], now: datetime,
-                                      source: str) -> str:
-    """Send the return-claim form; a form that cannot be rendered (a broken template) does
-    not stop the registration: returns the sentence that tells marketing administration."""
-    try:
-        rendered = workflow.render_return_form(app, complaint, now)
-    except (MailprocError, OSError, ValueError) as exc:
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
-                           kind="return_form_failed", data={"error": str(exc)})
-        return (f"Formulir klaim retur GAGAL dibuat ({exc}). Perbaiki template, lalu kirim "
-                f"dengan `mailproc complaints send-return-form {complaint.number}`.")
-    workflow.send_return_form(app, complaint, now=now, actor="mailproc", source=source,
-                              rendered=rendered, in_reply_to=in_reply_to,
-                              references=references)
-    return ""
 
 
 def _queue_ack(app: App, complaint: Complaint, customer: Address, now: datetime, source: str,

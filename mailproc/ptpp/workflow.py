@@ -229,6 +229,49 @@ def find_department(settings: Any, name: str) -> Any:
                         f"bagian \"{name}\" tidak dikenal; pilihan: {names}")
 
 
+# ---- on registration ---------------------------------------------------------------------
+
+def issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str) -> str:
+    """Send the PTPP form to the department right away when routing chose one. A form that
+    cannot be rendered (a broken template) does not stop the registration: marketing
+    administration is told and can send it with `mailproc ptpp assign`."""
+    if not complaint.department:
+        return ""
+    if not app.settings.auto_issue:
+        return (f"Formulir PTPP belum dikirim (documents.issue_on_registration = false): "
+                f"periksa keluhan, lalu kirim dengan `mailproc ptpp assign {complaint.number} "
+                f"{complaint.department}`.")
+    rendered, error = try_render_ptpp(app, complaint, now)
+    if rendered is None:
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind=EventKind.PTPP_ISSUE_FAILED, data={"error": error})
+        return (f"Formulir PTPP GAGAL dibuat ({error}). Perbaiki template, lalu kirim dengan "
+                f"`mailproc ptpp assign {complaint.number} {complaint.department}`.")
+    doc = issue_ptpp(app, complaint, now=now, actor="mailproc", source=source,
+                              rendered=rendered)
+    dep = app.settings.departments[complaint.department]
+    return f"Formulir PTPP ({doc.filename}) telah dikirim ke Bagian {dep.name}."
+
+
+def send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to: str,
+                                      references: Sequence[str], now: datetime,
+                                      source: str) -> str:
+    """Send the return-claim form; a form that cannot be rendered (a broken template) does
+    not stop the registration: returns the sentence that tells marketing administration."""
+    try:
+        rendered = render_return_form(app, complaint, now)
+    except (MailprocError, OSError, ValueError) as exc:
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                           kind=EventKind.RETURN_FORM_FAILED, data={"error": str(exc)})
+        return (f"Formulir klaim retur GAGAL dibuat ({exc}). Perbaiki template, lalu kirim "
+                f"dengan `mailproc complaints send-return-form {complaint.number}`.")
+    send_return_form(app, complaint, now=now, actor="mailproc", source=source,
+                              rendered=rendered, in_reply_to=in_reply_to,
+                              references=references)
+    return ""
+
+
+
 # ---- the return-claim form ---------------------------------------------------------------
 
 def retur_context(app: App, complaint: Complaint, now: datetime) -> dict[str, Any]:
