@@ -41,14 +41,9 @@ from mailproc.errors import (
     explain_os_error,
     is_environment_failure,
 )
+from mailproc.intake.filenames import sanitise_filename
 from mailproc.intake.mailbox import Fetched, Source
-from mailproc.intake.mailparse import (
-    Address,
-    IncomingMail,
-    forwarded_original,
-    parse_message,
-    sanitise_filename,
-)
+from mailproc.intake.parse import Address, IncomingMail, forwarded_original, parse_message
 from mailproc.outgoing.outbox import MAILER_HEADER, queue_mail
 from mailproc.outgoing.texts import MailTexts, format_datetime_id, shorten
 from mailproc.ptpp import workflow

@@ -21,7 +21,7 @@ from mailproc.domain import decisions, forms, states
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
 from mailproc.forms import documents
-from mailproc.intake.mailparse import Attachment, IncomingMail
+from mailproc.intake.parse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
 from mailproc.store import Complaint, Ptpp, utcnow_naive
