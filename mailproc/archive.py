@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from mailproc.intake.mailparse import sanitise_filename
+from mailproc.intake.filenames import sanitise_filename
 
 UNFILED = "_lain"  # mail that belongs to no complaint (auto-replies, own mail)
 QUARANTINE = "_karantina"

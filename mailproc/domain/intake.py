@@ -25,7 +25,7 @@ class MailFacts:
     sender: str  # the From address, lower case, '' if unreadable
     sender_internal: bool  # in one of the company's domains
     own_mail: bool  # carries mailproc's X-Mailproc-Id or comes from its own address
-    auto_reply: str  # reason from mailparse, '' for a human mail
+    auto_reply: str  # reason from intake.parse, '' for a human mail
     thread_number: str | None  # complaint found through In-Reply-To / References
     subject_number: str | None  # a known complaint number found in the subject
     forwarded_sender: str | None  # the original customer of a staff forward

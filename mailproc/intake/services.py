@@ -41,14 +41,9 @@ from mailproc.errors import (
     explain_os_error,
     is_environment_failure,
 )
+from mailproc.intake.filenames import sanitise_filename
 from mailproc.intake.mailbox import Fetched, Source
-from mailproc.intake.mailparse import (
-    Address,
-    IncomingMail,
-    forwarded_original,
-    parse_message,
-    sanitise_filename,
-)
+from mailproc.intake.parse import Address, IncomingMail, forwarded_original, parse_message
 from mailproc.outgoing.message import MAILER_HEADER
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
@@ -163,7 +158,7 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
     try:
         mail = parse_message(raw, max_attachment_bytes=app.settings.limits.max_attachment_bytes)
         digest = hashlib.sha256(raw).hexdigest()
-        raw_key = "sha256:" + digest  # what mailparse uses as key when Message-ID is missing
+        raw_key = "sha256:" + digest  # what intake.parse uses as key when Message-ID is missing
         existing = queries.message_by_key(mail.key)
         if existing is not None:
             if existing.sha256 == digest or store.message_exists(raw_key):

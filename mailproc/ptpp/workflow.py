@@ -25,7 +25,7 @@ from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision
 from mailproc.errors import MailprocError, NotFound
 from mailproc.forms import package, readback
 from mailproc.forms.render import render
-from mailproc.intake.mailparse import Attachment, IncomingMail
+from mailproc.intake.parse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
 from mailproc.store import Complaint, Ptpp, queries

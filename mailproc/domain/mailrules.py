@@ -1,0 +1,205 @@
+"""Rules about incoming mail that read plain values: is it machine-generated (and why), and
+where does the original inside a staff member's forward start.
+
+Pure policy: the arguments are strings and mappings the MIME side (`mailproc.intake.parse`) has
+already decoded, never `email.message` objects; no I/O, standard library only.
+
+- `auto_reply_reason`: RFC 3834 (Auto-Submitted), Precedence, List-*, X-Auto-Response-Suppress,
+  X-Autoreply/X-Autorespond, mailer-daemon senders, the subjects auto-responders and bounces
+  use, delivery/read reports, a null Return-Path.
+- `find_inline_forward`: the forwarded block in a body text as Gmail, Outlook, Thunderbird
+  and Apple Mail write it, in English and Indonesian.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "AUTO_REPLY_HEADERS",
+    "InlineForward",
+    "auto_reply_reason",
+    "find_inline_forward",
+]
+
+# --------------------------------------------------------------------------------------------
+# Auto replies
+# --------------------------------------------------------------------------------------------
+
+# The headers `auto_reply_reason` looks at (lower case); for the rest only presence counts.
+AUTO_REPLY_HEADERS = (
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "list-id",
+    "list-unsubscribe",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "return-path",
+)
+
+_BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
+_AUTO_SUBJECTS = (
+    "automatic reply:",
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "out of office",
+    "out-of-office",
+    "balasan otomatis",
+    "undeliverable:",
+    "undelivered mail returned to sender",
+    "delivery status notification",
+    "mail delivery failed",
+    "returned mail:",
+)
+_DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mailerdaemon"}
+_REPORT_KINDS = {"delivery-status": " (DSN)", "disposition-notification": " (MDN)"}
+
+
+def auto_reply_reason(
+    headers: Mapping[str, str],
+    *,
+    subject: str = "",
+    sender_locals: Iterable[str] = (),
+    content_type: str = "",
+    report_type: str = "",
+) -> str:
+    """Why a mail is machine-generated, or '' for a human mail.
+
+    Mail must never be answered automatically when this is non-empty, or two robots ping-pong.
+
+    `headers`: the mail's headers that are present (names in any case; for a repeated header
+    its first value, unfolded). `subject`: decoded. `sender_locals`: the local parts of the
+    From addresses. `content_type`, `report_type`: the top-level type and its report-type
+    parameter.
+    """
+    present = {name.lower(): value for name, value in headers.items()}
+
+    def value(name: str) -> str:
+        return present.get(name, "").strip()
+
+    # Most specific first: a bounce is reported as a bounce even if it also says Auto-Submitted.
+    if content_type.lower() == "multipart/report":
+        return f"multipart/report{_REPORT_KINDS.get(report_type.lower(), '')}"
+    for local in sender_locals:
+        local = local.lower()
+        if local in _DAEMON_LOCALS:
+            return f"pengirim {local}"
+    token = value("auto-submitted").lower().split(";", 1)[0].split("(", 1)[0].strip()
+    if token and token != "no":
+        return f"Auto-Submitted: {token}"
+    if "x-auto-response-suppress" in present:
+        return "X-Auto-Response-Suppress"
+    for name, reason in (("list-id", "List-Id"), ("list-unsubscribe", "List-Unsubscribe")):
+        if name in present:
+            return reason
+    precedence = value("precedence").lower()
+    if precedence in _BULK_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    for name, reason in (("x-autoreply", "X-Autoreply"), ("x-autorespond", "X-Autorespond")):
+        if name in present:
+            return reason
+    subject = subject.lower()
+    for prefix in _AUTO_SUBJECTS:
+        if subject.startswith(prefix):
+            return f"subjek balasan otomatis ({prefix})"
+    # RFC 5321: only notifications are sent with a null reverse-path
+    if value("return-path").replace(" ", "") == "<>":
+        return "Return-Path: <>"
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Forwarded originals written into the body
+# --------------------------------------------------------------------------------------------
+
+_FORWARD_MARKER = re.compile(
+    r"^[ \t>]*-{2,}\s*(?:forwarded message|pesan terusan|pesan yang diteruskan|original message"
+    r"|pesan asli|pesan awal)\s*-{2,}[ \t]*$"
+    r"|^[ \t>]*(?:begin forwarded message|awal pesan yang diteruskan)\s*:[ \t]*$",
+    re.IGNORECASE,
+)
+_QUOTE_HEADER = re.compile(
+    r"^[ \t>*]*(from|dari|sent|dikirim|date|tanggal|to|kepada|cc|bcc|subject|subjek|perihal"
+    r"|reply-to|balas ke|importance|kepentingan|attachments|lampiran)[ \t*]*:[ \t*]*(.*)$",
+    re.IGNORECASE,
+)
+_FROM_LABELS = {"from", "dari"}
+_SENT_LABELS = {"sent", "dikirim", "date", "tanggal"}
+_SUBJECT_LABELS = {"subject", "subjek", "perihal"}
+
+
+@dataclass(frozen=True)
+class InlineForward:
+    sender: str  # the quoted From/Dari value, Outlook's '*' and [mailto:] cleaned; '' if none
+    text: str  # the original's text below the quoted header block, stripped
+
+
+def _header_label(line: str) -> str:
+    m = _QUOTE_HEADER.match(line)
+    return m.group(1).lower() if m else ""
+
+
+def _find_forward_block(lines: list[str]) -> tuple[int, int] | None:
+    """(index of the marker line or -1, index of the first header line) of the first forward."""
+    for i, line in enumerate(lines):
+        if _FORWARD_MARKER.match(line):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            return i, j
+        if _header_label(line) in _FROM_LABELS:
+            # Outlook-style block without a marker line: From + Sent/Date + Subject close by
+            labels = {_header_label(other) for other in lines[i : i + 8]}
+            if labels & _SENT_LABELS and labels & _SUBJECT_LABELS:
+                return -1, i
+    return None
+
+
+def _clean_sender(value: str) -> str:
+    """'*Budi* [mailto:budi@x]' (Outlook's plain-text rendering) -> 'Budi <budi@x>'."""
+    value = value.replace("*", "").strip()
+    return re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.IGNORECASE)
+
+
+def find_inline_forward(text: str) -> InlineForward | None:
+    """The first forwarded block in a body text, None when there is none.
+
+    Recognised: Gmail '---------- Forwarded message ---------' (also Indonesian Gmail
+    '---------- Pesan terusan ---------'), Outlook 'From: … Sent: … To: … Subject: …' header
+    blocks (also Indonesian 'Dari: … Dikirim: … Kepada: … Perihal/Subjek: …'), Thunderbird
+    '-------- Forwarded Message --------' / 'Original Message', Apple 'Begin forwarded message:'.
+    A body quoted entirely with '>' is unquoted.
+
+    Only use this for mail known to be a forward (e.g. from a company address): an ordinary
+    reply that quotes an Outlook header block would otherwise be read as a forward too.
+    """
+    lines = text.split("\n")
+    found = _find_forward_block(lines)
+    if found is None:
+        return None
+    _marker, start = found
+    sender = ""
+    end = start
+    if start >= len(lines) or not _header_label(lines[start]):
+        block_limit = start  # a marker line without a header block: the body follows directly
+    else:
+        block_limit = min(len(lines), start + 15)
+    has_blank = any(not line.strip() for line in lines[start:block_limit])
+    while end < block_limit:
+        line = lines[end]
+        if not line.strip():
+            break
+        label = _header_label(line)
+        if not label and not has_blank:
+            break  # no blank line after the headers: the first non-header line starts the body
+        if label in _FROM_LABELS and not sender:
+            sender = _clean_sender(_QUOTE_HEADER.match(line).group(2))
+        end += 1
+    body_lines = lines[end:]
+    if body_lines and all(line.startswith(">") for line in body_lines if line.strip()):
+        body_lines = [re.sub(r"^> ?", "", line) for line in body_lines]
+    return InlineForward(sender, "\n".join(body_lines).strip())
