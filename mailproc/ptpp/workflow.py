@@ -20,14 +20,16 @@ from typing import Any
 from mailproc import store
 from mailproc.bootstrap import App
 from mailproc.domain import decisions, forms, lifecycle, states
-from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
+from mailproc.domain.lifecycle import DomainEvent, EventKind
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
 from mailproc.forms import package, readback
 from mailproc.forms.render import render
 from mailproc.intake.parse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
-from mailproc.outgoing.texts import format_date_id, format_datetime_id, shorten
+from mailproc.outgoing.texts import format_date_id, shorten
+from mailproc.ptpp import handlers
+from mailproc.ptpp.documents import customer_name, store_document
 from mailproc.store import Complaint, Ptpp, queries
 from mailproc.store.uow import UnitOfWork, case_of, current_cycle, save_plan
 
@@ -58,13 +60,6 @@ def current_ptpp(complaint: Complaint) -> Ptpp:
 def _category_label(app: App, complaint: Complaint) -> str:
     labels = {rule.name: rule.label for rule in app.settings.routing.categories}
     return labels.get(complaint.category, "Belum terklasifikasi")
-
-
-def _customer_name(complaint: Complaint) -> str:
-    c = complaint.customer
-    if c is None:
-        return ""
-    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
 
 
 def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
@@ -102,7 +97,7 @@ def ptpp_context(app: App, complaint: Complaint, ptpp: Ptpp, now: datetime,
         "cycle": ptpp.cycle,
         "category_label": _category_label(app, complaint),
         "severity": "Minor",
-        "customer": _customer_name(complaint),
+        "customer": customer_name(complaint),
         "product": complaint.product,
         "batch": complaint.batch,
         "quantity": complaint.quantity,
@@ -131,18 +126,6 @@ def _document_name(complaint: Complaint, form: str, cycle: int, app: App) -> str
     return f"{prefix}-{slug}{suffix}.docx"
 
 
-def _store_document(app: App, complaint: Complaint, form: str, cycle: int, origin: str,
-                    filename: str, content: bytes, now: datetime,
-                    message: store.Message | None = None, rel: str = "") -> store.Document:
-    if not rel:
-        when = store.aware(complaint.received_at).astimezone(app.settings.timezone)
-        rel = app.archive.store_document(when, app.settings.numbering.slug(complaint.number),
-                                         filename, content)
-    return queries.add_document(complaint=complaint, form=form, cycle=cycle, origin=origin,
-                                filename=filename, archive_path=rel, content=content,
-                                message=message, now=now)
-
-
 def render_ptpp(app: App, complaint: Complaint, now: datetime,
                 department: str = "") -> tuple[str, bytes]:
     """Render the current cycle's PTPP; raises TemplateProblem / DocumentError / OSError."""
@@ -155,34 +138,22 @@ def render_ptpp(app: App, complaint: Complaint, now: datetime,
 
 def issue_ptpp(app: App, complaint: Complaint, *, now: datetime, actor: str, source: str,
                rendered: tuple[str, bytes]) -> store.Document:
-    """Send the rendered PTPP form to the department (operations manager in copy) and move
-    the complaint to 'issued'. Call inside a transaction, with `render_ptpp`'s result."""
+    """Archive the rendered PTPP form and move the complaint to 'issued'; the bus mails it to
+    the department (`handlers.send_form_to_department`). Call inside a transaction, with
+    `render_ptpp`'s result."""
     s = app.settings
     case = case_of(complaint)
     dep = s.departments.get(complaint.department)
     if dep is None:
         raise WorkflowError(f"{complaint.number} has no department to send the PTPP to",
                             "belum ada bagian yang ditetapkan")
-    plan_due = app.plan_due(now)
-    events = case.issue(now, plan_due, {"department": dep.key, "to": list(dep.addresses)})
     filename, content = rendered
-    doc = _store_document(app, complaint, "ptpp", case.cycle.number, "generated", filename,
-                          content, now)
-    texts = app.texts.render(
-        "ptpp_to_department", number=complaint.number, department=dep.name,
-        cycle=case.cycle.number,
-        plan_due=format_datetime_id(plan_due, s.timezone),
-        customer=_customer_name(complaint) or "-",
-        received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone),
-        category=_category_label(app, complaint), product=complaint.product,
-        batch=complaint.batch, quantity=complaint.quantity,
-        description=shorten(complaint.description, 3000), filename=filename,
-        issuer=s.issuer, company_name=s.company.name)
-    queue_mail(settings=s, now=now, kind=MailKind.PTPP_ISSUE, to=dep.addresses,
-               cc=s.operations_manager, subject=texts.subject, body=texts.body,
-               complaint=complaint, attachments=[doc.archive_path], actor=actor, source=source)
-    events[0].data["document"] = doc.archive_path
-    with UnitOfWork() as uow:
+    doc = store_document(app, complaint, "ptpp", case.cycle.number, "generated", filename,
+                         content, now)
+    events = case.issue(now, app.plan_due(now),
+                        {"department": dep.key, "to": list(dep.addresses),
+                         "document": doc.archive_path, "filename": doc.filename})
+    with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return doc
 
@@ -313,7 +284,7 @@ def send_return_form(app: App, complaint: Complaint, *, now: datetime, actor: st
         raise WorkflowError(f"{complaint.number}: the customer's email address is not known",
                             "alamat email pelanggan tidak diketahui")
     filename, content = rendered
-    doc = _store_document(app, complaint, "retur", 1, "generated", filename, content, now)
+    doc = store_document(app, complaint, "retur", 1, "generated", filename, content, now)
     texts = app.texts.render("return_form_to_customer", number=complaint.number,
                              customer_name=c.name, filename=filename,
                              signature=s.company.signature or s.company.name)
@@ -460,7 +431,7 @@ def _received_document(app: App, complaint: Complaint, form: str, cycle: int,
                        inspected: InspectedFile, row: store.Attachment | None,
                        message: store.Message, now: datetime) -> store.Document:
     content = inspected.attachment.content or b""
-    return _store_document(app, complaint, form, cycle, "received", inspected.attachment.filename,
+    return store_document(app, complaint, form, cycle, "received", inspected.attachment.filename,
                            content, now, message=message, rel=row.archive_path if row else "")
 
 
@@ -500,7 +471,6 @@ def _process_ptpp_form(app: App, complaint: Complaint, mail: IncomingMail,
                        message: store.Message, inspected: InspectedFile,
                        row: store.Attachment | None, recipient: str, now: datetime,
                        source: str) -> str:
-    s = app.settings
     filled = inspected.form
     assert filled is not None
     values = dict(filled.values)
@@ -527,23 +497,10 @@ def _process_ptpp_form(app: App, complaint: Complaint, mail: IncomingMail,
     data = {"document": doc.archive_path, "read_by": sorted(set(filled.how.values()))}
     events = (case.receive_plan(now, data) if step == "plan"
               else case.report_done(now, data))
-    targets = [str(e.kind).removeprefix("ptpp_") for e in events]
     save_plan(complaint, ptpp.cycle, {k: v for k, v in values.items() if v},
-                      values.get("root_cause", ""))
-    with UnitOfWork() as uow:
+              values.get("root_cause", ""))
+    with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=sender, source=source)
-    dep = s.departments.get(complaint.department)
-    dep_name = dep.name if dep else complaint.department
-    if states.PLANNED in targets:
-        _notify_plan(app, complaint, ptpp, values, doc, dep_name, now, source)
-    if states.IMPLEMENTED in targets:
-        texts = app.texts.render(
-            "notice_implemented", number=complaint.number, company_name=s.company.name,
-            department=dep_name, completion_date=values.get("completion_date", ""),
-            completion_evidence=values.get("completion_evidence", ""))
-        queue_mail(settings=s, now=now, kind="notice_implemented", to=s.marketing_admin,
-                   subject=texts.subject, body=texts.body, complaint=complaint,
-                   attachments=[doc.archive_path], source=source)
     _reply(app, complaint, mail, kind="form_accepted", template="form_accepted", now=now,
            source=source, recipient=recipient, title="Formulir PTPP diterima",
            what="formulir PTPP", status_label=states.LABELS_ID[complaint.status],
@@ -588,35 +545,6 @@ def _process_verification_form(app: App, complaint: Complaint, mail: IncomingMai
     return "ptpp_closed" if effective else "ptpp_new_cycle"
 
 
-def _notify_plan(app: App, complaint: Complaint, ptpp: Ptpp, values: dict[str, str],
-                 doc: store.Document, department: str, now: datetime, source: str) -> None:
-    """Procedure step 7: sales & marketing are always told the analysis and plan; the
-    customer too when they asked for it."""
-    s = app.settings
-    actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
-                "preventive": a.preventive, "pic": a.pic,
-                "target": a.target.strftime("%d/%m/%Y") if a.target else a.target_raw}
-               for a in forms.actions_from(values)]
-    whys = [values[f"why_{i}"] for i in range(1, 6) if values.get(f"why_{i}", "").strip()]
-    common = dict(number=complaint.number, company_name=s.company.name, department=department,
-                  cycle=ptpp.cycle, customer=_customer_name(complaint) or "-",
-                  subject=complaint.subject, correction=values.get("correction", ""),
-                  category_6m=values.get("category_6m", ""), whys=whys,
-                  root_cause=values.get("root_cause", ""), actions=actions, issuer=s.issuer)
-    texts = app.texts.render("notice_plan", audience="Bagian Penjualan dan Pemasaran",
-                             attached=True, **common)
-    queue_mail(settings=s, now=now, kind="notice_plan", to=s.sales_marketing,
-               cc=s.marketing_admin, subject=texts.subject, body=texts.body,
-               complaint=complaint, attachments=[doc.archive_path], source=source)
-    c = complaint.customer
-    if complaint.send_analysis_to_customer and c is not None and c.email:
-        texts = app.texts.render("notice_plan", audience=c.name or "Bapak/Ibu", attached=False,
-                                 **common)
-        queue_mail(settings=s, now=now, kind="analysis_to_customer", to=[c.email],
-                   subject=texts.subject, body=texts.body, complaint=complaint,
-                   source=source)
-
-
 def _process_return_form(app: App, complaint: Complaint, mail: IncomingMail,
                          message: store.Message, inspected: InspectedFile,
                          row: store.Attachment | None, recipient: str, now: datetime,
@@ -643,7 +571,7 @@ def _process_return_form(app: App, complaint: Complaint, mail: IncomingMail,
              if k.startswith("item_") and k.endswith("_name") and v.strip()]
     texts = app.texts.render("notice_return_claim", number=complaint.number,
                              company_name=s.company.name,
-                             customer=_customer_name(complaint) or sender, items=items)
+                             customer=customer_name(complaint) or sender, items=items)
     queue_mail(settings=s, now=now, kind="notice_return_claim", to=s.marketing_admin,
                subject=texts.subject, body=texts.body, complaint=complaint,
                attachments=[doc.archive_path], source=source)
@@ -672,62 +600,19 @@ def apply_verification(app: App, complaint: Complaint, *, effective: bool, note:
     """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP;
     not effective starts a new cycle, issued to the department with the previous cycle shown
     on the form. Gates: only after implementation, never without an evaluation note."""
-    s = app.settings
     case = case_of(complaint)
     try:
         events = case.verify(effective=effective, note=note, verifier=verifier or actor,
                              at=now)
     except lifecycle.LifecycleError as exc:
         raise WorkflowError(str(exc), exc.id_message) from None
-    ptpp = current_ptpp(complaint)
-    with UnitOfWork() as uow:
+    with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
-    if effective:
-        common = dict(number=complaint.number, company_name=s.company.name,
-                      subject=complaint.subject, cycles=ptpp.cycle, note=note.strip(),
-                      root_cause=ptpp.root_cause, signature=s.company.signature or s.company.name,
-                      customer=_customer_name(complaint) or "-",
-                      received_at=format_datetime_id(store.aware(complaint.received_at),
-                                                     s.timezone),
-                      closed_at=format_datetime_id(now, s.timezone))
-        email = _customer_email(complaint)
-        if email:
-            texts = app.texts.render("closing_customer", customer_name=complaint.customer.name,
-                                     **common)
-            queue_mail(settings=s, now=now, kind="closing_customer", to=[email],
-                       subject=texts.subject, body=texts.body, complaint=complaint,
-                       actor=actor, source=source, auto_reply_to=email)
-        attachments = _closure_attachments(app, complaint, now)
-        texts = app.texts.render("notice_closed", customer_notified=bool(email),
-                                 report=bool(attachments), **common)
-        queue_mail(settings=s, now=now, kind="closure_report", to=s.sales_marketing,
-                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
-                   complaint=complaint, actor=actor, source=source, attachments=attachments)
-        return complaint
-    # Not effective: cycle n + 1 was opened by the aggregate; its form goes out now.
-    rendered = render_ptpp(app, complaint, now)
-    issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
+    if not effective:
+        # Cycle n + 1 was opened by the aggregate; its form goes out now.
+        rendered = render_ptpp(app, complaint, now)
+        issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return complaint
-
-
-def _closure_attachments(app: App, complaint: Complaint, now: datetime) -> list[str]:
-    """The closure report (Word) and the final PTPP form, archived as documents. A report that
-    cannot be rendered does not stop the closing: the notice goes without it."""
-    # Reports load records; imported late to keep this module light.
-    from mailproc.reports import jobs as reportjobs
-
-    try:
-        filename, content = reportjobs.render_closure(app, complaint.number)
-    except (MailprocError, OSError, ValueError) as exc:
-        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
-                           kind=EventKind.CLOSURE_REPORT_FAILED, data={"error": str(exc)})
-        return []
-    cycle = current_ptpp(complaint).cycle
-    report = _store_document(app, complaint, "closure", cycle, "generated", filename, content,
-                             now)
-    final = queries.latest_document(complaint, "ptpp")
-    return [report.archive_path] + ([final.archive_path] if final else [])
 
 
 def verify(app: App, number: str, *, effective: bool, note: str, actor: str, source: str,

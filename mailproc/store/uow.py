@@ -1,9 +1,11 @@
 """The unit of work: one write transaction through which a use case loads the lifecycle
-aggregate, saves it back, and records the domain events it returned on the event chain.
-Outgoing mail queued inside it (`mailproc.outgoing.outbox.queue_mail` → `store.outbox`) and
-files the archive staged inside it share its fate: committed together, or gone together.
+aggregate, saves it back, records the domain events it returned on the event chain, and hands
+them to the message bus it was given (`mailproc.ptpp.handlers`), whose handlers queue the mail
+that follows. Outgoing mail queued inside it (`mailproc.outgoing.outbox.queue_mail` →
+`store.outbox`) and files the archive staged inside it share its fate: committed together, or
+gone together (the transactional outbox: a mail exists exactly when its change committed).
 
-    with UnitOfWork() as uow:
+    with UnitOfWork(handlers.bus(app)) as uow:
         row, case = uow.load(number)
         events = case.reject(reason, now)
         uow.save(row, case, events, at=now, actor=actor, source=source)
@@ -15,7 +17,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from mailproc.domain.lifecycle import Case, ComplaintStatus, Cycle, DomainEvent, PtppStatus
 from mailproc.errors import NotFound
@@ -24,11 +26,20 @@ from mailproc.store.db import transaction
 from mailproc.store.models import Complaint, Ptpp, aware, utcnow_naive
 
 
-class UnitOfWork:
-    """`with UnitOfWork() as uow:` opens (or joins) the write transaction."""
+class Bus(Protocol):
+    """What the unit of work hands saved events to (`mailproc.ptpp.handlers.Bus`)."""
 
-    def __init__(self) -> None:
+    def handle(self, row: Complaint, events: list[DomainEvent], *, at: datetime, actor: str,
+               source: str) -> None: ...
+
+
+class UnitOfWork:
+    """`with UnitOfWork(bus) as uow:` opens (or joins) the write transaction. Without a bus the
+    events are only recorded (steps no mail follows: notes, responses, assignment)."""
+
+    def __init__(self, bus: Bus | None = None) -> None:
         self._tx: Any = None
+        self._bus = bus
 
     def __enter__(self) -> UnitOfWork:
         self._tx = transaction()
@@ -47,8 +58,11 @@ class UnitOfWork:
 
     def save(self, row: Complaint, case: Case, events: Iterable[DomainEvent] = (), *,
              at: datetime, actor: str, source: str) -> None:
+        events = list(events)
         save_case(row, case)
         record(row, events, at=at, actor=actor, source=source)
+        if self._bus is not None:
+            self._bus.handle(row, events, at=at, actor=actor, source=source)
 
     def record(self, row: Complaint | None, events: Iterable[DomainEvent], *, at: datetime,
                actor: str, source: str) -> None:

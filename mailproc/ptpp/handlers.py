@@ -1,0 +1,208 @@
+"""The message bus: what follows when the lifecycle moves. A handler turns one domain event
+(`mailproc.domain.lifecycle.DomainEvent`) into the mail, and the documents attached to it,
+that the procedure prescribes:
+
+=================  ==========================================================================
+event              what follows
+=================  ==========================================================================
+ptpp_issued        the form to the department, operations manager in copy (procedure 5)
+ptpp_planned       the analysis and plan to sales & marketing; to the customer when asked (7)
+ptpp_implemented   marketing administration is told the actions are done (8)
+complaint_closed   the closing letter to the customer; the closure report to sales &
+                   marketing, with the report and the final PTPP form attached (10-11)
+=================  ==========================================================================
+
+The unit of work (`mailproc.store.uow.UnitOfWork`) hands each saved batch of events to
+`Bus.handle`, inside the transaction that saved them, so a mail exists exactly when its state
+change committed (the transactional outbox). The model is cosmicpython's message bus, kept
+small: one table from event kind to handlers, no commands, no retries; a failing handler fails
+the step. The use cases still answer the sender of a mail or command themselves (form accepted
+or refused, decision replies): those answer a message, not a change of state.
+
+Handlers read what the step stored (the cycle's accepted values, the documents named in the
+event) and must not change the lifecycle; they queue mail through `mailproc.outgoing`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from mailproc import store
+from mailproc.bootstrap import App
+from mailproc.domain import forms
+from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
+from mailproc.errors import MailprocError
+from mailproc.outgoing.outbox import queue_mail
+from mailproc.outgoing.texts import format_datetime_id, shorten
+from mailproc.ptpp.documents import customer_name, store_document
+from mailproc.reports import jobs as reportjobs
+from mailproc.store import Complaint, queries
+from mailproc.store.uow import current_cycle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One saved event with its complaint and the step's time, actor and source."""
+
+    complaint: Complaint
+    event: DomainEvent
+    at: datetime
+    actor: str
+    source: str
+
+
+Handler = Callable[[App, Occurrence], None]
+
+
+def _category_label(app: App, complaint: Complaint) -> str:
+    labels = {rule.name: rule.label for rule in app.settings.routing.categories}
+    return labels.get(complaint.category, "Belum terklasifikasi")
+
+
+def _department_name(app: App, key: str) -> str:
+    dep = app.settings.departments.get(key)
+    return dep.name if dep else key
+
+
+def _accepted_values(complaint: Complaint, cycle: int) -> dict[str, str]:
+    """What the department's accepted form said (stored by the step before its events)."""
+    row = queries.cycle_row(complaint, cycle)
+    return json.loads(row.plan or "{}") if row is not None else {}
+
+
+# ---- the handlers ------------------------------------------------------------------------
+
+def send_form_to_department(app: App, o: Occurrence) -> None:
+    s, c, data = app.settings, o.complaint, o.event.data
+    dep = s.departments[data["department"]]
+    plan_due = store.aware(current_cycle(c).plan_due_at)
+    assert plan_due is not None  # set by Case.issue
+    texts = app.texts.render(
+        "ptpp_to_department", number=c.number, department=dep.name, cycle=data["cycle"],
+        plan_due=format_datetime_id(plan_due, s.timezone), customer=customer_name(c) or "-",
+        received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
+        category=_category_label(app, c), product=c.product, batch=c.batch,
+        quantity=c.quantity, description=shorten(c.description, 3000),
+        filename=data["filename"], issuer=s.issuer, company_name=s.company.name)
+    queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_ISSUE, to=dep.addresses,
+               cc=s.operations_manager, subject=texts.subject, body=texts.body, complaint=c,
+               attachments=[data["document"]], actor=o.actor, source=o.source)
+
+
+def tell_sales_the_plan(app: App, o: Occurrence) -> None:
+    """Procedure step 7: sales & marketing are always told the analysis and plan; the
+    customer too when they asked for it."""
+    s, c = app.settings, o.complaint
+    cycle = o.event.data["cycle"]
+    values = _accepted_values(c, cycle)
+    actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
+                "preventive": a.preventive, "pic": a.pic,
+                "target": a.target.strftime("%d/%m/%Y") if a.target else a.target_raw}
+               for a in forms.actions_from(values)]
+    whys = [values[f"why_{i}"] for i in range(1, 6) if values.get(f"why_{i}", "").strip()]
+    common = dict(number=c.number, company_name=s.company.name,
+                  department=_department_name(app, c.department), cycle=cycle,
+                  customer=customer_name(c) or "-", subject=c.subject,
+                  correction=values.get("correction", ""),
+                  category_6m=values.get("category_6m", ""), whys=whys,
+                  root_cause=values.get("root_cause", ""), actions=actions, issuer=s.issuer)
+    texts = app.texts.render("notice_plan", audience="Bagian Penjualan dan Pemasaran",
+                             attached=True, **common)
+    queue_mail(settings=s, now=o.at, kind=MailKind.NOTICE_PLAN, to=s.sales_marketing,
+               cc=s.marketing_admin, subject=texts.subject, body=texts.body, complaint=c,
+               attachments=[o.event.data["document"]], source=o.source)
+    customer = c.customer
+    if c.send_analysis_to_customer and customer is not None and customer.email:
+        texts = app.texts.render("notice_plan", audience=customer.name or "Bapak/Ibu",
+                                 attached=False, **common)
+        queue_mail(settings=s, now=o.at, kind=MailKind.ANALYSIS_TO_CUSTOMER,
+                   to=[customer.email], subject=texts.subject, body=texts.body, complaint=c,
+                   source=o.source)
+
+
+def tell_marketing_it_is_done(app: App, o: Occurrence) -> None:
+    s, c = app.settings, o.complaint
+    values = _accepted_values(c, o.event.data["cycle"])
+    texts = app.texts.render(
+        "notice_implemented", number=c.number, company_name=s.company.name,
+        department=_department_name(app, c.department),
+        completion_date=values.get("completion_date", ""),
+        completion_evidence=values.get("completion_evidence", ""))
+    queue_mail(settings=s, now=o.at, kind=MailKind.NOTICE_IMPLEMENTED, to=s.marketing_admin,
+               subject=texts.subject, body=texts.body, complaint=c,
+               attachments=[o.event.data["document"]], source=o.source)
+
+
+def close_with_customer_and_sales(app: App, o: Occurrence) -> None:
+    """Procedure steps 10-11: the customer is told the complaint is closed; sales & marketing
+    get the closure report."""
+    s, c = app.settings, o.complaint
+    ptpp = current_cycle(c)
+    common = dict(number=c.number, company_name=s.company.name, subject=c.subject,
+                  cycles=ptpp.cycle, note=ptpp.verification_note, root_cause=ptpp.root_cause,
+                  signature=s.company.signature or s.company.name,
+                  customer=customer_name(c) or "-",
+                  received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
+                  closed_at=format_datetime_id(o.at, s.timezone))
+    email = c.customer.email if c.customer is not None and c.customer.email else ""
+    if email:
+        texts = app.texts.render("closing_customer", customer_name=c.customer.name, **common)
+        queue_mail(settings=s, now=o.at, kind=MailKind.CLOSING_CUSTOMER, to=[email],
+                   subject=texts.subject, body=texts.body, complaint=c, actor=o.actor,
+                   source=o.source, auto_reply_to=email)
+    attachments = closure_documents(app, c, o.at)
+    texts = app.texts.render("notice_closed", customer_notified=bool(email),
+                             report=bool(attachments), **common)
+    queue_mail(settings=s, now=o.at, kind=MailKind.CLOSURE_REPORT, to=s.sales_marketing,
+               cc=s.marketing_admin, subject=texts.subject, body=texts.body, complaint=c,
+               actor=o.actor, source=o.source, attachments=attachments)
+
+
+def closure_documents(app: App, complaint: Complaint, now: datetime) -> list[str]:
+    """The closure report (Word) and the final PTPP form, archived as documents. A report that
+    cannot be rendered does not stop the closing: the notice goes without it."""
+    try:
+        filename, content = reportjobs.render_closure(app, complaint.number)
+    except (MailprocError, OSError, ValueError) as exc:
+        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
+                           kind=EventKind.CLOSURE_REPORT_FAILED, data={"error": str(exc)})
+        return []
+    cycle = current_cycle(complaint).cycle
+    report = store_document(app, complaint, "closure", cycle, "generated", filename, content,
+                            now)
+    final = queries.latest_document(complaint, "ptpp")
+    return [report.archive_path] + ([final.archive_path] if final else [])
+
+
+HANDLERS: dict[EventKind, tuple[Handler, ...]] = {
+    EventKind.PTPP_ISSUED: (send_form_to_department,),
+    EventKind.PTPP_PLANNED: (tell_sales_the_plan,),
+    EventKind.PTPP_IMPLEMENTED: (tell_marketing_it_is_done,),
+    EventKind.COMPLAINT_CLOSED: (close_with_customer_and_sales,),
+}
+
+
+@dataclass(frozen=True)
+class Bus:
+    """Dispatches saved events to `HANDLERS`, in the order the aggregate returned them."""
+
+    app: App
+    handlers: dict[EventKind, tuple[Handler, ...]] | None = None
+
+    def handle(self, row: Complaint, events: list[DomainEvent], *, at: datetime, actor: str,
+               source: str) -> None:
+        table = HANDLERS if self.handlers is None else self.handlers
+        for event in events:
+            for handler in table.get(event.kind, ()):
+                handler(self.app, Occurrence(row, event, at, actor, source))
+
+
+def bus(app: App) -> Bus:
+    return Bus(app)
