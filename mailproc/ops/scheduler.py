@@ -24,6 +24,7 @@ from mailproc.errors import AlreadyRunning, MailprocError
 from mailproc.intake import services
 from mailproc.ptpp import reminders
 from mailproc.reports import jobs as reportjobs
+from mailproc.store import monitoring
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def _reports(app: App, flush: Callable[[App], Any]) -> None:
     local = now.astimezone(app.settings.timezone)
     if local.time() < app.settings.digest_at:
         return
-    last = reportjobs.last_event_at("digest_sent")
+    last = monitoring.last_event_at("digest_sent")
     sent_today = last is not None and last.astimezone(app.settings.timezone).date() == \
         local.date()
     if not sent_today:

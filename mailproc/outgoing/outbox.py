@@ -1,7 +1,10 @@
-"""The queue of outgoing mail and its senders (SMTP, or a local Maildir for the embedded default).
+"""The queue of outgoing mail: queueing a mail and flushing the queue through a transport
+(`mailproc.outgoing.transports`: SMTP, or a local Maildir for the embedded default). The rows
+themselves live in `mailproc.store.outbox`.
 
-`queue_mail` is called inside the transaction of the state change that causes the mail, so a
-mail exists exactly when its change committed. `flush` sends after commit: each row is claimed
+`queue_mail` is called inside the transaction of the state change that causes the mail (by the
+use cases, or by the handlers of `mailproc.ptpp.handlers` the unit of work calls), so a mail
+exists exactly when its change committed. `flush` sends after commit: each row is claimed
 (queued → sending) in its own transaction before the SMTP conversation and marked sent after, so
 two flushers never send the same row. A crash between the server's acceptance and the 'sent'
 mark leaves the row in 'sending'; such rows are never re-sent automatically (a duplicate to a

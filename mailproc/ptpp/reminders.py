@@ -20,6 +20,7 @@ from mailproc.domain import forms, states
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id
 from mailproc.store import Complaint, Ptpp, monitoring
+from mailproc.store.uow import current_cycle
 
 
 @dataclass
@@ -108,7 +109,7 @@ def _department(app: App, complaint: Complaint, now: datetime, today: Any,
     dep = s.departments.get(complaint.department)
     if dep is None:
         return
-    ptpp = monitoring.latest_ptpp(complaint)
+    ptpp = current_cycle(complaint)
     overdue = [d for d in _dues(app, complaint, ptpp) if now > d.due]
     # "One working day before": the daily run on the working day before the due date.
     tomorrow = c.next_working_day(today)

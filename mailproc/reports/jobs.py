@@ -86,10 +86,6 @@ def render_closure(app: App, number: str) -> tuple[str, bytes]:
 
 # ---- status digest -----------------------------------------------------------------------
 
-# The scheduler asks when the digest last went out, here as before.
-last_event_at = monitoring.last_event_at
-
-
 def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
     records = [r for r in reportdata.load_records(app.settings) if r.valid]
     since = monitoring.last_event_at("digest_sent")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from mailproc.domain import states
-from mailproc.store import Complaint, Event, Ptpp, Reminder, aware, utcnow_naive
+from mailproc.store import Complaint, Event, Reminder, aware, utcnow_naive
 
 
 def open_complaints() -> list[Complaint]:
@@ -19,12 +19,6 @@ def open_complaints() -> list[Complaint]:
     return list(Complaint.select()
                 .where(Complaint.status.in_(sorted(states.OPEN_STATUSES)))
                 .order_by(Complaint.id))
-
-
-def latest_ptpp(complaint: Complaint) -> Ptpp:
-    """The complaint's newest PTPP cycle (every registered complaint has one)."""
-    return (Ptpp.select().where(Ptpp.complaint == complaint)
-            .order_by(Ptpp.cycle.desc()).get())
 
 
 def remember_once(complaint: Complaint, what: str, kind: str, day: date,

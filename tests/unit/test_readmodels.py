@@ -17,6 +17,7 @@ from mailproc.domain import states
 from mailproc.intake import services
 from mailproc.ptpp import workflow
 from mailproc.store import monitoring, readmodels
+from mailproc.store.uow import current_cycle
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -122,7 +123,7 @@ def test_monitoring_remembers_once_per_day_and_lists_open_complaints(tmp_path: P
     workflow.reject(app, b, reason="iklan", actor="rina", source="t")
     assert [c.number for c in monitoring.open_complaints()] == [a]
     complaint = store.complaint_by_number(a)
-    assert monitoring.latest_ptpp(complaint).cycle == 1
+    assert current_cycle(complaint).cycle == 1
     day = date(2026, 11, 30)
     with store.transaction():
         assert monitoring.remember_once(complaint, "department", "reminder", day, clock.now)
