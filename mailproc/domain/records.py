@@ -4,10 +4,11 @@ All datetimes are timezone-aware (UTC); dates are the company's local dates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from mailproc.domain.forms import Action
+from mailproc.domain.states import ComplaintStatus
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,15 @@ class ComplaintRecord:
         cycle = self.current
         targets = [a.target for a in cycle.actions if a.target] if cycle else []
         return max(targets) if targets else None
+
+
+def closed_effective(record: ComplaintRecord, *, note: str, verifier: str,
+                     at: datetime) -> ComplaintRecord:
+    """The record as it will read once its current cycle is verified effective (procedure
+    10): what the closure report is rendered from before the write transaction opens. Must
+    equal what `store.reportdata` loads after `Case.verify(effective=True)` is saved."""
+    cycle = replace(record.cycles[-1], verification_result="effective",
+                    verification_note=note.strip(), verifier=verifier, verified_at=at,
+                    closed_at=at)
+    return replace(record, status=ComplaintStatus.CLOSED.value, closed_at=at,
+                   cycles=(*record.cycles[:-1], cycle))

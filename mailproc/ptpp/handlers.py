@@ -9,7 +9,7 @@ ptpp_issued        the form to the department, operations manager in copy (proce
 ptpp_planned       the analysis and plan to sales & marketing; to the customer when asked (7)
 ptpp_implemented   marketing administration is told the actions are done (8)
 complaint_closed   the closing letter to the customer; the closure report to sales &
-                   marketing, with the report and the final PTPP form attached (10-11)
+                   marketing, with the documents the event names attached (10-11)
 =================  ==========================================================================
 
 The unit of work (`mailproc.store.uow.UnitOfWork`) hands each saved batch of events to
@@ -19,8 +19,10 @@ small: one table from event kind to handlers, no commands, no retries; a failing
 the step. The use cases still answer the sender of a mail or command themselves (form accepted
 or refused, decision replies): those answer a message, not a change of state.
 
-Handlers read what the step stored (the cycle's accepted values, the documents named in the
-event) and must not change the lifecycle; they queue mail through `mailproc.outgoing`.
+Handlers make no documents: the use cases render them (before the write transaction where the
+step is known before it opens) and name them in the event. Handlers read what the step stored
+(the cycle's accepted values, the documents named in the event), must not change the
+lifecycle, and queue mail through `mailproc.outgoing`.
 """
 
 from __future__ import annotations
@@ -35,11 +37,9 @@ from mailproc import store
 from mailproc.bootstrap import App
 from mailproc.domain import forms
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
-from mailproc.errors import MailprocError
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
-from mailproc.ptpp.documents import customer_name, store_document
-from mailproc.reports import jobs as reportjobs
+from mailproc.ptpp.documents import customer_name
 from mailproc.store import Complaint, queries
 from mailproc.store.uow import current_cycle
 
@@ -156,29 +156,12 @@ def close_with_customer_and_sales(app: App, o: Occurrence) -> None:
         queue_mail(settings=s, now=o.at, kind=MailKind.CLOSING_CUSTOMER, to=[email],
                    subject=texts.subject, body=texts.body, complaint=c, actor=o.actor,
                    source=o.source, auto_reply_to=email)
-    attachments = closure_documents(app, c, o.at)
+    attachments = o.event.data.get("documents", [])  # made by the use case
     texts = app.texts.render("notice_closed", customer_notified=bool(email),
                              report=bool(attachments), **common)
     queue_mail(settings=s, now=o.at, kind=MailKind.CLOSURE_REPORT, to=s.sales_marketing,
                cc=s.marketing_admin, subject=texts.subject, body=texts.body, complaint=c,
                actor=o.actor, source=o.source, attachments=attachments)
-
-
-def closure_documents(app: App, complaint: Complaint, now: datetime) -> list[str]:
-    """The closure report (Word) and the final PTPP form, archived as documents. A report that
-    cannot be rendered does not stop the closing: the notice goes without it."""
-    try:
-        filename, content = reportjobs.render_closure(app, complaint.number)
-    except (MailprocError, OSError, ValueError) as exc:
-        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
-                           kind=EventKind.CLOSURE_REPORT_FAILED, data={"error": str(exc)})
-        return []
-    cycle = current_cycle(complaint).cycle
-    report = store_document(app, complaint, "closure", cycle, "generated", filename, content,
-                            now)
-    final = queries.latest_document(complaint, "ptpp")
-    return [report.archive_path] + ([final.archive_path] if final else [])
 
 
 HANDLERS: dict[EventKind, tuple[Handler, ...]] = {

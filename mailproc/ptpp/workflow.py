@@ -19,7 +19,7 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import decisions, forms, lifecycle, states
+from mailproc.domain import decisions, forms, lifecycle, records, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind
 from mailproc.domain.replies import Action, FileKind, FileSummary, ReplyDecision, Role
 from mailproc.errors import MailprocError, NotFound
@@ -30,7 +30,8 @@ from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, shorten
 from mailproc.ptpp import handlers
 from mailproc.ptpp.documents import customer_name, store_document
-from mailproc.store import Complaint, Ptpp, queries
+from mailproc.reports import jobs as reportjobs
+from mailproc.store import Complaint, Ptpp, queries, reportdata
 from mailproc.store.uow import UnitOfWork, case_of, current_cycle, save_plan
 
 log = logging.getLogger(__name__)
@@ -595,17 +596,60 @@ def _customer_email(complaint: Complaint) -> str:
     return complaint.customer.email if complaint.customer_id and complaint.customer.email else ""
 
 
-def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
-                       verifier: str, actor: str, source: str, now: datetime) -> Complaint:
-    """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP;
-    not effective starts a new cycle, issued to the department with the previous cycle shown
-    on the form. Gates: only after implementation, never without an evaluation note."""
-    case = case_of(complaint)
+Rendered = tuple[tuple[str, bytes] | None, str]  # (filename, content) or None, and why
+
+
+def render_closure(app: App, complaint: Complaint, *, note: str, verifier: str,
+                   now: datetime) -> Rendered:
+    """The closure report of a complaint about to be verified effective, rendered from its
+    record as it will read once closed (no write needed, so it can run before the write
+    transaction). A report that cannot be rendered does not stop the closing: the reason
+    comes back instead, and the notice goes without it."""
+    [record] = reportdata.load_records(app.settings, numbers=[complaint.number])
+    closed = records.closed_effective(record, note=note, verifier=verifier, at=now)
     try:
-        events = case.verify(effective=effective, note=note, verifier=verifier or actor,
-                             at=now)
+        return reportjobs.render_closure(app, complaint.number, closed), ""
+    except (MailprocError, OSError, ValueError) as exc:
+        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
+        return None, f"{exc}"
+
+
+def _closure_documents(app: App, complaint: Complaint, closure: Rendered, cycle: int,
+                       now: datetime) -> list[str]:
+    """Archive the closure report; with the final PTPP form, the closure mail's attachments."""
+    rendered, error = closure
+    if rendered is None:
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source="closure",
+                           kind=EventKind.CLOSURE_REPORT_FAILED, data={"error": error})
+        return []
+    filename, content = rendered
+    report = store_document(app, complaint, "closure", cycle, "generated", filename, content,
+                            now)
+    final = queries.latest_document(complaint, "ptpp")
+    return [report.archive_path] + ([final.archive_path] if final else [])
+
+
+def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
+                       verifier: str, actor: str, source: str, now: datetime,
+                       closure: Rendered | None = None) -> Complaint:
+    """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP (the
+    bus mails the customer and sales & marketing, with the closure report: `closure` when the
+    caller rendered it before the transaction, else rendered here); not effective starts a
+    new cycle, issued to the department with the previous cycle shown on the form. Gates:
+    only after implementation, never without an evaluation note."""
+    case = case_of(complaint)
+    verifier = verifier or actor
+    try:
+        events = case.verify(effective=effective, note=note, verifier=verifier, at=now)
     except lifecycle.LifecycleError as exc:
         raise WorkflowError(str(exc), exc.id_message) from None
+    if effective:
+        if closure is None:  # a verification by mail: decided inside the mail's transaction
+            closure = render_closure(app, complaint, note=note, verifier=verifier, now=now)
+        closed = events[-1]
+        assert closed.kind == EventKind.COMPLAINT_CLOSED
+        closed.data["documents"] = _closure_documents(app, complaint, closure,
+                                                      case.cycle.number, now)
     with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     if not effective:
@@ -619,9 +663,20 @@ def verify(app: App, number: str, *, effective: bool, note: str, actor: str, sou
            verifier: str = "") -> Complaint:
     complaint = load(number)
     now = app.clock()
+    closure = None
+    if effective:
+        # The gates first (a refused verification renders nothing), then the report, before
+        # the write transaction opens; apply_verification checks the gates again inside it.
+        try:
+            case_of(complaint).verify(effective=True, note=note,
+                                      verifier=verifier or actor, at=now)
+        except lifecycle.LifecycleError as exc:
+            raise WorkflowError(str(exc), exc.id_message) from None
+        closure = render_closure(app, complaint, note=note, verifier=verifier or actor,
+                                 now=now)
     with UnitOfWork():
         apply_verification(app, complaint, effective=effective, note=note, verifier=verifier,
-                           actor=actor, source=source, now=now)
+                           actor=actor, source=source, now=now, closure=closure)
     return load(number)
 
 

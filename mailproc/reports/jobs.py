@@ -76,8 +76,12 @@ def closure_context(app: App, record: ComplaintRecord) -> dict[str, Any]:
     }
 
 
-def render_closure(app: App, number: str) -> tuple[str, bytes]:
-    [record] = reportdata.load_records(app.settings, numbers=[number])
+def render_closure(app: App, number: str,
+                   record: ComplaintRecord | None = None) -> tuple[str, bytes]:
+    """The closure report of `number`, from its stored record or from `record` (the record as
+    it will read once closed: `domain.records.closed_effective`)."""
+    if record is None:
+        [record] = reportdata.load_records(app.settings, numbers=[number])
     content = reports.render_closure(app.settings.forms["closure"].template,
                                      closure_context(app, record))
     slug = app.settings.numbering.slug(number)
