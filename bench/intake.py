@@ -400,8 +400,10 @@ if os.environ.get("BENCH_BREAKDOWN"):
     _wrap(store, "append_event", "    store.append_event (hash chain)")
     _wrap(store, "count_auto_replies_since", "    store.count_auto_replies_since (LIKE scan)")
     _wrap(ImapSource, "_uid", key=lambda a: f"IMAP UID {a[1]} round trips (inside services.poll)")
-    _wrap(workflow, "render_ptpp", "    workflow.render_ptpp (docxtpl: the PTPP form)")
-    _wrap(workflow, "render_return_form", "    workflow.render_return_form (docxtpl)")
+    # The *_from functions: both the registration's renders (before its transaction) and
+    # those from a stored complaint go through them.
+    _wrap(workflow, "render_ptpp_from", "    workflow.render_ptpp_from (docxtpl: the PTPP form)")
+    _wrap(workflow, "render_return_form_from", "    workflow.render_return_form_from (docxtpl)")
     _wrap(m_cli, "flush_outbox", "flush_outbox (build + write the outgoing mail)")
     _wrap(message, "build_message", "  message.build_message")
     _wrap(transports.MaildirTransport, "send", "  MaildirTransport.send (write + fsync)")

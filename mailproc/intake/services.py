@@ -3,6 +3,12 @@
 A mail flows: source.fetch_new → process_mail (parse → gather facts → domain.intake.decide →
 register / attach / record / quarantine, all in one transaction with the outgoing mail it
 causes) → source.mark_done_many (after commit, a batch at a time) → outbox.flush.
+
+What needs no write is done before the transaction opens, so SQLite's write lock is held for
+the writes alone: parsing, reading a reply's forms, and for a new complaint the routing, the
+field extraction and the rendering of its Word forms (from the facts it will be stored with
+and the number `store.peek_sequence` foresees; the transaction renders again only when
+another process took that number meanwhile).
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from mailproc.domain.intake import (
 from mailproc.domain.lifecycle import Case, DomainEvent, counts_as_first_response
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import Role, decide_reply
-from mailproc.domain.routing import RoutingDecision, classify_text, extract_fields
+from mailproc.domain.routing import (
+    ExtractedFields,
+    RoutingDecision,
+    classify_text,
+    extract_fields,
+)
 from mailproc.errors import (
     EnvironmentFailure,
     explain_os_error,
@@ -43,7 +54,13 @@ from mailproc.errors import (
 )
 from mailproc.intake.filenames import sanitise_filename
 from mailproc.intake.mailbox import Fetched, Source
-from mailproc.intake.parse import Address, IncomingMail, forwarded_original, parse_message
+from mailproc.intake.parse import (
+    Address,
+    Attachment,
+    IncomingMail,
+    forwarded_original,
+    parse_message,
+)
 from mailproc.outgoing.message import MAILER_HEADER
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
@@ -205,6 +222,15 @@ def _apply(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision, s
     return quarantine(app, fetched, source_key, decision.reason, mail=mail)
 
 
+def _attachment_status(att: Attachment, index: int, limit: int) -> str:
+    """'stored', or why the `index`-th attachment of a mail is not archived."""
+    if att.too_large or att.content is None:
+        return "too_large"
+    if index > limit:
+        return "over_count"
+    return "stored"
+
+
 def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetched,
                   mail: IncomingMail | None, complaint: Complaint | None,
                   message: store.Message) -> int:
@@ -214,12 +240,9 @@ def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetch
     stored = 0
     limit = app.settings.limits.max_attachments
     for index, att in enumerate(mail.attachments, start=1):
-        status, rel = "stored", ""
-        if att.too_large or att.content is None:
-            status = "too_large"
-        elif index > limit:
-            status = "over_count"
-        else:
+        status, rel = _attachment_status(att, index, limit), ""
+        if status == "stored":
+            assert att.content is not None  # the status says so
             rel = app.archive.store_attachment(when, group, key, index, att.filename,
                                                att.content)
             stored += 1
@@ -290,19 +313,68 @@ class NewComplaint:
     contact: str = ""  # phone / WhatsApp number
 
 
-def _register(app: App, new: NewComplaint, now: datetime
-              ) -> tuple[Complaint, RoutingDecision, list[DomainEvent]]:
-    """Number, classify and store a complaint and its first PTPP cycle (inside a
-    transaction). Returns the complaint, the routing decision and the registration's events
-    (recorded by the caller after the mail's own event)."""
+@dataclass(frozen=True)
+class _Classified:
+    """Routing and the fields read from a new complaint's text: pure, worked out once, before
+    the transaction."""
+
+    routing: RoutingDecision
+    fields: ExtractedFields
+    department: str | None  # routing's department when it is a configured one
+
+
+def _classify(app: App, new: NewComplaint) -> _Classified:
     s = app.settings
     routing_text = f"{new.subject}\n{new.description}"
     routing = classify_text(routing_text, s.routing)
     fields = extract_fields(routing_text, s.extract_patterns)
     department = routing.department if routing.department in s.departments else None
+    return _Classified(routing, fields, department)
+
+
+def _number(app: App, new: NewComplaint, seq: int) -> str:
+    local = new.received_at.astimezone(app.settings.timezone)
+    return app.settings.numbering.format(seq, local.year, local.month)
+
+
+def _prerender(app: App, new: NewComplaint, classified: _Classified,
+               files: Sequence[tuple[str, str, str, bytes | None]], now: datetime, *,
+               customer_email: str) -> workflow.RegistrationForms:
+    """Render the forms registration will send before its write transaction opens (issue #10:
+    no rendering, no file read under the write lock), from the facts the complaint will be
+    stored with: the number the year's sequence gives next (peeked; the transaction checks
+    it), the customer as `find_or_create_customer` will leave the row, the attachments
+    `files` as (original_filename, filename, content_type, content) in the order stored.
+    `customer_email`: where the acknowledgement would go (no address, no return form)."""
+    s = app.settings
+    local = new.received_at.astimezone(s.timezone)
+    routing, fields = classified.routing, classified.fields
+    name, email = ((new.customer_name, "") if not new.customer_email
+                   else queries.customer_as_stored(new.customer_email, new.customer_name))
+    facts = workflow.FormFacts(
+        number=_number(app, new, store.peek_sequence(local.year)),
+        received_at=new.received_at, department=classified.department or "",
+        category=routing.primary or "", customer_name=name, customer_email=email,
+        product=fields.product, batch=fields.batch, quantity=fields.quantity,
+        invoice=fields.invoice, delivery_note=fields.delivery_note,
+        description=new.description)
+    # The return form goes only with a sent acknowledgement, decided in the transaction; an
+    # address already at its daily limit will still be there (the count only grows).
+    return_form = (routing.return_requested and s.auto_return_form and bool(customer_email)
+                   and _may_ack(app, customer_email, now))
+    return workflow.prerender_on_registration(app, facts, files, now, return_form=return_form)
+
+
+def _register(app: App, new: NewComplaint, classified: _Classified, now: datetime
+              ) -> tuple[Complaint, list[DomainEvent]]:
+    """Number and store a complaint and its first PTPP cycle (inside a transaction). Returns
+    the complaint and the registration's events (recorded by the caller after the mail's own
+    event)."""
+    s = app.settings
+    routing, fields, department = classified.routing, classified.fields, classified.department
     local = new.received_at.astimezone(s.timezone)
     seq = store.next_sequence(local.year)
-    number = s.numbering.format(seq, local.year, local.month)
+    number = _number(app, new, seq)
     data = {"channel": new.channel,
             "customer": new.customer_email or new.customer_name,
             "received_by": new.received_by, "categories": list(routing.categories),
@@ -328,20 +400,20 @@ def _register(app: App, new: NewComplaint, now: datetime
         created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
     )
     save_case(complaint, case)  # the first PTPP cycle, open
-    return complaint, routing, events
+    return complaint, events
 
 
 def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision, *,
-                        ack: tuple[bool, str], now: datetime, source: str,
-                        message: store.Message | None, in_reply_to: str = "",
-                        references: Sequence[str] = ()) -> None:
-    """Issue the PTPP, send the return-claim form on return words, tell marketing
-    administration and the operations manager."""
+                        forms: workflow.RegistrationForms, ack: tuple[bool, str],
+                        now: datetime, source: str, message: store.Message | None,
+                        in_reply_to: str = "", references: Sequence[str] = ()) -> None:
+    """Issue the PTPP, send the return-claim form on return words (both `forms` rendered
+    before the transaction), tell marketing administration and the operations manager."""
     ack_sent, ack_note = ack
-    ptpp_note = workflow.issue_on_registration(app, complaint, now, source)
+    ptpp_note = workflow.issue_on_registration(app, complaint, now, source, forms.ptpp)
     if routing.return_requested and ack_sent and app.settings.auto_return_form:
-        return_note = workflow.send_return_form_on_registration(app, complaint, in_reply_to,
-                                                        references, now, source)
+        return_note = workflow.send_return_form_on_registration(
+            app, complaint, in_reply_to, references, now, source, forms.retur)
         ptpp_note = "\n\n".join(n for n in (ptpp_note, return_note) if n)
     _queue_new_complaint_notice(app, complaint, routing.primary, ack_sent, ack_note,
                                 ptpp_note, message, now, source)
@@ -360,8 +432,15 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
         subject=_strip_forward_prefix(mail.subject) if forwarded else mail.subject,
         description=original_text if forwarded else mail.text,
         received_by=mail.from_.email if forwarded else "")
+    classified = _classify(app, new)
+    limit = s.limits.max_attachments
+    # The attachments `_archive_mail` will store, as it will store them.
+    files = [(att.original_filename, att.filename, att.content_type, att.content)
+             for index, att in enumerate(mail.attachments, start=1)
+             if _attachment_status(att, index, limit) == "stored"]
+    forms = _prerender(app, new, classified, files, now, customer_email=customer_addr.email)
     with store.transaction():
-        complaint, routing, registered = _register(app, new, now)
+        complaint, registered = _register(app, new, classified, now)
         message = _create_message(app, fetched, mail, key=mail.key, kind=decision.verdict.value,
                                   group=s.numbering.slug(complaint.number), complaint=complaint,
                                   reason=decision.reason, now=now, source_key=source_key)
@@ -377,9 +456,15 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
                       else [*mail.references, mail.message_id])
         ack = _queue_ack(app, complaint, customer_addr, now, source, in_reply_to=in_reply_to,
                          references=references, cc=[mail.from_.email] if forwarded else [])
-        _after_registration(app, complaint, routing, ack=ack, now=now, source=source,
-                            message=message, in_reply_to=in_reply_to, references=references)
+        _after_registration(app, complaint, classified.routing, forms=forms, ack=ack, now=now,
+                            source=source, message=message, in_reply_to=in_reply_to,
+                            references=references)
     return Outcome(decision.verdict.value, complaint.number, decision.reason)
+
+
+def _content_type(filename: str) -> str:
+    """The content type a manually entered attachment is stored with."""
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def register_manual(app: App, new: NewComplaint, *, actor: str,
@@ -389,8 +474,12 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
     goes by email when the customer's address is known."""
     s = app.settings
     now = app.clock()
+    classified = _classify(app, new)
+    files = [(name, sanitise_filename(name), _content_type(name), content)
+             for name, content in attachments]
+    forms = _prerender(app, new, classified, files, now, customer_email=new.customer_email)
     with store.transaction():
-        complaint, routing, registered = _register(app, new, now)
+        complaint, registered = _register(app, new, classified, now)
         source = f"cli:complaints add ({new.channel})"
         when = new.received_at.astimezone(s.timezone)
         group = s.numbering.slug(complaint.number)
@@ -399,8 +488,7 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
                                                name, content)
             queries.add_attachment(
                 message=None, complaint=complaint, filename=sanitise_filename(name),
-                original_filename=name, content_type=mimetypes.guess_type(name)[0] or
-                "application/octet-stream", size=len(content),
+                original_filename=name, content_type=_content_type(name), size=len(content),
                 sha256=hashlib.sha256(content).hexdigest(), status="stored", archive_path=rel)
         for event in registered:
             event.data["attachments"] = [n for n, _ in attachments]
@@ -410,17 +498,22 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
         if new.customer_email:
             ack = _queue_ack(app, complaint, Address(new.customer_name, new.customer_email),
                              now, source)
-        _after_registration(app, complaint, routing, ack=ack, now=now, source=source,
-                            message=None)
+        _after_registration(app, complaint, classified.routing, forms=forms, ack=ack, now=now,
+                            source=source, message=None)
     return complaint
+
+
+def _may_ack(app: App, address: str, now: datetime) -> bool:
+    """The loop guard: fewer automatic replies to `address` today than the limit."""
+    recent = store.count_auto_replies_since(address, auto_reply_window_start(now))
+    return may_auto_reply(recent, app.settings.limits.auto_replies_per_sender_per_day)
 
 
 def _queue_ack(app: App, complaint: Complaint, customer: Address, now: datetime, source: str,
                *, in_reply_to: str = "", references: Sequence[str] = (),
                cc: Sequence[str] = ()) -> tuple[bool, str]:
     s = app.settings
-    recent = store.count_auto_replies_since(customer.email, auto_reply_window_start(now))
-    if not may_auto_reply(recent, s.limits.auto_replies_per_sender_per_day):
+    if not _may_ack(app, customer.email, now):
         note = (f"batas {s.limits.auto_replies_per_sender_per_day} balasan otomatis per hari "
                 f"ke {customer.email} tercapai")
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,

@@ -25,6 +25,12 @@ def store_document(app: App, complaint: Complaint, form: str, cycle: int, origin
                                 message=message, now=now)
 
 
+def display(name: str | None, email: str | None) -> str:
+    """A customer as forms and mail show them: "Name <address>", or what is known."""
+    return f"{name} <{email}>" if name and email else (email or name or "")
+
+
 def customer_name(complaint: Complaint) -> str:
-    """The customer as forms and mail show them ("Name <address>"), '' when unknown."""
-    return "" if complaint.customer is None else store.customer_display(complaint)
+    """The complaint's customer as `display` shows them, '' when unknown."""
+    c = complaint.customer
+    return "" if c is None else display(c.name, c.email)

@@ -5,14 +5,19 @@ Lifecycle steps are decided by the aggregate (`domain.lifecycle.Case`) and writt
 `store.uow.UnitOfWork`, which joins the caller's transaction when there is one (a mail's
 transaction, a decision's savepoint) and opens its own otherwise (a CLI command). The fallible
 work that needs no database (rendering, reading a .docx) is done first, so a bad template or a
-bad attachment never leaves half a state change behind.
+bad attachment never leaves half a state change behind. The forms are rendered from plain
+`FormFacts`, read from a stored complaint or, at registration, gathered before the complaint
+is stored: `prerender_on_registration` renders them before the registration's transaction
+opens, and `issue_on_registration` / `send_return_form_on_registration` send them when they
+still fit the stored complaint (else render again, inside).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +34,7 @@ from mailproc.intake.parse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, shorten
 from mailproc.ptpp import handlers
-from mailproc.ptpp.documents import customer_name, store_document
+from mailproc.ptpp.documents import customer_name, display, store_document
 from mailproc.reports import jobs as reportjobs
 from mailproc.store import Complaint, Ptpp, queries, reportdata
 from mailproc.store.uow import UnitOfWork, case_of, current_cycle, save_plan
@@ -59,8 +64,12 @@ def current_ptpp(complaint: Complaint) -> Ptpp:
 
 
 def _category_label(app: App, complaint: Complaint) -> str:
+    return _label_of(app, complaint.category)
+
+
+def _label_of(app: App, category: str) -> str:
     labels = {rule.name: rule.label for rule in app.settings.routing.categories}
-    return labels.get(complaint.category, "Belum terklasifikasi")
+    return labels.get(category, "Belum terklasifikasi")
 
 
 def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
@@ -78,63 +87,128 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
             "verification_note": prev.verification_note or plan.get("verification_note", "")}
 
 
-def ptpp_context(app: App, complaint: Complaint, ptpp: Ptpp, now: datetime,
-                 department: str = "") -> dict[str, Any]:
+@dataclass(frozen=True)
+class FormFacts:
+    """What the PTPP and return-claim forms show of a complaint, as plain values: read from a
+    stored complaint (`form_facts`), or gathered at registration before the complaint is
+    stored, so that its forms are rendered before the write transaction opens."""
+
+    number: str
+    received_at: datetime  # aware
+    department: str  # the key of the department the PTPP goes to; '' when none
+    category: str  # the routing category's name; '' when unclassified
+    customer_name: str
+    customer_email: str  # '' when unknown
+    product: str = ""
+    batch: str = ""
+    quantity: str = ""
+    invoice: str = ""
+    delivery_note: str = ""
+    description: str = ""
+    cycle: int = 1
+    previous: dict[str, Any] | None = None  # the cycle before, on a later cycle's form
+
+
+def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
+               department: str = "") -> FormFacts:
+    """The facts of a stored complaint; with `ptpp`, those of that cycle's form (sent to
+    `department`, by default the cycle's own)."""
+    c = complaint.customer
+    cycle = ptpp.cycle if ptpp is not None else 1
+    return FormFacts(
+        number=complaint.number, received_at=store.aware(complaint.received_at),
+        department=(department or (ptpp.department if ptpp is not None else "")
+                    or complaint.department),
+        category=complaint.category,
+        customer_name=(c.name or "") if c is not None else "",
+        customer_email=(c.email or "") if c is not None else "",
+        product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
+        invoice=complaint.invoice, delivery_note=complaint.delivery_note,
+        description=complaint.description, cycle=cycle,
+        previous=_previous_cycle(complaint, cycle))
+
+
+def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
     """The docxtpl context of FM-MR-15 (keys documented in mailproc.forms.render)."""
     s = app.settings
     form = s.forms["ptpp"]
-    department = department or ptpp.department or complaint.department
-    dep = s.departments.get(department)
+    dep = s.departments.get(facts.department)
     return {
         "company": {"name": s.company.name, "address": s.company.address},
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
-        "ptpp_number": complaint.number,
+        "ptpp_number": facts.number,
         "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
-        "to_department": dep.name if dep else department,
+        "to_department": dep.name if dep else facts.department,
         "from_issuer": s.issuer,
-        "reference": f"Keluhan pelanggan {complaint.number}, diterima "
-                     f"{format_date_id(store.aware(complaint.received_at), app.settings.timezone)}",
-        "cycle": ptpp.cycle,
-        "category_label": _category_label(app, complaint),
+        "reference": f"Keluhan pelanggan {facts.number}, diterima "
+                     f"{format_date_id(facts.received_at, s.timezone)}",
+        "cycle": facts.cycle,
+        "category_label": _label_of(app, facts.category),
         "severity": "Minor",
-        "customer": customer_name(complaint),
-        "product": complaint.product,
-        "batch": complaint.batch,
-        "quantity": complaint.quantity,
-        "invoice": complaint.invoice,
-        "delivery_note": complaint.delivery_note,
-        "description": complaint.description.strip(),
-        "previous": _previous_cycle(complaint, ptpp.cycle),
+        "customer": display(facts.customer_name, facts.customer_email),
+        "product": facts.product,
+        "batch": facts.batch,
+        "quantity": facts.quantity,
+        "invoice": facts.invoice,
+        "delivery_note": facts.delivery_note,
+        "description": facts.description.strip(),
+        "previous": facts.previous,
     }
+
+
+def _is_photo(content_type: str) -> bool:
+    """Whether an attachment of this type is shown on the PTPP form: the rule of
+    `queries.photos` (image/*; its LIKE does not mind case)."""
+    return content_type.lower().startswith("image/")
+
+
+def _photo_caption(original_filename: str, filename: str) -> str:
+    return original_filename or filename
 
 
 def _photos(app: App, complaint: Complaint) -> list[tuple[str, bytes]]:
     photos = []
     for row in queries.photos(complaint, app.settings.max_photos):
         try:
-            photos.append((row.original_filename or row.filename, app.archive.read(
-                row.archive_path)))
+            photos.append((_photo_caption(row.original_filename, row.filename),
+                           app.archive.read(row.archive_path)))
         except OSError as exc:
             log.warning("photo %s of %s unreadable: %s", row.archive_path, complaint.number, exc)
     return photos
 
 
+def _photo_ids(app: App, complaint: Complaint) -> tuple[tuple[str, str], ...]:
+    """(caption, sha256) of the photos `_photos` reads, without reading them."""
+    return tuple((_photo_caption(row.original_filename, row.filename), row.sha256)
+                 for row in queries.photos(complaint, app.settings.max_photos))
+
+
 def _document_name(complaint: Complaint, form: str, cycle: int, app: App) -> str:
-    slug = app.settings.numbering.slug(complaint.number)
+    return _document_name_of(complaint.number, form, cycle, app)
+
+
+def _document_name_of(number: str, form: str, cycle: int, app: App) -> str:
+    slug = app.settings.numbering.slug(number)
     prefix = "PTPP" if form == "ptpp" else "Klaim-Retur"
     suffix = f"-siklus-{cycle}" if form == "ptpp" and cycle > 1 else ""
     return f"{prefix}-{slug}{suffix}.docx"
 
 
+def render_ptpp_from(app: App, facts: FormFacts, photos: Sequence[tuple[str, bytes]],
+                     now: datetime) -> tuple[str, bytes]:
+    """Render a PTPP form from plain facts and (caption, content) photos; raises
+    TemplateProblem / DocumentError / OSError."""
+    content = render(app.settings.forms["ptpp"].template, ptpp_context(app, facts, now),
+                     images=photos)
+    return _document_name_of(facts.number, "ptpp", facts.cycle, app), content
+
+
 def render_ptpp(app: App, complaint: Complaint, now: datetime,
                 department: str = "") -> tuple[str, bytes]:
     """Render the current cycle's PTPP; raises TemplateProblem / DocumentError / OSError."""
-    ptpp = current_ptpp(complaint)
-    content = render(app.settings.forms["ptpp"].template,
-                     ptpp_context(app, complaint, ptpp, now, department),
-                     images=_photos(app, complaint))
-    return _document_name(complaint, "ptpp", ptpp.cycle, app), content
+    facts = form_facts(complaint, current_ptpp(complaint), department)
+    return render_ptpp_from(app, facts, _photos(app, complaint), now)
 
 
 def issue_ptpp(app: App, complaint: Complaint, *, now: datetime, actor: str, source: str,
@@ -164,9 +238,9 @@ def try_render_ptpp(app: App, complaint: Complaint, now: datetime
     """Render, turning a failure into a message for marketing administration."""
     try:
         return render_ptpp(app, complaint, now), ""
-    except (MailprocError, OSError, ValueError) as exc:
+    except _RENDER_FAILURES as exc:
         log.error("PTPP form of %s could not be rendered: %s", complaint.number, exc)
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, _failure_text(exc)
 
 
 def assign(app: App, number: str, department: str, *, actor: str, source: str,
@@ -202,18 +276,111 @@ def find_department(settings: Any, name: str) -> Any:
 
 
 # ---- on registration ---------------------------------------------------------------------
+#
+# Registration renders its forms before its write transaction opens (docxtpl takes tens of
+# milliseconds, during which SQLite's write lock would stop every other writer): from the
+# facts the complaint will be stored with and the number `store.peek_sequence` foresees.
+# Inside the transaction the stored complaint is compared with those facts; only a form that
+# still fits is sent.
 
-def issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str) -> str:
-    """Send the PTPP form to the department right away when routing chose one. A form that
-    cannot be rendered (a broken template) does not stop the registration: marketing
-    administration is told and can send it with `mailproc ptpp assign`."""
+# What a broken template or an unreadable file raises while rendering.
+_RENDER_FAILURES = (MailprocError, OSError, ValueError)
+
+
+def _failure_text(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else ""
+
+
+def _select_photos(app: App, files: Iterable[tuple[str, str, str, bytes | None]]
+                   ) -> list[tuple[str, bytes]]:
+    """The photos the PTPP form will show, from a complaint's attachments not stored yet,
+    given as (original_filename, filename, content_type, content) in the order they will be
+    stored: what `_photos` will read back (the rows `queries.photos` selects)."""
+    photos = [(_photo_caption(original, name), content)
+              for original, name, content_type, content in files
+              if content is not None and _is_photo(content_type)]
+    return photos[:app.settings.max_photos]
+
+
+@dataclass(frozen=True)
+class Prerendered:
+    """A form rendered before the registration's transaction, with what it was rendered
+    from; `rendered` is None and `failure` says why when rendering failed."""
+
+    form: str  # 'ptpp' or 'retur'
+    facts: FormFacts
+    at: datetime
+    photos: tuple[tuple[str, str], ...]  # (caption, sha256) of the photos on the form
+    rendered: tuple[str, bytes] | None
+    failure: Exception | None = None
+
+    def fits(self, app: App, complaint: Complaint, now: datetime) -> bool:
+        """Whether the stored complaint shows what this form was rendered from (reads rows,
+        no file)."""
+        if now != self.at:
+            return False
+        if self.form == "ptpp":
+            return (form_facts(complaint, current_ptpp(complaint)) == self.facts
+                    and _photo_ids(app, complaint) == self.photos)
+        return form_facts(complaint) == self.facts
+
+
+@dataclass(frozen=True)
+class RegistrationForms:
+    """The forms rendered for a registration before its transaction (None: not rendered)."""
+
+    ptpp: Prerendered | None = None
+    retur: Prerendered | None = None
+
+
+def prerender_on_registration(app: App, facts: FormFacts,
+                              files: Iterable[tuple[str, str, str, bytes | None]],
+                              now: datetime, *, return_form: bool) -> RegistrationForms:
+    """Render, before the registration's transaction, the forms it will send: the PTPP when
+    `issue_on_registration` will issue it (a department chosen, documents.
+    issue_on_registration), the return-claim form when `return_form` (it may be sent: the
+    acknowledgement can still be held back inside the transaction, and then it is not used).
+    `files` are the attachments the complaint will have (see `_select_photos`). A failure is
+    kept for the transaction to report as it always has."""
+    ptpp = retur = None
+    if facts.department and app.settings.auto_issue:
+        photos = _select_photos(app, files)
+        ids = tuple((caption, hashlib.sha256(content).hexdigest())
+                    for caption, content in photos)
+        try:
+            ptpp = Prerendered("ptpp", facts, now, ids,
+                               render_ptpp_from(app, facts, photos, now))
+        except _RENDER_FAILURES as exc:
+            log.error("PTPP form of %s could not be rendered: %s", facts.number, exc)
+            ptpp = Prerendered("ptpp", facts, now, ids, None, exc)
+    if return_form:
+        try:
+            retur = Prerendered("retur", facts, now, (),
+                                render_return_form_from(app, facts, now))
+        except _RENDER_FAILURES as exc:
+            retur = Prerendered("retur", facts, now, (), None, exc)
+    return RegistrationForms(ptpp, retur)
+
+
+def issue_on_registration(app: App, complaint: Complaint, now: datetime, source: str,
+                          prerendered: Prerendered | None = None) -> str:
+    """Send the PTPP form to the department right away when routing chose one, the form
+    `prerendered` when it fits the stored complaint. A form that cannot be rendered (a broken
+    template) does not stop the registration: marketing administration is told and can send
+    it with `mailproc ptpp assign`."""
     if not complaint.department:
         return ""
     if not app.settings.auto_issue:
         return (f"Formulir PTPP belum dikirim (documents.issue_on_registration = false): "
                 f"periksa keluhan, lalu kirim dengan `mailproc ptpp assign {complaint.number} "
                 f"{complaint.department}`.")
-    rendered, error = try_render_ptpp(app, complaint, now)
+    if prerendered is not None and prerendered.fits(app, complaint, now):
+        rendered, error = prerendered.rendered, _failure_text(prerendered.failure)
+    else:
+        # Another process registered a complaint between the peek and this transaction and
+        # took the foreseen number (or the form was not rendered before): rare, so render
+        # again here, under the write lock, rather than send a form with a wrong number.
+        rendered, error = try_render_ptpp(app, complaint, now)
     if rendered is None:
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
                            kind=EventKind.PTPP_ISSUE_FAILED, data={"error": error})
@@ -227,15 +394,24 @@ def issue_on_registration(app: App, complaint: Complaint, now: datetime, source:
 
 def send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to: str,
                                       references: Sequence[str], now: datetime,
-                                      source: str) -> str:
-    """Send the return-claim form; a form that cannot be rendered (a broken template) does
-    not stop the registration: returns the sentence that tells marketing administration."""
-    try:
-        rendered = render_return_form(app, complaint, now)
-    except (MailprocError, OSError, ValueError) as exc:
+                                      source: str, prerendered: Prerendered | None = None
+                                      ) -> str:
+    """Send the return-claim form (`prerendered` when it fits the stored complaint); a form
+    that cannot be rendered (a broken template) does not stop the registration: returns the
+    sentence that tells marketing administration."""
+    if prerendered is not None and prerendered.fits(app, complaint, now):
+        rendered, failure = prerendered.rendered, prerendered.failure
+    else:
+        # The foreseen number was taken meanwhile (see issue_on_registration): render here.
+        rendered, failure = None, None
+        try:
+            rendered = render_return_form(app, complaint, now)
+        except _RENDER_FAILURES as exc:
+            failure = exc
+    if rendered is None:
         store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
-                           kind=EventKind.RETURN_FORM_FAILED, data={"error": str(exc)})
-        return (f"Formulir klaim retur GAGAL dibuat ({exc}). Perbaiki template, lalu kirim "
+                           kind=EventKind.RETURN_FORM_FAILED, data={"error": str(failure)})
+        return (f"Formulir klaim retur GAGAL dibuat ({failure}). Perbaiki template, lalu kirim "
                 f"dengan `mailproc complaints send-return-form {complaint.number}`.")
     send_return_form(app, complaint, now=now, actor="mailproc", source=source,
                               rendered=rendered, in_reply_to=in_reply_to,
@@ -246,33 +422,35 @@ def send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to
 
 # ---- the return-claim form ---------------------------------------------------------------
 
-def retur_context(app: App, complaint: Complaint, now: datetime) -> dict[str, Any]:
+def retur_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
     s = app.settings
     form = s.forms["retur"]
-    c = complaint.customer
     return {
         "company": {"name": s.company.name, "address": s.company.address},
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
-        "claim_number": f"KR-{complaint.number}",
-        "ptpp_number": complaint.number,
+        "claim_number": f"KR-{facts.number}",
+        "ptpp_number": facts.number,
         "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
-        "customer": (c.name or c.email) if c else "",
-        "contact": c.email if c else "",
+        "customer": facts.customer_name or facts.customer_email,
+        "contact": facts.customer_email,
         "po": "",
-        "delivery_note": complaint.delivery_note,
-        "invoice": complaint.invoice,
-        "items": [{"name": complaint.product, "batch": complaint.batch,
-                   "qty_sent": complaint.quantity, "qty_return": "", "unit": ""}]
-        if complaint.product else [],
-        "description": shorten(complaint.description, 1500),
+        "delivery_note": facts.delivery_note,
+        "invoice": facts.invoice,
+        "items": [{"name": facts.product, "batch": facts.batch,
+                   "qty_sent": facts.quantity, "qty_return": "", "unit": ""}]
+        if facts.product else [],
+        "description": shorten(facts.description, 1500),
     }
 
 
+def render_return_form_from(app: App, facts: FormFacts, now: datetime) -> tuple[str, bytes]:
+    content = render(app.settings.forms["retur"].template, retur_context(app, facts, now))
+    return _document_name_of(facts.number, "retur", 1, app), content
+
+
 def render_return_form(app: App, complaint: Complaint, now: datetime) -> tuple[str, bytes]:
-    content = render(app.settings.forms["retur"].template,
-                     retur_context(app, complaint, now))
-    return _document_name(complaint, "retur", 1, app), content
+    return render_return_form_from(app, form_facts(complaint), now)
 
 
 def send_return_form(app: App, complaint: Complaint, *, now: datetime, actor: str,

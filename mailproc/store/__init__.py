@@ -58,6 +58,7 @@ from mailproc.store.queries import (
     get_position,
     message_exists,
     next_sequence,
+    peek_sequence,
     save_position,
 )
 
@@ -70,6 +71,7 @@ __all__ = [
     "complaint_by_message_ids", "complaint_by_number", "count_auto_replies_since",
     "customer_display", "db", "event_hash", "explain_connect_error", "explain_disk_full",
     "find_or_create_customer", "get_position", "init_schema", "is_sqlite", "message_exists",
-    "next_sequence", "on_outcome", "open_database", "pending_migrations", "record",
+    "next_sequence", "on_outcome", "open_database", "peek_sequence", "pending_migrations",
+    "record",
     "save_position", "savepoint", "transaction", "utcnow_naive", "verify_chain",
 ]

@@ -38,6 +38,13 @@ def next_sequence(year: int) -> int:
     return row.last + 1
 
 
+def peek_sequence(year: int) -> int:
+    """The number `next_sequence(year)` would allocate now, without writing or locking (for
+    work done before the write transaction; another process may still take it first)."""
+    row = NumberSequence.get_or_none(NumberSequence.year == year)
+    return (row.last if row is not None else 0) + 1
+
+
 def message_exists(key: str) -> bool:
     return Message.select().where(Message.key == key).exists()
 
@@ -86,6 +93,16 @@ def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
         customer.name = name
         customer.save()
     return customer
+
+
+def customer_as_stored(email: str, name: str) -> tuple[str, str]:
+    """The (name, email) the customer row will have after `find_or_create_customer(email,
+    name, …)`, read without writing: an existing row keeps its name, an empty one is filled."""
+    email = email.lower()
+    customer = Customer.get_or_none(Customer.email == email)
+    if customer is None or (name and not customer.name):
+        return name, email
+    return customer.name or "", email
 
 
 # ---- the rows a complaint's use cases read and add ---------------------------------------

@@ -237,6 +237,11 @@ def check_registered(settings: Settings, outcomes: list[tuple[str, str, str]],
     assert len(kinds) == 3 * total and set(kinds.values()) == {1}
     assert {k for _, k in kinds} == {"ack", "notice_new", "ptpp_issue"}
     assert {m.status for m in store.OutgoingMail.select()} == {"queued"}
+    # Forms are rendered before the transaction for a foreseen number; one a concurrent
+    # registration took first was rendered again: each form names its own complaint.
+    docs = list(store.Document.select())
+    assert len(docs) == total
+    assert all(d.filename == f"PTPP-{numbering.slug(d.complaint.number)}.docx" for d in docs)
 
     events = check_event_chain()
     # mail_received + complaint_registered + 3 × mail_queued + ptpp_issued per complaint

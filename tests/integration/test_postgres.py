@@ -169,6 +169,38 @@ def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
     check_event_chain()
 
 
+def test_registration_renders_its_forms_before_the_transaction(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peeked number and the pre-rendered forms are right on PostgreSQL too: nothing is
+    rendered inside a registration's transaction (issue #10)."""
+    from mailproc.ptpp import workflow
+
+    config = write_config(tmp_path, pg_url)
+    init_database(config)
+    app = make_app(config)
+    seen: list[tuple[str, bool]] = []
+    real = workflow.render
+
+    def spy(template, context, **kwargs):
+        seen.append((context["ptpp_number"], store.db.in_transaction()))
+        return real(template, context, **kwargs)
+
+    monkeypatch.setattr(workflow, "render", spy)
+    assert store.peek_sequence(YEAR) == 1
+    body = "Botol PET retak dan kemasan penyok, mohon diretur. No. batch: LOT-7."
+    out = services.process_mail(app, fetched("1", complaint_mail("r1", body)),
+                                source_key="test")
+    assert out.verdict == "complaint" and store.peek_sequence(YEAR) == 2
+    new = services.NewComplaint(channel="telepon", received_at=NOW,
+                                customer_email="pelanggan-r1@mitra.example.com",
+                                customer_name="Nama Lain", subject="Botol retak",
+                                description="Botol retak, mohon retur.")
+    manual = services.register_manual(app, new, actor="rina").number
+    assert sorted(seen) == sorted([(out.number, False)] * 2 + [(manual, False)] * 2)
+    kinds = [m.kind for m in store.OutgoingMail.select()]
+    assert kinds.count("ptpp_issue") == 2 and kinds.count("return_form") == 2
+
+
 def test_concurrent_registration_numbers_without_gaps(tmp_path: Path, pg_url: str) -> None:
     config = write_config(tmp_path, pg_url)
     settings = init_database(config)
