@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -809,12 +809,15 @@ def _closure_documents(app: App, complaint: Complaint, closure: Rendered, cycle:
 
 def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
                        verifier: str, actor: str, source: str, now: datetime,
-                       closure: Rendered | None = None) -> Complaint:
+                       closure: Rendered | None = None,
+                       next_form: tuple[str, bytes] | None = None) -> Complaint:
     """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP (the
     bus mails the customer and sales & marketing, with the closure report: `closure` when the
     caller rendered it before the transaction, else rendered here); not effective starts a
-    new cycle, issued to the department with the previous cycle shown on the form. Gates:
-    only after implementation, never without an evaluation note."""
+    new cycle, issued to the department with the previous cycle shown on the form
+    (`next_form`, or rendered here). Gates: only after implementation, never without an
+    evaluation note. Called inside a mail's transaction, the documents are rendered inside
+    it: what the mail decides is known only there."""
     case = case_of(complaint)
     verifier = verifier or actor
     try:
@@ -822,7 +825,7 @@ def apply_verification(app: App, complaint: Complaint, *, effective: bool, note:
     except lifecycle.LifecycleError as exc:
         raise WorkflowError(str(exc), exc.id_message) from None
     if effective:
-        if closure is None:  # a verification by mail: decided inside the mail's transaction
+        if closure is None:  # a verification by mail
             closure = render_closure(app, complaint, note=note, verifier=verifier, now=now)
         closed = events[-1]
         assert closed.kind == EventKind.COMPLAINT_CLOSED
@@ -832,29 +835,45 @@ def apply_verification(app: App, complaint: Complaint, *, effective: bool, note:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     if not effective:
         # Cycle n + 1 was opened by the aggregate; its form goes out now.
-        rendered = render_ptpp(app, complaint, now)
+        rendered = next_form or render_ptpp(app, complaint, now)
         issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return complaint
 
 
+def render_next_cycle(app: App, complaint: Complaint, *, note: str,
+                      now: datetime) -> tuple[str, bytes]:
+    """The form of cycle n + 1 as it will read once cycle n is verified not effective with
+    `note` (shown on the form as the previous cycle's evaluation): rendered before the write
+    transaction; raises like `render_ptpp`."""
+    ptpp = current_ptpp(complaint)
+    previous = _previous_cycle(complaint, ptpp.cycle + 1) or {}
+    facts = replace(form_facts(complaint, ptpp, complaint.department), cycle=ptpp.cycle + 1,
+                    previous={**previous, "verification_note": note.strip()})
+    return render_ptpp_from(app, facts, _photos(app, complaint), now)
+
+
 def verify(app: App, number: str, *, effective: bool, note: str, actor: str, source: str,
            verifier: str = "") -> Complaint:
+    """`ptpp verify`: the gates first (a refused verification renders nothing), then the
+    document the outcome needs (the closure report, or the next cycle's form) before the write
+    transaction opens; apply_verification checks the gates again inside it."""
     complaint = load(number)
     now = app.clock()
-    closure = None
+    try:
+        case_of(complaint).verify(effective=effective, note=note, verifier=verifier or actor,
+                                  at=now)
+    except lifecycle.LifecycleError as exc:
+        raise WorkflowError(str(exc), exc.id_message) from None
+    closure = next_form = None
     if effective:
-        # The gates first (a refused verification renders nothing), then the report, before
-        # the write transaction opens; apply_verification checks the gates again inside it.
-        try:
-            case_of(complaint).verify(effective=True, note=note,
-                                      verifier=verifier or actor, at=now)
-        except lifecycle.LifecycleError as exc:
-            raise WorkflowError(str(exc), exc.id_message) from None
         closure = render_closure(app, complaint, note=note, verifier=verifier or actor,
                                  now=now)
+    else:
+        next_form = render_next_cycle(app, complaint, note=note, now=now)
     with UnitOfWork():
         apply_verification(app, complaint, effective=effective, note=note, verifier=verifier,
-                           actor=actor, source=source, now=now, closure=closure)
+                           actor=actor, source=source, now=now, closure=closure,
+                           next_form=next_form)
     return load(number)
 
 

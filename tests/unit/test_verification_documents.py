@@ -29,6 +29,7 @@ from mailproc.store import reportdata
 from mailproc.store.db import current_chain
 
 QC = "qc@contoh.co.id"
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def _plan(local: LocalApp) -> dict[str, str]:
@@ -72,6 +73,13 @@ def texts(content: bytes) -> list[str]:
     d = docx.Document(io.BytesIO(content))
     return [p.text for p in d.paragraphs] + [
         cell.text for t in d.tables for row in t.rows for cell in row.cells]
+
+
+def form_text(content: bytes) -> list[str]:
+    """Every paragraph's text, inside tables and content controls too (python-docx's
+    `Paragraph.text` leaves out content controls, where a form's values live)."""
+    body = docx.Document(io.BytesIO(content)).element.body
+    return ["".join(t.text or "" for t in p.iter(W + "t")) for p in body.iter(W + "p")]
 
 
 def test_the_closure_report_is_rendered_before_the_transaction_from_the_closed_record(
@@ -123,3 +131,33 @@ def test_a_refused_verification_renders_nothing(tmp_path: Path, monkeypatch):
     assert result.exit_code == 1 and "evaluation note is required" in result.output
     assert calls == [] and store.complaint_by_number(number).status == "implemented"
     assert app.settings.database_url  # the app was opened on the same database
+
+
+def test_the_next_cycles_form_is_rendered_before_the_transaction(tmp_path: Path,
+                                                                  monkeypatch):
+    """Not effective: cycle 2's form, with cycle 1's analysis and the evaluation note on it,
+    is rendered before the write transaction and reads as the stored cycle 2 renders now."""
+    local, number = implemented(tmp_path)
+    settings = load_settings(local.config, {})
+    store.open_database(settings.database_url)
+    app = build_app(settings, clock=local.clock)
+    inside: list[bool] = []
+    real = workflow.render
+
+    def spy(*args, **kwargs):
+        inside.append(current_chain() is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "render", spy)
+    workflow.verify(app, number, effective=False, actor="rina", source="test",
+                    note=" Keluhan serupa datang lagi minggu ini ")
+    assert inside == [False]
+    complaint = store.complaint_by_number(number)
+    assert (complaint.status, workflow.current_ptpp(complaint).cycle) == ("issued", 2)
+    [doc] = [d for d in store.Document.select() if d.form == "ptpp" and d.cycle == 2]
+    sent = app.archive.read(doc.archive_path)
+    _, again = workflow.render_ptpp(app, complaint, local.clock())
+    assert form_text(sent) == form_text(again)
+    joined = "\n".join(form_text(sent))
+    assert "Keluhan serupa datang lagi minggu ini" in joined
+    assert "Pengendali suhu mesin blow molding 3 aus" in joined  # cycle 1's root cause
