@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from mailproc import store
 from mailproc.cli.base import (
     Ctx,
     cli,
@@ -320,13 +319,6 @@ def complaints_send_return_form(obj: Ctx, number: str, by: str | None) -> None:
     Example: mailproc complaints send-return-form 001/PTPP/MKT/XI/2026
     """
     app = obj.app()
-    now = app.clock()
-    c = store.complaint_by_number(number)
-    if c is None:
-        raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
-    rendered = workflow.render_return_form(app, c, now)
-    with store.transaction():
-        doc = workflow.send_return_form(app, c, now=now, actor=operator(by), source="cli",
-                                        rendered=rendered)
+    doc, email = workflow.return_form_on_request(app, number, actor=operator(by), source="cli")
     flush_outbox(app)
-    click.echo(f"{doc.filename} sent to {c.customer.email}")
+    click.echo(f"{doc.filename} sent to {email}")

@@ -203,3 +203,12 @@ def find_inline_forward(text: str) -> InlineForward | None:
     if body_lines and all(line.startswith(">") for line in body_lines if line.strip()):
         body_lines = [re.sub(r"^> ?", "", line) for line in body_lines]
     return InlineForward(sender, "\n".join(body_lines).strip())
+
+
+_FORWARD_PREFIX = re.compile(r"^\s*((fwd?|fw|tr|terusan|diteruskan|wg)\s*:\s*)+", re.I)
+
+
+def strip_forward_prefix(subject: str) -> str:
+    """'Fwd: FW: Barang rusak' → 'Barang rusak' (English, Outlook, Indonesian, German
+    clients): the subject of a complaint a staff member forwarded."""
+    return _FORWARD_PREFIX.sub("", subject).strip() or subject

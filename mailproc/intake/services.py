@@ -39,6 +39,7 @@ from mailproc.domain.intake import (
     may_auto_reply,
 )
 from mailproc.domain.lifecycle import Case, DomainEvent, counts_as_first_response
+from mailproc.domain.mailrules import strip_forward_prefix
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import Role, decide_reply
 from mailproc.domain.routing import (
@@ -100,15 +101,6 @@ class PollSummary:
 
 def _raw_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-_FORWARD_PREFIX = re.compile(r"^\s*((fwd?|fw|tr|terusan|diteruskan|wg)\s*:\s*)+", re.I)
-
-
-def _strip_forward_prefix(subject: str) -> str:
-    """'Fwd: FW: Barang rusak' → 'Barang rusak' (English, Outlook, Indonesian, German
-    clients)."""
-    return _FORWARD_PREFIX.sub("", subject).strip() or subject
 
 
 def _reply_address(mail: IncomingMail) -> Address:
@@ -429,7 +421,7 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
     new = NewComplaint(
         channel="email", received_at=_received_at(fetched, now),
         customer_email=customer_addr.email, customer_name=customer_addr.name,
-        subject=_strip_forward_prefix(mail.subject) if forwarded else mail.subject,
+        subject=strip_forward_prefix(mail.subject) if forwarded else mail.subject,
         description=original_text if forwarded else mail.text,
         received_by=mail.from_.email if forwarded else "")
     classified = _classify(app, new)

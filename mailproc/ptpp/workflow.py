@@ -477,6 +477,19 @@ def send_return_form(app: App, complaint: Complaint, *, now: datetime, actor: st
     return doc
 
 
+def return_form_on_request(app: App, number: str, *, actor: str,
+                           source: str) -> tuple[store.Document, str]:
+    """`complaints send-return-form`: render the return-claim form before the write
+    transaction, then mail it to the customer. Returns the document and the address."""
+    complaint = load(number)
+    now = app.clock()
+    rendered = render_return_form(app, complaint, now)
+    with UnitOfWork():
+        doc = send_return_form(app, complaint, now=now, actor=actor, source=source,
+                               rendered=rendered)
+    return doc, complaint.customer.email
+
+
 # ---- replies with forms ------------------------------------------------------------------
 
 @dataclass(frozen=True)

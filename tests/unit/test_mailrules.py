@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mailproc.domain.mailrules import InlineForward, auto_reply_reason, find_inline_forward
+from mailproc.domain.mailrules import (
+    InlineForward,
+    auto_reply_reason,
+    find_inline_forward,
+    strip_forward_prefix,
+)
 
 # -------------------------------------------------------------------- auto_reply_reason
 
@@ -99,3 +104,15 @@ def test_find_inline_forward_marker_without_headers_or_sender() -> None:
 def test_find_inline_forward_none() -> None:
     assert find_inline_forward("Keluhan langsung: barang rusak.\nFrom: kami di gudang") is None
     assert find_inline_forward("") is None
+
+
+@pytest.mark.parametrize(("subject", "stripped"), [
+    ("Fwd: FW: Barang rusak", "Barang rusak"),
+    ("TR: Diteruskan: terusan: botol retak", "botol retak"),
+    ("WG: Reklamation", "Reklamation"),
+    ("RE: Barang rusak", "RE: Barang rusak"),  # a reply is not a forward
+    ("Fwd:", "Fwd:"),  # nothing left: keep what was written
+    ("Forwarding agent terlambat", "Forwarding agent terlambat"),
+])
+def test_strip_forward_prefix(subject: str, stripped: str) -> None:
+    assert strip_forward_prefix(subject) == stripped
