@@ -81,8 +81,7 @@ def _accepted_values(complaint: Complaint, cycle: int) -> dict[str, str]:
 def send_form_to_department(app: App, o: Occurrence) -> None:
     s, c, data = app.settings, o.complaint, o.event.data
     dep = s.departments[data["department"]]
-    plan_due = store.aware(current_cycle(c).plan_due_at)
-    assert plan_due is not None  # set by Case.issue
+    plan_due = datetime.fromisoformat(data["plan_due"])
     texts = app.texts.render(
         "ptpp_to_department", number=c.number, department=dep.name, cycle=data["cycle"],
         plan_due=format_datetime_id(plan_due, s.timezone), customer=customer_name(c) or "-",

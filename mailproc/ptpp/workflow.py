@@ -225,9 +225,11 @@ def issue_ptpp(app: App, complaint: Complaint, *, now: datetime, actor: str, sou
     filename, content = rendered
     doc = store_document(app, complaint, "ptpp", case.cycle.number, "generated", filename,
                          content, now)
-    events = case.issue(now, app.plan_due(now),
+    plan_due = app.plan_due(now)
+    events = case.issue(now, plan_due,
                         {"department": dep.key, "to": list(dep.addresses),
-                         "document": doc.archive_path, "filename": doc.filename})
+                         "plan_due": plan_due.isoformat(), "document": doc.archive_path,
+                         "filename": doc.filename})
     with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return doc
@@ -319,8 +321,8 @@ class Prerendered:
         no file)."""
         if now != self.at:
             return False
-        if self.form == "ptpp":
-            return (form_facts(complaint, current_ptpp(complaint)) == self.facts
+        if self.form == "ptpp":  # cycle 1, sent to the complaint's department
+            return (form_facts(complaint) == self.facts
                     and _photo_ids(app, complaint) == self.photos)
         return form_facts(complaint) == self.facts
 
@@ -387,7 +389,7 @@ def issue_on_registration(app: App, complaint: Complaint, now: datetime, source:
         return (f"Formulir PTPP GAGAL dibuat ({error}). Perbaiki template, lalu kirim dengan "
                 f"`mailproc ptpp assign {complaint.number} {complaint.department}`.")
     doc = issue_ptpp(app, complaint, now=now, actor="mailproc", source=source,
-                              rendered=rendered)
+                     rendered=rendered)
     dep = app.settings.departments[complaint.department]
     return f"Formulir PTPP ({doc.filename}) telah dikirim ke Bagian {dep.name}."
 
@@ -414,8 +416,7 @@ def send_return_form_on_registration(app: App, complaint: Complaint, in_reply_to
         return (f"Formulir klaim retur GAGAL dibuat ({failure}). Perbaiki template, lalu kirim "
                 f"dengan `mailproc complaints send-return-form {complaint.number}`.")
     send_return_form(app, complaint, now=now, actor="mailproc", source=source,
-                              rendered=rendered, in_reply_to=in_reply_to,
-                              references=references)
+                     rendered=rendered, in_reply_to=in_reply_to, references=references)
     return ""
 
 
@@ -800,7 +801,7 @@ def render_closure(app: App, complaint: Complaint, *, note: str, verifier: str,
     closed = records.closed_effective(record, note=note, verifier=verifier, at=now)
     try:
         return reportjobs.render_closure(app, complaint.number, closed), ""
-    except (MailprocError, OSError, ValueError) as exc:
+    except _RENDER_FAILURES as exc:
         log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
         return None, f"{exc}"
 

@@ -78,7 +78,7 @@ def mark_sent(row: OutgoingMail, now: datetime) -> None:
                         attempts=row.attempts + 1, last_error=""
                         ).where(OutgoingMail.id == row.id).execute()
     if row.complaint_id and counts_as_first_response(row.kind):
-        complaint = Complaint.get_by_id(row.complaint_id)
+        complaint = Complaint.get_by_id(row.complaint_id)  # fresh: `due` read it earlier
         case = case_of(complaint)
         if case.ack_sent(now):
             save_case(complaint, case)

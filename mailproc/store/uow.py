@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from mailproc.domain.lifecycle import Case, ComplaintStatus, Cycle, DomainEvent, PtppStatus
 from mailproc.errors import NotFound
 from mailproc.store.chain import record
-from mailproc.store.db import transaction
+from mailproc.store.db import on_outcome, transaction
 from mailproc.store.models import Complaint, Ptpp, aware, utcnow_naive
 
 
@@ -76,6 +76,9 @@ def current_cycle(row: Complaint) -> Ptpp:
 def case_of(row: Complaint) -> Case:
     """The aggregate of a stored complaint, with its current cycle."""
     p = current_cycle(row)
+    # What the current cycle's lifecycle columns hold, so save_case writes only a change
+    # (the acknowledgement sent changes the complaint alone; an UPDATE saved per mail).
+    _stored_cycles(row)[p.cycle] = {name: getattr(p, name) for name in _CYCLE_COLUMNS}
     cycle = Cycle(
         number=p.cycle, department=p.department, status=PtppStatus(p.status),
         issued_at=aware(p.issued_at), plan_due_at=aware(p.plan_due_at),
@@ -95,9 +98,24 @@ def _naive(value: datetime | None) -> datetime | None:
     return utcnow_naive(value) if value is not None else None
 
 
+_CYCLE_COLUMNS = ("department", "status", "issued_at", "plan_due_at", "planned_at",
+                  "implemented_at", "verification_result", "verification_note", "verifier",
+                  "verified_at", "closed_at")
+
+
+def _stored_cycles(row: Complaint) -> dict[int, dict[str, Any]]:
+    """The lifecycle columns of the cycles this row object has read or written (store-private
+    memo on the row; only `case_of` and `save_case` touch it)."""
+    memo = row.__dict__.get("_stored_cycles")
+    if memo is None:
+        memo = row.__dict__["_stored_cycles"] = {}
+    return memo
+
+
 def save_case(row: Complaint, case: Case) -> None:
     """Write the aggregate back: the complaint's lifecycle columns and each cycle it holds
-    (a new cycle is created). The row object is updated too, so callers read the new state."""
+    (a new cycle is created), each only when it changed. The row object is updated too, so
+    callers read the new state."""
     values = {
         "status": str(case.status), "department": case.department,
         "first_response_at": _naive(case.first_response_at),
@@ -106,9 +124,21 @@ def save_case(row: Complaint, case: Case) -> None:
         "send_analysis_to_customer": case.send_analysis_to_customer,
         "updated_at": _naive(case.updated_at) or row.updated_at,
     }
-    Complaint.update(**values).where(Complaint.id == row.id).execute()
-    for name, value in values.items():
-        setattr(row, name, value)
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    stored = _stored_cycles(row)
+    before = {name: getattr(row, name) for name in changed}, dict(stored)
+
+    def undo() -> None:  # rolled back: the row object reads what the database holds again
+        for name, value in before[0].items():
+            setattr(row, name, value)
+        stored.clear()
+        stored.update(before[1])
+
+    on_outcome(lambda: None, undo)
+    if changed:
+        Complaint.update(**changed).where(Complaint.id == row.id).execute()
+        for name, value in changed.items():
+            setattr(row, name, value)
     for c in case.cycles:
         cycle_values = {
             "department": c.department, "status": str(c.status),
@@ -118,11 +148,14 @@ def save_case(row: Complaint, case: Case) -> None:
             "verification_note": c.verification_note, "verifier": c.verifier,
             "verified_at": _naive(c.verified_at), "closed_at": _naive(c.closed_at),
         }
+        if stored.get(c.number) == cycle_values:
+            continue
         updated = (Ptpp.update(**cycle_values)
                    .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
         if not updated:
             Ptpp.create(complaint=row.id, number=row.number, cycle=c.number,
                         created_at=_naive(case.updated_at) or row.updated_at, **cycle_values)
+        stored[c.number] = cycle_values
 
 
 def save_plan(row: Complaint, cycle: int, plan: dict[str, str], root_cause: str) -> None:
