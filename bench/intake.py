@@ -385,7 +385,7 @@ if os.environ.get("BENCH_BREAKDOWN"):
     from mailproc.archive import Archive
     from mailproc.intake.mailbox import ImapSource
     from mailproc.outgoing.texts import MailTexts
-    from mailproc.ptpp import workflow
+    from mailproc.ptpp import documents
     _wrap(services, "poll", "services.poll (fetch + process + mark, no flush)")
     _wrap(services, "process_mail", "  process_mail (parse, decide, register; one mail)")
     _wrap(services, "parse_message", "    parse_message")
@@ -402,8 +402,8 @@ if os.environ.get("BENCH_BREAKDOWN"):
     _wrap(ImapSource, "_uid", key=lambda a: f"IMAP UID {a[1]} round trips (inside services.poll)")
     # The *_from functions: both the registration's renders (before its transaction) and
     # those from a stored complaint go through them.
-    _wrap(workflow, "render_ptpp_from", "    workflow.render_ptpp_from (docxtpl: the PTPP form)")
-    _wrap(workflow, "render_return_form_from", "    workflow.render_return_form_from (docxtpl)")
+    _wrap(documents, "render_ptpp_from", "    documents.render_ptpp_from (docxtpl: the PTPP form)")
+    _wrap(documents, "render_return_form_from", "    documents.render_return_form_from (docxtpl)")
     _wrap(m_cli, "flush_outbox", "flush_outbox (build + write the outgoing mail)")
     _wrap(message, "build_message", "  message.build_message")
     _wrap(transports.MaildirTransport, "send", "  MaildirTransport.send (write + fsync)")

@@ -65,7 +65,7 @@ from mailproc.intake.parse import (
 from mailproc.outgoing.message import MAILER_HEADER
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
-from mailproc.ptpp import workflow
+from mailproc.ptpp import documents, replies, workflow
 from mailproc.store import Complaint, OutgoingMail, queries, utcnow_naive
 from mailproc.store import outbox as outbox_rows
 from mailproc.store.uow import case_of, save_case
@@ -137,7 +137,7 @@ def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | Non
     if internal and not own and not thread_number and not subject_number:
         # A department that writes a new mail instead of replying: the number printed in the
         # attached form still says which PTPP it is.
-        for f in workflow.inspect_files(mail):
+        for f in replies.inspect_files(mail):
             if f.summary.number and store.complaint_by_number(f.summary.number) is not None:
                 form_number = f.summary.number
                 break
@@ -331,7 +331,7 @@ def _number(app: App, new: NewComplaint, seq: int) -> str:
 
 def _prerender(app: App, new: NewComplaint, classified: _Classified,
                files: Sequence[tuple[str, str, str, bytes | None]], now: datetime, *,
-               customer_email: str) -> workflow.RegistrationForms:
+               customer_email: str) -> documents.RegistrationForms:
     """Render the forms registration will send before its write transaction opens (issue #10:
     no rendering, no file read under the write lock), from the facts the complaint will be
     stored with: the number the year's sequence gives next (peeked; the transaction checks
@@ -343,7 +343,7 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
     routing, fields = classified.routing, classified.fields
     name, email = ((new.customer_name, "") if not new.customer_email
                    else queries.customer_as_stored(new.customer_email, new.customer_name))
-    facts = workflow.FormFacts(
+    facts = documents.FormFacts(
         number=_number(app, new, store.peek_sequence(local.year)),
         received_at=new.received_at, department=classified.department or "",
         category=routing.primary or "", customer_name=name, customer_email=email,
@@ -354,7 +354,7 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
     # address already at its daily limit will still be there (the count only grows).
     return_form = (routing.return_requested and s.auto_return_form and bool(customer_email)
                    and _may_ack(app, customer_email, now))
-    return workflow.prerender_on_registration(app, facts, files, now, return_form=return_form)
+    return documents.prerender_on_registration(app, facts, files, now, return_form=return_form)
 
 
 def _register(app: App, new: NewComplaint, classified: _Classified, now: datetime
@@ -396,7 +396,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
 
 
 def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision, *,
-                        forms: workflow.RegistrationForms, ack: tuple[bool, str],
+                        forms: documents.RegistrationForms, ack: tuple[bool, str],
                         now: datetime, source: str, message: store.Message | None,
                         in_reply_to: str = "", references: Sequence[str] = ()) -> None:
     """Issue the PTPP, send the return-claim form on return words (both `forms` rendered
@@ -565,8 +565,8 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
     internal = s.is_internal(mail.from_.email)
     kind = "staff_message" if internal else "follow_up"
     # Reading attached forms needs no database: do it before the transaction.
-    role = workflow.role_of(s, complaint, mail.from_.email)
-    files = workflow.inspect_files(mail)
+    role = replies.role_of(s, complaint, mail.from_.email)
+    files = replies.inspect_files(mail)
     reply = decide_reply(role=role, status=complaint.status, number=number,
                          files=[f.summary for f in files])
     if reply.action == ReplyAction.QUARANTINE:
@@ -586,12 +586,12 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                                  "matched": decision.reason})
         queries.touch(complaint, now)
         if reply.action != ReplyAction.FOLLOW_UP:
-            kind = workflow.handle_reply(app, complaint, mail, message, role, reply, files,
+            kind = replies.handle_reply(app, complaint, mail, message, role, reply, files,
                                          now, source)
         elif parsed is not None and role == Role.ADMIN and not parsed.empty:
-            kind = workflow.apply_mail_decisions(app, complaint, mail, parsed, now, source)
+            kind = replies.apply_mail_decisions(app, complaint, mail, parsed, now, source)
         elif parsed is not None and role != Role.ADMIN and parsed.decisions:
-            kind = workflow.refuse_mail_decisions(app, complaint, mail, now, source)
+            kind = replies.refuse_mail_decisions(app, complaint, mail, now, source)
         elif not internal:
             count = queries.count_attachments(message)
             texts = app.texts.render(

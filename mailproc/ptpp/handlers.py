@@ -39,7 +39,7 @@ from mailproc.domain import forms
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
-from mailproc.ptpp.documents import customer_name
+from mailproc.ptpp.documents import category_label, customer_name
 from mailproc.store import Complaint, queries
 from mailproc.store.uow import current_cycle
 
@@ -58,11 +58,6 @@ class Occurrence:
 
 
 Handler = Callable[[App, Occurrence], None]
-
-
-def _category_label(app: App, complaint: Complaint) -> str:
-    labels = {rule.name: rule.label for rule in app.settings.routing.categories}
-    return labels.get(complaint.category, "Belum terklasifikasi")
 
 
 def _department_name(app: App, key: str) -> str:
@@ -86,7 +81,7 @@ def send_form_to_department(app: App, o: Occurrence) -> None:
         "ptpp_to_department", number=c.number, department=dep.name, cycle=data["cycle"],
         plan_due=format_datetime_id(plan_due, s.timezone), customer=customer_name(c) or "-",
         received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
-        category=_category_label(app, c), product=c.product, batch=c.batch,
+        category=category_label(app, c.category), product=c.product, batch=c.batch,
         quantity=c.quantity, description=shorten(c.description, 3000),
         filename=data["filename"], issuer=s.issuer, company_name=s.company.name)
     queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_ISSUE, to=dep.addresses,

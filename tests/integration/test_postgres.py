@@ -173,19 +173,19 @@ def test_registration_renders_its_forms_before_the_transaction(
         tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The peeked number and the pre-rendered forms are right on PostgreSQL too: nothing is
     rendered inside a registration's transaction (issue #10)."""
-    from mailproc.ptpp import workflow
+    from mailproc.ptpp import documents
 
     config = write_config(tmp_path, pg_url)
     init_database(config)
     app = make_app(config)
     seen: list[tuple[str, bool]] = []
-    real = workflow.render
+    real = documents.render
 
     def spy(template, context, **kwargs):
         seen.append((context["ptpp_number"], store.db.in_transaction()))
         return real(template, context, **kwargs)
 
-    monkeypatch.setattr(workflow, "render", spy)
+    monkeypatch.setattr(documents, "render", spy)
     assert store.peek_sequence(YEAR) == 1
     body = "Botol PET retak dan kemasan penyok, mohon diretur. No. batch: LOT-7."
     out = services.process_mail(app, fetched("1", complaint_mail("r1", body)),

@@ -26,7 +26,7 @@ from mailproc import store  # noqa: E402
 from mailproc.bootstrap import App, build_app  # noqa: E402
 from mailproc.config import load_settings  # noqa: E402
 from mailproc.forms.render import template_name  # noqa: E402
-from mailproc.ptpp import workflow  # noqa: E402
+from mailproc.ptpp import documents  # noqa: E402
 
 PHOTO = png(24, 16)
 
@@ -95,14 +95,14 @@ def open_app(local: LocalApp) -> App:
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, bool]]:
     """Every Word form workflow renders: (template, number, inside a write transaction)."""
     seen: list[tuple[str, str, bool]] = []
-    real = workflow.render
+    real = documents.render
 
     def spy(template: Any, context: Any, **kwargs: Any) -> bytes:
         seen.append((template_name(template), context["ptpp_number"],
                      store.db.in_transaction()))
         return real(template, context, **kwargs)
 
-    monkeypatch.setattr(workflow, "render", spy)
+    monkeypatch.setattr(documents, "render", spy)
     return seen
 
 
@@ -138,14 +138,14 @@ def test_the_form_rendered_before_equals_the_form_of_the_stored_complaint(
     local.deliver(complaint_mail("old@example.com", ("Budi", "budi@example.com"),
                                  "Kemasan penyok."))
     assert local.poll()["outcomes"] == {"complaint": 1}
-    made: list[workflow.RegistrationForms] = []
-    real = workflow.prerender_on_registration
+    made: list[documents.RegistrationForms] = []
+    real = documents.prerender_on_registration
 
-    def keep(*args: Any, **kwargs: Any) -> workflow.RegistrationForms:
+    def keep(*args: Any, **kwargs: Any) -> documents.RegistrationForms:
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(workflow, "prerender_on_registration", keep)
+    monkeypatch.setattr(documents, "prerender_on_registration", keep)
     text = "Botol retak di bagian leher, batch LOT-7 qty 12 karton, mohon retur."
     if channel == "mail":
         local.deliver(complaint_mail("new@example.com", ("Pak Budi Santoso", "budi@example.com"),
@@ -165,7 +165,7 @@ def test_the_form_rendered_before_equals_the_form_of_the_stored_complaint(
     assert complaint is not None and complaint.customer.name == "Budi"
     at = forms.ptpp.at
     _, before = forms.ptpp.rendered
-    _, after = workflow.render_ptpp(app, complaint, at)
+    _, after = documents.render_ptpp(app, complaint, at)
     assert docx_texts(before) == docx_texts(after)
     assert drawings(before) == drawings(after) == 1  # the PNG; the PDF is no photo
     shown = "\n".join(docx_texts(before))
@@ -173,7 +173,7 @@ def test_the_form_rendered_before_equals_the_form_of_the_stored_complaint(
     assert "Santoso" not in shown and "foto-leher-retak.png" in shown
     assert "surat-jalan.pdf" not in shown
     _, retur_before = forms.retur.rendered
-    _, retur_after = workflow.render_return_form(app, complaint, at)
+    _, retur_after = documents.render_return_form(app, complaint, at)
     assert docx_texts(retur_before) == docx_texts(retur_after)
     # What was sent is what was rendered before the transaction.
     sent = sent_docx(local)
@@ -201,14 +201,14 @@ def test_the_photos_foreseen_are_the_photos_stored(
     text = text.replace("max_attachments = 20", f"max_attachments = {max_attachments}")
     local.config.write_text(text.replace("max_photos = 6", f"max_photos = {max_photos}"),
                             encoding="utf-8")
-    made: list[workflow.RegistrationForms] = []
-    real = workflow.prerender_on_registration
+    made: list[documents.RegistrationForms] = []
+    real = documents.prerender_on_registration
 
-    def keep(*args: Any, **kwargs: Any) -> workflow.RegistrationForms:
+    def keep(*args: Any, **kwargs: Any) -> documents.RegistrationForms:
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(workflow, "prerender_on_registration", keep)
+    monkeypatch.setattr(documents, "prerender_on_registration", keep)
     attachment = "Content-Disposition: attachment; filename={}\r\n".format
     raw = ("From: Budi <budi@example.com>\r\nSubject: botol retak\r\n"
            "Message-ID: <photos@example.com>\r\nMIME-Version: 1.0\r\n"
@@ -274,14 +274,14 @@ def test_a_form_that_fails_before_the_transaction_is_reported_as_before(
     """A broken template found before the transaction: the registration goes on, the event
     and the note to marketing administration are the ones a failure inside gave."""
     local = LocalApp(tmp_path)
-    real = workflow.render
+    real = documents.render
 
     def broken(template: Any, context: Any, **kwargs: Any) -> bytes:
         if template_name(template) == "ptpp.docx":
             raise ValueError("template rusak")
         return real(template, context, **kwargs)
 
-    monkeypatch.setattr(workflow, "render", broken)
+    monkeypatch.setattr(documents, "render", broken)
     local.deliver(complaint_mail("fail@example.com", ("Budi", "budi@example.com"),
                                  "Botol retak."))
     summary = local.poll()

@@ -23,7 +23,7 @@ from mailproc.bootstrap import build_app
 from mailproc.config import load_settings
 from mailproc.domain import records
 from mailproc.domain.lifecycle import MailKind
-from mailproc.ptpp import workflow
+from mailproc.ptpp import documents, workflow
 from mailproc.reports import jobs as reportjobs
 from mailproc.store import reportdata
 from mailproc.store.db import current_chain
@@ -142,13 +142,13 @@ def test_the_next_cycles_form_is_rendered_before_the_transaction(tmp_path: Path,
     store.open_database(settings.database_url)
     app = build_app(settings, clock=local.clock)
     inside: list[bool] = []
-    real = workflow.render
+    real = documents.render
 
     def spy(*args, **kwargs):
         inside.append(current_chain() is not None)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(workflow, "render", spy)
+    monkeypatch.setattr(documents, "render", spy)
     workflow.verify(app, number, effective=False, actor="rina", source="test",
                     note=" Keluhan serupa datang lagi minggu ini ")
     assert inside == [False]
@@ -156,7 +156,7 @@ def test_the_next_cycles_form_is_rendered_before_the_transaction(tmp_path: Path,
     assert (complaint.status, workflow.current_ptpp(complaint).cycle) == ("issued", 2)
     [doc] = [d for d in store.Document.select() if d.form == "ptpp" and d.cycle == 2]
     sent = app.archive.read(doc.archive_path)
-    _, again = workflow.render_ptpp(app, complaint, local.clock())
+    _, again = documents.render_ptpp(app, complaint, local.clock())
     assert form_text(sent) == form_text(again)
     joined = "\n".join(form_text(sent))
     assert "Keluhan serupa datang lagi minggu ini" in joined
