@@ -307,12 +307,13 @@ class NewComplaint:
 
 @dataclass(frozen=True)
 class _Classified:
-    """Routing and the fields read from a new complaint's text: pure, worked out once, before
-    the transaction."""
+    """Routing, the fields read from a new complaint's text and its first-response deadline:
+    pure, worked out once, before the transaction."""
 
     routing: RoutingDecision
     fields: ExtractedFields
     department: str | None  # routing's department when it is a configured one
+    first_response_due: datetime  # (the first call builds the working-day calendar)
 
 
 def _classify(app: App, new: NewComplaint) -> _Classified:
@@ -321,7 +322,7 @@ def _classify(app: App, new: NewComplaint) -> _Classified:
     routing = classify_text(routing_text, s.routing)
     fields = extract_fields(routing_text, s.extract_patterns)
     department = routing.department if routing.department in s.departments else None
-    return _Classified(routing, fields, department)
+    return _Classified(routing, fields, department, app.first_response_due(new.received_at))
 
 
 def _number(app: App, new: NewComplaint, seq: int) -> str:
@@ -341,6 +342,12 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
     s = app.settings
     local = new.received_at.astimezone(s.timezone)
     routing, fields = classified.routing, classified.fields
+    # The return form goes only with a sent acknowledgement, decided in the transaction; an
+    # address already at its daily limit will still be there (the count only grows).
+    return_form = (routing.return_requested and s.auto_return_form and bool(customer_email)
+                   and _may_ack(app, customer_email, now))
+    if not return_form and not (classified.department and s.auto_issue):
+        return documents.RegistrationForms()  # nothing to render: no lookups either
     name, email = ((new.customer_name, "") if not new.customer_email
                    else queries.customer_as_stored(new.customer_email, new.customer_name))
     facts = documents.FormFacts(
@@ -350,10 +357,6 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
         invoice=fields.invoice, delivery_note=fields.delivery_note,
         description=new.description)
-    # The return form goes only with a sent acknowledgement, decided in the transaction; an
-    # address already at its daily limit will still be there (the count only grows).
-    return_form = (routing.return_requested and s.auto_return_form and bool(customer_email)
-                   and _may_ack(app, customer_email, now))
     return documents.prerender_on_registration(app, facts, files, now, return_form=return_form)
 
 
@@ -388,7 +391,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
         department=department or "", return_requested=routing.return_requested,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
         invoice=fields.invoice, delivery_note=fields.delivery_note,
-        first_response_due_at=utcnow_naive(app.first_response_due(new.received_at)),
+        first_response_due_at=utcnow_naive(classified.first_response_due),
         created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
     )
     save_case(complaint, case)  # the first PTPP cycle, open

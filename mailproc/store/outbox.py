@@ -16,7 +16,7 @@ from mailproc.errors import NotFound
 from mailproc.store.chain import append_event
 from mailproc.store.db import transaction
 from mailproc.store.models import Complaint, Message, OutgoingMail, utcnow_naive
-from mailproc.store.uow import case_of, save_case
+from mailproc.store.uow import case_of, lifecycle_row, save_case
 
 
 def queue(*, message_id: str, kind: str, complaint: Complaint | None, to: list[str],
@@ -78,7 +78,7 @@ def mark_sent(row: OutgoingMail, now: datetime) -> None:
                         attempts=row.attempts + 1, last_error=""
                         ).where(OutgoingMail.id == row.id).execute()
     if row.complaint_id and counts_as_first_response(row.kind):
-        complaint = Complaint.get_by_id(row.complaint_id)  # fresh: `due` read it earlier
+        complaint = lifecycle_row(row.complaint_id)  # fresh: `due` read it earlier
         case = case_of(complaint)
         if case.ack_sent(now):
             save_case(complaint, case)

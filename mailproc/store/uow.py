@@ -69,6 +69,18 @@ class UnitOfWork:
         record(row, events, at=at, actor=actor, source=source)
 
 
+_LIFECYCLE_COLUMNS = ("id", "number", "status", "department", "first_response_at",
+                      "first_response_note", "closed_at", "rejected_reason",
+                      "send_analysis_to_customer", "updated_at")
+
+
+def lifecycle_row(complaint_id: int) -> Complaint:
+    """A complaint row with only what `case_of` and `save_case` use, read fresh: for steps
+    that touch the lifecycle alone (the acknowledgement sent, or bounced), once per mail."""
+    fields = [getattr(Complaint, name) for name in _LIFECYCLE_COLUMNS]
+    return Complaint.select(*fields).where(Complaint.id == complaint_id).get()
+
+
 def current_cycle(row: Complaint) -> Ptpp:
     return row.ptpps.order_by(Ptpp.cycle.desc()).get()
 
@@ -126,6 +138,10 @@ def save_case(row: Complaint, case: Case) -> None:
     }
     changed = {name: value for name, value in values.items() if getattr(row, name) != value}
     stored = _stored_cycles(row)
+    cycles = [(c, _cycle_values(c)) for c in case.cycles]
+    cycles = [(c, v) for c, v in cycles if stored.get(c.number) != v]
+    if not changed and not cycles:
+        return
     before = {name: getattr(row, name) for name in changed}, dict(stored)
 
     def undo() -> None:  # rolled back: the row object reads what the database holds again
@@ -139,23 +155,24 @@ def save_case(row: Complaint, case: Case) -> None:
         Complaint.update(**changed).where(Complaint.id == row.id).execute()
         for name, value in changed.items():
             setattr(row, name, value)
-    for c in case.cycles:
-        cycle_values = {
-            "department": c.department, "status": str(c.status),
-            "issued_at": _naive(c.issued_at), "plan_due_at": _naive(c.plan_due_at),
-            "planned_at": _naive(c.planned_at), "implemented_at": _naive(c.implemented_at),
-            "verification_result": c.verification_result,
-            "verification_note": c.verification_note, "verifier": c.verifier,
-            "verified_at": _naive(c.verified_at), "closed_at": _naive(c.closed_at),
-        }
-        if stored.get(c.number) == cycle_values:
-            continue
+    for c, cycle_values in cycles:
         updated = (Ptpp.update(**cycle_values)
                    .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
         if not updated:
             Ptpp.create(complaint=row.id, number=row.number, cycle=c.number,
                         created_at=_naive(case.updated_at) or row.updated_at, **cycle_values)
         stored[c.number] = cycle_values
+
+
+def _cycle_values(c: Cycle) -> dict[str, Any]:
+    return {
+        "department": c.department, "status": str(c.status),
+        "issued_at": _naive(c.issued_at), "plan_due_at": _naive(c.plan_due_at),
+        "planned_at": _naive(c.planned_at), "implemented_at": _naive(c.implemented_at),
+        "verification_result": c.verification_result,
+        "verification_note": c.verification_note, "verifier": c.verifier,
+        "verified_at": _naive(c.verified_at), "closed_at": _naive(c.closed_at),
+    }
 
 
 def save_plan(row: Complaint, cycle: int, plan: dict[str, str], root_cause: str) -> None:
