@@ -394,7 +394,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
         first_response_due_at=utcnow_naive(classified.first_response_due),
         created_at=utcnow_naive(now), updated_at=utcnow_naive(now),
     )
-    save_case(complaint, case)  # the first PTPP cycle, open
+    save_case(complaint, case, new=True)  # the first PTPP cycle, open
     return complaint, events
 
 
@@ -654,7 +654,7 @@ def record_bounce(app: App, fetched: Fetched, mail: IncomingMail, source_key: st
         if complaint is not None and not set(recipients) & set(s.marketing_admin):
             if counts_as_first_response(bounced.kind):
                 # The customer never got the acknowledgement: no first response from it.
-                case = case_of(complaint)
+                case = case_of(complaint, cycle=False)
                 if case.ack_bounced():
                     save_case(complaint, case)
             texts = app.texts.render(

@@ -79,7 +79,7 @@ def mark_sent(row: OutgoingMail, now: datetime) -> None:
                         ).where(OutgoingMail.id == row.id).execute()
     if row.complaint_id and counts_as_first_response(row.kind):
         complaint = lifecycle_row(row.complaint_id)  # fresh: `due` read it earlier
-        case = case_of(complaint)
+        case = case_of(complaint, cycle=False)
         if case.ack_sent(now):
             save_case(complaint, case)
     append_event(complaint=row.complaint, at=now, actor="mailproc", source="outbox",

@@ -85,21 +85,29 @@ def current_cycle(row: Complaint) -> Ptpp:
     return row.ptpps.order_by(Ptpp.cycle.desc()).get()
 
 
-def case_of(row: Complaint) -> Case:
-    """The aggregate of a stored complaint, with its current cycle."""
+def case_of(row: Complaint, *, cycle: bool = True) -> Case:
+    """The aggregate of a stored complaint, with its current cycle. `cycle=False` reads the
+    complaint alone, for the first-response steps (`ack_sent`, `ack_bounced`), which touch
+    no cycle: one query less per acknowledgement sent."""
+    if not cycle:
+        return _case(row, [])
     p = current_cycle(row)
     # What the current cycle's lifecycle columns hold, so save_case writes only a change
     # (the acknowledgement sent changes the complaint alone; an UPDATE saved per mail).
     _stored_cycles(row)[p.cycle] = {name: getattr(p, name) for name in _CYCLE_COLUMNS}
-    cycle = Cycle(
+    current = Cycle(
         number=p.cycle, department=p.department, status=PtppStatus(p.status),
         issued_at=aware(p.issued_at), plan_due_at=aware(p.plan_due_at),
         planned_at=aware(p.planned_at), implemented_at=aware(p.implemented_at),
         verification_result=p.verification_result, verification_note=p.verification_note,
         verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at))
+    return _case(row, [current])
+
+
+def _case(row: Complaint, cycles: list[Cycle]) -> Case:
     return Case(
         number=row.number, status=ComplaintStatus(row.status), department=row.department,
-        cycles=[cycle], first_response_at=aware(row.first_response_at),
+        cycles=cycles, first_response_at=aware(row.first_response_at),
         first_response_note=row.first_response_note, closed_at=aware(row.closed_at),
         rejected_reason=row.rejected_reason,
         send_analysis_to_customer=row.send_analysis_to_customer,
@@ -124,10 +132,11 @@ def _stored_cycles(row: Complaint) -> dict[int, dict[str, Any]]:
     return memo
 
 
-def save_case(row: Complaint, case: Case) -> None:
+def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
     """Write the aggregate back: the complaint's lifecycle columns and each cycle it holds
     (a new cycle is created), each only when it changed. The row object is updated too, so
-    callers read the new state."""
+    callers read the new state. `new`: the row was just created, none of its cycles is
+    stored yet."""
     values = {
         "status": str(case.status), "department": case.department,
         "first_response_at": _naive(case.first_response_at),
@@ -155,9 +164,14 @@ def save_case(row: Complaint, case: Case) -> None:
         Complaint.update(**changed).where(Complaint.id == row.id).execute()
         for name, value in changed.items():
             setattr(row, name, value)
+    # A cycle the memo does not hold is new when the memo is complete: `case_of` read the
+    # current cycle (a later one is the next cycle), or the complaint itself is new.
+    complete = new or bool(before[1])
     for c, cycle_values in cycles:
-        updated = (Ptpp.update(**cycle_values)
-                   .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
+        updated = 0
+        if c.number in stored or not complete:
+            updated = (Ptpp.update(**cycle_values)
+                       .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
         if not updated:
             Ptpp.create(complaint=row.id, number=row.number, cycle=c.number,
                         created_at=_naive(case.updated_at) or row.updated_at, **cycle_values)
