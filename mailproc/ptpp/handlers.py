@@ -28,7 +28,6 @@ lifecycle, and queue mail through `mailproc.outgoing`.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,8 +41,6 @@ from mailproc.outgoing.texts import format_datetime_id, shorten
 from mailproc.ptpp.documents import category_label, customer_name
 from mailproc.store import Complaint, queries
 from mailproc.store.uow import current_cycle
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
