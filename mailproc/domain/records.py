@@ -11,6 +11,11 @@ from mailproc.domain.forms import Action
 from mailproc.domain.states import ComplaintStatus
 
 
+def customer_label(name: str | None, email: str | None) -> str:
+    """A customer as forms and mail show them: "Name <address>", or what is known ('')."""
+    return f"{name} <{email}>" if name and email else (email or name or "")
+
+
 @dataclass(frozen=True)
 class CycleRecord:
     cycle: int

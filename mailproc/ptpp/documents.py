@@ -26,6 +26,7 @@ from mailproc import store
 from mailproc.bootstrap import App
 from mailproc.domain import forms, records
 from mailproc.domain.lifecycle import EventKind
+from mailproc.domain.records import customer_label
 from mailproc.errors import MailprocError
 from mailproc.forms.render import render
 from mailproc.outgoing.texts import format_date_id, shorten
@@ -50,15 +51,16 @@ def store_document(app: App, complaint: Complaint, form: str, cycle: int, origin
                                 message=message, now=now)
 
 
-def display(name: str | None, email: str | None) -> str:
-    """A customer as forms and mail show them: "Name <address>", or what is known."""
-    return f"{name} <{email}>" if name and email else (email or name or "")
+def customer_email(complaint: Complaint) -> str:
+    """The complaint's customer's address, '' when unknown (taken by phone, say)."""
+    c = complaint.customer
+    return (c.email or "") if c is not None else ""
 
 
 def customer_name(complaint: Complaint) -> str:
-    """The complaint's customer as `display` shows them, '' when unknown."""
+    """The complaint's customer as forms and mail show them, '' when unknown."""
     c = complaint.customer
-    return "" if c is None else display(c.name, c.email)
+    return "" if c is None else customer_label(c.name, c.email)
 
 
 def category_label(app: App, category: str) -> str:
@@ -141,7 +143,7 @@ def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
         "cycle": facts.cycle,
         "category_label": category_label(app, facts.category),
         "severity": "Minor",
-        "customer": display(facts.customer_name, facts.customer_email),
+        "customer": customer_label(facts.customer_name, facts.customer_email),
         "product": facts.product,
         "batch": facts.batch,
         "quantity": facts.quantity,

@@ -38,7 +38,7 @@ from mailproc.domain import forms
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
-from mailproc.ptpp.documents import category_label, customer_name
+from mailproc.ptpp.documents import category_label, customer_email, customer_name
 from mailproc.store import Complaint, queries
 from mailproc.store.uow import current_cycle
 
@@ -141,7 +141,7 @@ def close_with_customer_and_sales(app: App, o: Occurrence) -> None:
                   customer=customer_name(c) or "-",
                   received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
                   closed_at=format_datetime_id(o.at, s.timezone))
-    email = c.customer.email if c.customer is not None and c.customer.email else ""
+    email = customer_email(c)
     if email:
         texts = app.texts.render("closing_customer", customer_name=c.customer.name, **common)
         queue_mail(settings=s, now=o.at, kind=MailKind.CLOSING_CUSTOMER, to=[email],

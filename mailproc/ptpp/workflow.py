@@ -30,6 +30,7 @@ from mailproc.ptpp.documents import (
     Prerendered,
     Rendered,
     closure_documents,
+    customer_email,
     failure_text,
     render_closure,
     render_next_cycle,
@@ -233,10 +234,6 @@ def load(number: str) -> Complaint:
     return complaint
 
 
-def _customer_email(complaint: Complaint) -> str:
-    return complaint.customer.email if complaint.customer_id and complaint.customer.email else ""
-
-
 def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
                        verifier: str, actor: str, source: str, now: datetime,
                        closure: Rendered | None = None,
@@ -348,7 +345,7 @@ def ask_customer(app: App, complaint: Complaint, *, question: str, actor: str,
     """Marketing administration's clarification question, mailed to the customer in the
     complaint's thread so the answer threads back (procedure step 4)."""
     s = app.settings
-    email = _customer_email(complaint)
+    email = customer_email(complaint)
     if not email:
         raise WorkflowError(f"{complaint.number}: the customer's email address is not known",
                             "alamat email pelanggan tidak diketahui; hubungi pelanggan lewat "

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import peewee as pw
 
+from mailproc.domain.records import customer_label
 from mailproc.errors import MailprocError
 
 db = pw.DatabaseProxy()
@@ -91,9 +92,7 @@ class Customer(BaseModel):
 def customer_display(complaint: Complaint) -> str:
     """The complaint's customer as mail texts show it: "Name <address>", or what is known."""
     c = complaint.customer
-    if c is None:
-        return "(tidak diketahui)"
-    return f"{c.name} <{c.email}>" if c.name and c.email else (c.email or c.name)
+    return "(tidak diketahui)" if c is None else customer_label(c.name, c.email)
 
 
 class Complaint(BaseModel):
