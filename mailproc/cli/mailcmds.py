@@ -29,9 +29,24 @@ from mailproc.store import readmodels
 def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
                    progress: Callable[[int, int], None] | None = None
                    ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
-    with app.open_source() as source:
-        summary = services.poll(app, source, stop=stop, progress=progress)
-    flushed = flush_outbox(app)
+    """Poll, sending each batch's mail (acknowledgements first of all) as soon as the batch
+    committed, over one transport for the whole cycle."""
+    transport = app.open_transport()
+    flushed = outbox_mod.FlushResult()
+
+    def send() -> None:
+        done = outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
+                                texts=app.texts)
+        flushed.sent += done.sent
+        flushed.deferred += done.deferred
+        flushed.failed += done.failed
+
+    try:
+        with app.open_source() as source:
+            summary = services.poll(app, source, stop=stop, progress=progress, on_batch=send)
+        send()  # what the poll's last batch left, and mail queued before this cycle
+    finally:
+        transport.close()
     return summary, flushed
 
 

@@ -20,7 +20,7 @@ import mimetypes
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -156,16 +156,66 @@ def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | Non
     return facts, original, original_text
 
 
-def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
+@dataclass
+class Ahead:
+    """What a batch works out for one mail before its write transaction opens: the parsed
+    mail, and the forms it would get if it is registered (rendered outside the write lock;
+    the registration uses them only if they still fit)."""
+
+    mail: IncomingMail | None = None
+    now: datetime | None = None  # when the forms were rendered: the registration's time
+    new: NewComplaint | None = None
+    classified: _Classified | None = None
+    forms: documents.RegistrationForms | None = None
+
+
+def _parse(app: App, fetched: Fetched) -> IncomingMail:
+    return parse_message(fetched.raw,
+                         max_attachment_bytes=app.settings.limits.max_attachment_bytes)
+
+
+def work_ahead(app: App, fetched: Fetched, *, registrations_before: int) -> Ahead:
+    """Parse a mail and, when it looks like a new complaint, render its forms, without a
+    transaction: the number is the one the sequence would give after `registrations_before`
+    registrations of the batch. A guess only: what happens to the mail is decided again in
+    the transaction, and a failure here just leaves the work to it."""
+    ahead = Ahead()
+    if fetched.too_large:
+        return ahead
+    try:
+        ahead.mail = mail = _parse(app, fetched)
+        if queries.message_by_key(mail.key) is not None:
+            return ahead
+        facts, original, original_text = gather_facts(app, mail)
+        decision = decide(facts)
+        if decision.verdict not in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
+            return ahead
+        ahead.now = now = app.clock()
+        new, customer_email, files = _new_complaint(fetched, mail, decision, original,
+                                                    original_text, now, app)
+        ahead.new, ahead.classified = new, _classify(app, new)
+        ahead.forms = _prerender(app, new, ahead.classified, files, now,
+                                 customer_email=customer_email,
+                                 seq_offset=registrations_before)
+    except Exception:  # noqa: BLE001 - a guess: the transaction redoes and reports the work
+        log.debug("working ahead on mail UID %s failed", fetched.uid, exc_info=True)
+    return ahead
+
+
+def process_mail(app: App, fetched: Fetched, *, source_key: str,
+                 ahead: Ahead | None = None) -> Outcome:
     """Turn one fetched mail into a complaint, a follow-up, an ignored mail or a quarantined
-    one. Never raises for bad input: a failure while processing quarantines the mail."""
+    one. Never raises for bad input: a failure while processing quarantines the mail (inside
+    a batch's transaction, after undoing that mail's own writes). `ahead`: what
+    `work_ahead` prepared for it."""
     if fetched.too_large:
         return quarantine(app, fetched, source_key,
                           f"surat terlalu besar ({fetched.size:,} byte; batas "
                           f"{app.settings.limits.max_message_bytes:,} byte)".replace(",", "."))
     raw = fetched.raw
     try:
-        mail = parse_message(raw, max_attachment_bytes=app.settings.limits.max_attachment_bytes)
+        mail = ahead.mail if ahead is not None and ahead.mail is not None else \
+            _parse(app, fetched)
         digest = hashlib.sha256(raw).hexdigest()
         raw_key = "sha256:" + digest  # what intake.parse uses as key when Message-ID is missing
         existing = queries.message_by_key(mail.key)
@@ -185,7 +235,9 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
             return Outcome("duplicate", "", "sudah diproses")
         facts, original, original_text = gather_facts(app, mail)
         decision = decide(facts)
-        return _apply(app, fetched, mail, decision, source_key, original, original_text)
+        with store.step():
+            return _apply(app, fetched, mail, decision, source_key, original, original_text,
+                          ahead)
     except Exception as exc:  # noqa: BLE001 - any failure must quarantine, not stall the batch
         if is_environment_failure(exc) or store.explain_disk_full(exc):
             raise  # a full disk is not the mail's fault: poll stops, the mail stays put
@@ -195,11 +247,12 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str) -> Outcome:
 
 
 def _apply(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision, source_key: str,
-           original: Address | None, original_text: str) -> Outcome:
+           original: Address | None, original_text: str, ahead: Ahead | None = None
+           ) -> Outcome:
     v = decision.verdict
     if v in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
         return register_from_mail(app, fetched, mail, decision, source_key, original,
-                                  original_text)
+                                  original_text, ahead=ahead)
     if v == Verdict.FOLLOW_UP:
         return attach_follow_up(app, fetched, mail, decision, source_key)
     if v == Verdict.AUTO_REPLY:
@@ -332,7 +385,7 @@ def _number(app: App, new: NewComplaint, seq: int) -> str:
 
 def _prerender(app: App, new: NewComplaint, classified: _Classified,
                files: Sequence[tuple[str, str, str, bytes | None]], now: datetime, *,
-               customer_email: str) -> documents.RegistrationForms:
+               customer_email: str, seq_offset: int = 0) -> documents.RegistrationForms:
     """Render the forms registration will send before its write transaction opens (issue #10:
     no rendering, no file read under the write lock), from the facts the complaint will be
     stored with: the number the year's sequence gives next (peeked; the transaction checks
@@ -351,7 +404,7 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
     name, email = ((new.customer_name, "") if not new.customer_email
                    else queries.customer_as_stored(new.customer_email, new.customer_name))
     facts = documents.FormFacts(
-        number=_number(app, new, store.peek_sequence(local.year)),
+        number=_number(app, new, store.peek_sequence(local.year) + seq_offset),
         received_at=new.received_at, department=classified.department or "",
         category=routing.primary or "", customer_name=name, customer_email=email,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
@@ -414,11 +467,11 @@ def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision
                                 ptpp_note, message, now, source)
 
 
-def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
-                       source_key: str, original: Address | None,
-                       original_text: str) -> Outcome:
-    s = app.settings
-    now = app.clock()
+def _new_complaint(fetched: Fetched, mail: IncomingMail, decision: Decision,
+                   original: Address | None, original_text: str, now: datetime, app: App
+                   ) -> tuple[NewComplaint, str, list[tuple[str, str, str, bytes | None]]]:
+    """The complaint a mail registers, the customer's address (for the acknowledgement) and
+    the attachments `_archive_mail` will store, as it will store them."""
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
     customer_addr = original if forwarded and original else _reply_address(mail)
     new = NewComplaint(
@@ -427,13 +480,34 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
         subject=strip_forward_prefix(mail.subject) if forwarded else mail.subject,
         description=original_text if forwarded else mail.text,
         received_by=mail.from_.email if forwarded else "")
-    classified = _classify(app, new)
-    limit = s.limits.max_attachments
-    # The attachments `_archive_mail` will store, as it will store them.
-    files = [(att.original_filename, att.filename, att.content_type, att.content)
-             for index, att in enumerate(mail.attachments, start=1)
-             if _attachment_status(att, index, limit) == "stored"]
-    forms = _prerender(app, new, classified, files, now, customer_email=customer_addr.email)
+    limit = app.settings.limits.max_attachments
+    files: list[tuple[str, str, str, bytes | None]] = [
+        (att.original_filename, att.filename, att.content_type, att.content)
+        for index, att in enumerate(mail.attachments, start=1)
+        if _attachment_status(att, index, limit) == "stored"]
+    return new, customer_addr.email, files
+
+
+def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
+                       source_key: str, original: Address | None,
+                       original_text: str, *, ahead: Ahead | None = None) -> Outcome:
+    s = app.settings
+    # A registration worked on ahead is dated when its forms were rendered (a moment before
+    # the batch's transaction), so the forms show what it stores.
+    now = ahead.now if ahead is not None and ahead.now is not None else app.clock()
+    forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
+    customer_addr = original if forwarded and original else _reply_address(mail)
+    new, _, files = _new_complaint(fetched, mail, decision, original, original_text, now, app)
+    classified = (ahead.classified if ahead is not None and ahead.new == new
+                  and ahead.classified is not None else _classify(app, new))
+    if ahead is None:
+        forms = _prerender(app, new, classified, files, now,
+                           customer_email=customer_addr.email)
+    else:
+        # Inside a batch's transaction: the forms were rendered before it opened (none if
+        # the mail did not look like a complaint then); the registration uses them only if
+        # they fit what it stores, and renders again otherwise.
+        forms = ahead.forms or documents.RegistrationForms()
     with store.transaction():
         complaint, registered = _register(app, new, classified, now)
         message = _create_message(app, fetched, mail, key=mail.key, kind=decision.verdict.value,
@@ -736,12 +810,53 @@ class StopFlag:
         self.stop = False
 
 
+def _batches(mails: Iterable[Fetched], size: int) -> Iterator[list[Fetched]]:
+    batch: list[Fetched] = []
+    for fetched in mails:
+        batch.append(fetched)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _work_ahead(app: App, batch: list[Fetched]) -> list[Ahead]:
+    aheads = []
+    registrations = 0
+    for fetched in batch:
+        ahead = work_ahead(app, fetched, registrations_before=registrations)
+        registrations += ahead.new is not None
+        aheads.append(ahead)
+    return aheads
+
+
+def _environment_reason(exc: BaseException | None) -> str | None:
+    """Why the machine, not the mail, failed (a full disk, an unwritable folder), looking
+    through the exceptions raised while handling it: SQLite rolls the whole transaction back
+    on a full disk, so undoing the savepoint then fails with 'no transaction is active'."""
+    seen = 0
+    while exc is not None and seen < 5:
+        why = (explain_os_error(exc) if is_environment_failure(exc)
+               else store.explain_disk_full(exc))
+        if why:
+            return why
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
 def poll(app: App, source: Source, *, stop: StopFlag | None = None,
-         progress: Callable[[int, int], None] | None = None) -> PollSummary:
-    """One intake cycle over `source` (already open). Mail is marked done (moved, or given
-    its keyword) only after the transaction that recorded it committed, a batch at a time;
-    the stored position moves after the marks and never passes a mail that was not marked,
-    so the next poll sees that one again (and, finding it recorded, only retries the mark)."""
+         progress: Callable[[int, int], None] | None = None,
+         on_batch: Callable[[], None] | None = None) -> PollSummary:
+    """One intake cycle over `source` (already open), a batch (`mailbox.fetch_batch` mails) at
+    a time. For each batch: parse the mails and render the forms of those that look like new
+    complaints (`work_ahead`, no transaction); then one write transaction (group commit) with
+    a savepoint per mail, so a mail that fails is undone alone and quarantined; after the
+    commit, mark the batch done (move, or keyword) and call `on_batch` (the CLI sends the
+    batch's acknowledgements there). The stored position moves after the marks and never
+    passes a mail that was not marked, so the next poll sees that one again (and, finding it
+    recorded, only retries the mark). Memory holds one batch."""
     summary = PollSummary()
     started = time.monotonic()
     s = app.settings
@@ -766,37 +881,71 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         pending.clear()
         store.save_position(source.key, source.folder, uidvalidity, last_uid, app.clock())
 
-    for fetched in mails:
-        if stop is not None and stop.stop:
-            break
-        summary.fetched += 1
+    def environment_failure(exc: BaseException, fetched: Fetched, before: int) -> None:
+        why = _environment_reason(exc)
+        if not why:
+            return
+        # Every following mail would fail the same way: mark what is done, stop.
         try:
-            outcome = process_mail(app, fetched, source_key=source.key)
-        except Exception as exc:  # noqa: BLE001 - even quarantining failed (database down?)
-            why = (explain_os_error(exc) if is_environment_failure(exc)
-                   else store.explain_disk_full(exc))
-            if why:
-                # Every following mail would fail the same way: mark what is done, stop.
-                try:
-                    settle()
-                except Exception as again:  # noqa: BLE001 - the position is only an optimisation
-                    log.error("could not record the poll position: %s", again)
-                raise EnvironmentFailure(
-                    f"{why} (stopped at mail UID {fetched.uid}; {summary.fetched - 1} mail(s) "
-                    "before it were processed)") from exc
-            log.error("mail UID %s left in place, retried next poll: %s", fetched.uid, exc)
-            summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
             settle()
+        except Exception as again:  # noqa: BLE001 - the position is only an optimisation
+            log.error("could not record the poll position: %s", again)
+        raise EnvironmentFailure(
+            f"{why} (stopped at mail UID {fetched.uid}; {before} mail(s) before it were "
+            "processed)") from exc
+
+    stopped = False
+    for batch in _batches(mails, s.mailbox.fetch_batch):
+        aheads = _work_ahead(app, batch)
+        done: list[tuple[Fetched, Outcome]] = []
+        failed: list[Fetched] = []
+        current = batch[0]
+        try:
+            with store.transaction():
+                for fetched, ahead in zip(batch, aheads, strict=True):
+                    if stop is not None and stop.stop:
+                        stopped = True
+                        break
+                    current = fetched
+                    try:
+                        with store.savepoint():
+                            outcome = process_mail(app, fetched, source_key=source.key,
+                                                   ahead=ahead)
+                    except Exception as exc:  # noqa: BLE001 - even quarantining failed
+                        if _environment_reason(exc):
+                            raise
+                        log.error("mail UID %s left in place, retried next poll: %s",
+                                  fetched.uid, exc)
+                        summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
+                        failed.append(fetched)
+                        continue
+                    done.append((fetched, outcome))
+        except Exception as exc:  # noqa: BLE001 - the batch did not commit: nothing of it stays
+            environment_failure(exc, current, summary.fetched + len(done))
+            log.error("a batch of %d mail(s) was not recorded, retried next poll: %s",
+                      len(batch), exc)
+            summary.errors.append(f"UID {batch[0].uid}..{batch[-1].uid}: "
+                                  f"{type(exc).__name__}: {exc}")
+            summary.fetched += len(batch)
             blocked = True
             continue
-        summary.outcomes[outcome.verdict] += 1
-        if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
-            summary.registered.append(outcome.number)
-        pending.append((fetched.uid, outcome.quarantined))
-        if len(pending) >= s.mailbox.fetch_batch:
+        for fetched, outcome in done:
+            summary.fetched += 1
+            summary.outcomes[outcome.verdict] += 1
+            if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
+                summary.registered.append(outcome.number)
+            pending.append((fetched.uid, outcome.quarantined))
+            if progress is not None:
+                progress(summary.fetched, total)
+        summary.fetched += len(failed)
+        if failed:
+            # Marks for the mails before a failed one still go out; the position stops at it.
             settle()
-        if progress is not None:
-            progress(summary.fetched, total)
-    settle()
+            blocked = True
+        settle()
+        if on_batch is not None:
+            on_batch()
+        if stopped:
+            break
     summary.seconds = time.monotonic() - started
     return summary

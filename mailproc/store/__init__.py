@@ -24,6 +24,7 @@ from mailproc.store.db import (
     open_database,
     pending_migrations,
     savepoint,
+    step,
     transaction,
 )
 from mailproc.store.models import (
@@ -72,5 +73,5 @@ __all__ = [
     "customer_display", "db", "event_hash", "explain_connect_error", "explain_disk_full",
     "find_or_create_customer", "get_position", "init_schema", "is_sqlite", "message_exists",
     "next_sequence", "on_outcome", "open_database", "peek_sequence", "pending_migrations",
-    "record", "save_position", "savepoint", "transaction", "utcnow_naive", "verify_chain",
+    "record", "save_position", "savepoint", "step", "transaction", "utcnow_naive", "verify_chain",
 ]

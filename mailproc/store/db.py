@@ -209,6 +209,17 @@ def savepoint() -> Iterator[None]:
         raise
 
 
+@contextmanager
+def step() -> Iterator[None]:
+    """One mail's writes: a savepoint inside a batch's transaction (so a failure undoes this
+    mail only), nothing of its own outside one (its steps open their own transactions)."""
+    if current_chain() is None:
+        yield
+        return
+    with savepoint():
+        yield
+
+
 def init_schema(on_applied: Callable[[Migration], None] | None = None) -> int:
     """Create the schema, or bring it up to date with the pending numbered migrations
     (mailproc/migrations.py), each in a transaction of its own and recorded in
