@@ -13,6 +13,7 @@ from typing import Any
 import peewee as pw
 
 from mailproc.domain.lifecycle import DomainEvent
+from mailproc.store import fastsql
 from mailproc.store.db import GENESIS_HASH, current_chain, is_sqlite
 from mailproc.store.models import ChainHead, Complaint, Event, StoreError, aware, utcnow_naive
 
@@ -33,21 +34,23 @@ def append_event(*, complaint: Complaint | None, at: datetime, actor: str, sourc
     if cursor is None:
         raise StoreError("append_event needs an open store.transaction()")
     if cursor.head is None:
-        query = ChainHead.select().where(ChainHead.id == 1)
-        if not is_sqlite():
-            query = query.for_update()  # serialises writers of the chain until commit
-        head = query.first()
+        def head_query() -> pw.Query:
+            query = ChainHead.select(ChainHead.hash).where(ChainHead.id == 1)
+            # FOR UPDATE serialises writers of the chain until commit (SQLite's lock does).
+            return query if is_sqlite() else query.for_update()
+
+        head = fastsql.execute("chain_head.read", head_query, [1]).fetchone()
         if head is None:
             ChainHead.create(id=1, hash=GENESIS_HASH)
-        cursor.head = head.hash if head else GENESIS_HASH
+        cursor.head = head[0] if head else GENESIS_HASH
     prev = cursor.head
     kind = str(kind)  # an EventKind member is stored (and hashed) as its plain value
     at_naive = utcnow_naive(at).replace(microsecond=0)
     data_json = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
     number = complaint.number if complaint is not None else ""
     digest = event_hash(prev, at_naive, actor, source, kind, number, data_json)
-    event = Event.create(complaint=complaint, at=at_naive, actor=actor, source=source, kind=kind,
-                         data=data_json, prev_hash=prev, hash=digest)
+    event = fastsql.create(Event, complaint=complaint, at=at_naive, actor=actor, source=source,
+                           kind=kind, data=data_json, prev_hash=prev, hash=digest)
     cursor.head = digest
     cursor.dirty = True
     return event

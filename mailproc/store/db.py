@@ -167,6 +167,14 @@ def _run(hooks: list[Callable[[], None]]) -> None:
             log.error("archive step after the transaction failed: %s", exc)
 
 
+def write_head(head: str | None) -> None:
+    """Store the chain's head: once per transaction, at its end."""
+    from mailproc.store import fastsql
+
+    fastsql.execute("chain_head.write",
+                    lambda: ChainHead.update(hash="").where(ChainHead.id == 1), [head, 1])
+
+
 @contextmanager
 def transaction() -> Iterator[None]:
     """A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two processes
@@ -181,7 +189,7 @@ def transaction() -> Iterator[None]:
         with db.obj.atomic("IMMEDIATE") if is_sqlite() else db.atomic():
             yield
             if state.dirty:
-                ChainHead.update(hash=state.head).where(ChainHead.id == 1).execute()
+                write_head(state.head)
     except BaseException:
         _local.chain = None
         _run([undo for _, undo in reversed(state.hooks)])

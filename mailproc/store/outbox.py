@@ -13,6 +13,7 @@ import peewee as pw
 
 from mailproc.domain.lifecycle import EventKind, OutboxStatus, counts_as_first_response
 from mailproc.errors import NotFound
+from mailproc.store import fastsql
 from mailproc.store.chain import append_event
 from mailproc.store.db import transaction
 from mailproc.store.models import Complaint, Message, OutgoingMail, utcnow_naive
@@ -24,16 +25,17 @@ def queue(*, message_id: str, kind: str, complaint: Complaint | None, to: list[s
           references: Sequence[str], attachments: Sequence[str], auto_reply_to: str,
           now: datetime, actor: str, source: str) -> OutgoingMail:
     """One outgoing mail row, its Message (for threading) and its `mail_queued` event."""
-    row = OutgoingMail.create(
-        message_id=message_id, complaint=complaint, kind=kind,
+    row = fastsql.create(
+        OutgoingMail, message_id=message_id, complaint=complaint, kind=kind,
         to_addrs=json.dumps(to), cc_addrs=json.dumps(cc), subject=subject,
         body_text=body, body_html=html, in_reply_to=in_reply_to,
         references=" ".join(references), attachments=json.dumps(list(attachments)),
         status=OutboxStatus.QUEUED, next_attempt_at=utcnow_naive(now),
         created_at=utcnow_naive(now), auto_reply_to=auto_reply_to.lower(),
     )
-    Message.create(
-        key=message_id, message_id=message_id, direction="out", kind=kind, complaint=complaint,
+    fastsql.create(
+        Message, key=message_id, message_id=message_id, direction="out", kind=kind,
+        complaint=complaint,
         from_addr=sender, to_addrs=", ".join(to + cc), subject=subject,
         processed_at=utcnow_naive(now), in_reply_to=in_reply_to,
         references=" ".join(references),

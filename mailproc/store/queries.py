@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mailproc.store import fastsql
 from mailproc.store.db import is_sqlite
 from mailproc.store.models import (
     Attachment,
@@ -88,7 +89,7 @@ def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
     email = email.lower()
     customer = Customer.get_or_none(Customer.email == email)
     if customer is None:
-        customer = Customer.create(email=email, name=name, created_at=utcnow_naive(now))
+        customer = fastsql.create(Customer, email=email, name=name, created_at=utcnow_naive(now))
     elif name and not customer.name:
         customer.name = name
         customer.save()
@@ -130,11 +131,11 @@ def count_attachments(message: Message) -> int:
 
 
 def add_attachment(**values: Any) -> Attachment:
-    return Attachment.create(**values)
+    return fastsql.create(Attachment, **values)
 
 
 def add_message(**values: Any) -> Message:
-    return Message.create(**values)
+    return fastsql.create(Message, **values)
 
 
 def message_by_key(key: str) -> Message | None:
@@ -149,8 +150,8 @@ def first_incoming_message(complaint: Complaint) -> Message | None:
 def add_document(*, complaint: Complaint, form: str, cycle: int, origin: str, filename: str,
                  archive_path: str, content: bytes, message: Message | None,
                  now: datetime) -> Document:
-    return Document.create(
-        complaint=complaint, form=form, cycle=cycle, origin=origin, filename=filename,
+    return fastsql.create(
+        Document, complaint=complaint, form=form, cycle=cycle, origin=origin, filename=filename,
         archive_path=archive_path, sha256=hashlib.sha256(content).hexdigest(),
         size=len(content), message=message, created_at=utcnow_naive(now))
 
@@ -179,11 +180,12 @@ def touch(complaint: Complaint, now: datetime) -> None:
 
 def new_customer(*, name: str, phone: str, now: datetime) -> Customer:
     """A customer known without an email address (manual intake)."""
-    return Customer.create(email=None, name=name, phone=phone, created_at=utcnow_naive(now))
+    return fastsql.create(Customer, email=None, name=name, phone=phone,
+                          created_at=utcnow_naive(now))
 
 
 def add_complaint(**values: Any) -> Complaint:
-    return Complaint.create(**values)
+    return fastsql.create(Complaint, **values)
 
 
 def count_complaint_attachments(complaint: Complaint) -> int:

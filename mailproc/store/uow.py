@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from mailproc.domain.lifecycle import Case, ComplaintStatus, Cycle, DomainEvent, PtppStatus
 from mailproc.errors import NotFound
+from mailproc.store import fastsql
 from mailproc.store.chain import record
 from mailproc.store.db import on_outcome, transaction
 from mailproc.store.models import Complaint, Ptpp, aware, utcnow_naive
@@ -173,8 +174,9 @@ def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
             updated = (Ptpp.update(**cycle_values)
                        .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
         if not updated:
-            Ptpp.create(complaint=row.id, number=row.number, cycle=c.number,
-                        created_at=_naive(case.updated_at) or row.updated_at, **cycle_values)
+            fastsql.create(Ptpp, complaint=row.id, number=row.number, cycle=c.number,
+                           created_at=_naive(case.updated_at) or row.updated_at,
+                           **cycle_values)
         stored[c.number] = cycle_values
 
 
