@@ -1,14 +1,16 @@
 """The mail commands: `poll`, `run`, `remind` and `mailproc outbox` (list, flush, retry).
 Work goes through the services and the outbox; what `outbox list` shows comes from
-mailproc.store.readmodels, never from a query here."""
+mailproc.store.readmodels, never from a query here. The services, the outbox and the read
+models are imported in the commands that use them: `--help` and the other commands need none
+of the mail machinery."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from mailproc.bootstrap import App
 from mailproc.cli.base import (
     Ctx,
     cli,
@@ -20,15 +22,18 @@ from mailproc.cli.base import (
     progress_printer,
 )
 from mailproc.errors import MailprocError
-from mailproc.intake import services
-from mailproc.outgoing import outbox as outbox_mod
-from mailproc.ptpp import reminders
-from mailproc.store import readmodels
+
+if TYPE_CHECKING:
+    from mailproc.bootstrap import App
+    from mailproc.intake import services
+    from mailproc.outgoing import outbox as outbox_mod
 
 
 def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
                    progress: Callable[[int, int], None] | None = None
                    ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
+    from mailproc.intake import services
+
     with app.open_source() as source:
         summary = services.poll(app, source, stop=stop, progress=progress)
     flushed = flush_outbox(app)
@@ -101,6 +106,8 @@ def remind(obj: Ctx, as_json: bool) -> None:
 
     Example: mailproc remind
     """
+    from mailproc.ptpp import reminders
+
     app = obj.app()
     result = reminders.remind(app)
     flushed = flush_outbox(app)
@@ -132,6 +139,9 @@ def outbox_list(obj: Ctx, status: str | None, show_all: bool, as_json: bool) -> 
 
     Example: mailproc outbox list --all --json
     """
+    from mailproc.outgoing import outbox as outbox_mod
+    from mailproc.store import readmodels
+
     app = obj.app()
     stuck = {r.id for r in outbox_mod.stuck_rows(app.settings, app.clock())}
     rows = [{
@@ -177,6 +187,8 @@ def outbox_retry(obj: Ctx, mail_id: int, by: str | None) -> None:
 
     Example: mailproc outbox retry 42
     """
+    from mailproc.outgoing import outbox as outbox_mod
+
     app = obj.app()
     row = outbox_mod.requeue(mail_id, app.clock(), operator(by))
     click.echo(f"mail {row.id} queued again; it goes out with the next flush")
