@@ -22,15 +22,17 @@ HEAVY = ("docxtpl", "docx", "matplotlib", "openpyxl", "jinja2", "lxml", "holiday
          "mailproc.reports.output", "mailproc.reports.jobs", "mailproc.forms.catalogue")
 # ... and, for `--help`, everything past the command line itself.
 NOT_FOR_HELP = HEAVY + (
-    "peewee", "psycopg2", "imap_tools", "smtplib", "http.server", "email.parser",
+    "peewee", "psycopg2", "imap_tools", "smtplib", "http.server", "webbrowser", "email.parser",
     "mailproc.config", "mailproc.store", "mailproc.oauth", "mailproc.intake.services",
     "mailproc.intake.mailbox", "mailproc.ptpp.workflow", "mailproc.outgoing.outbox",
     "mailproc.outgoing.transports", "mailproc.domain.forms")
 # A command that only reads the database needs none of the mail and form machinery either.
 NOT_FOR_A_LIST = HEAVY + (
-    "imap_tools", "smtplib", "http.server", "email.parser", "mailproc.oauth",
+    "imap_tools", "smtplib", "http.server", "webbrowser", "email.parser", "mailproc.oauth",
     "mailproc.intake.services", "mailproc.intake.mailbox", "mailproc.ptpp.workflow",
     "mailproc.outgoing.outbox", "mailproc.outgoing.transports")
+# A poll signs in with a password or a stored token: no browser sign-in.
+NOT_FOR_A_POLL = HEAVY + ("http.server", "webbrowser")
 
 MARK = "modules loaded: "
 
@@ -73,11 +75,11 @@ def test_complaints_list_loads_the_store_but_no_form_report_or_mail_module(tmp_p
     assert sorted(m for m in NOT_FOR_A_LIST if m in modules) == []
 
 
-def test_an_idle_poll_loads_no_form_or_report_module(tmp_path: Path):
+def test_an_idle_poll_loads_no_form_report_or_browser_module(tmp_path: Path):
     app = LocalApp(tmp_path)
     modules = loaded(run_cli("--config", str(app.config), "poll", "--json"), tmp_path)
     assert "mailproc.intake.services" in modules  # it did poll
-    assert sorted(m for m in HEAVY if m in modules) == []
+    assert sorted(m for m in NOT_FOR_A_POLL if m in modules) == []
 
 
 def test_the_oauth_provider_choices_of_the_cli_are_the_providers():
