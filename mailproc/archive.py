@@ -21,8 +21,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from mailproc.intake.filenames import sanitise_filename
-
 UNFILED = "_lain"  # mail that belongs to no complaint (auto-replies, own mail)
 QUARANTINE = "_karantina"
 STAGING = ".staging"
@@ -30,6 +28,15 @@ STAGING = ".staging"
 # Called with (after_commit, after_rollback); runs after_commit at once when no transaction
 # is open.
 Defer = Callable[[Callable[[], None], Callable[[], None]], None]
+
+
+def sanitise_filename(name: str, *, fallback: str = "lampiran") -> str:
+    """mailproc.intake.filenames.sanitise_filename, imported at the first file written: it
+    loads the email package, which a command that only reads (the App builds an Archive for
+    every command) does not need."""
+    from mailproc.intake.filenames import sanitise_filename as sanitise
+
+    return sanitise(name, fallback=fallback)
 
 
 class Archive:

@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from mailproc import store
 from mailproc.archive import Archive
-from mailproc.config import Settings
 from mailproc.domain import calendar as cal
 from mailproc.outgoing.texts import MailTexts
 
 if TYPE_CHECKING:
+    from mailproc.config import Settings
     from mailproc.intake.mailbox import Source
     from mailproc.outgoing.transports import Transport
 
@@ -81,5 +80,7 @@ class App:
 def build_app(settings: Settings, clock: Clock = system_clock) -> App:
     """The App for `settings`: the archive stages its writes until the open transaction
     commits (`store.on_outcome`), so a rolled-back step leaves no file behind."""
+    from mailproc import store  # peewee: the CLI imports this module for every command
+
     return App(settings, Archive(settings.archive_dir, defer=store.on_outcome),
                MailTexts(settings.templates_dir), clock)

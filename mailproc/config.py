@@ -6,7 +6,6 @@ every repr so that logging a Settings object never prints a password.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -347,6 +346,8 @@ class _Reader:
                                        for k in known if not parent or k.startswith(parent + ".")}
                                       - {""})
                     what = "section" if isinstance(value, Mapping) else "key"
+                    import difflib  # only for a key that is wrong
+
                     hint = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
                     out.append(f"unknown {what} `{key}`" + (
                         f"; did you mean `{parent + '.' if parent else ''}{hint[0]}`?"

@@ -36,11 +36,9 @@ import ssl
 import stat
 import threading
 import time
-import webbrowser
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -578,45 +576,49 @@ def _device_authorization(session: OAuth2Session, client: Client) -> dict[str, A
     return data
 
 
-class _RedirectCatcher(BaseHTTPRequestHandler):
-    """Receives the one redirect of the installed-app flow on 127.0.0.1."""
+def _redirect_server(port: int) -> Any:
+    """A server on 127.0.0.1:`port` that receives the one redirect of the installed-app flow
+    (`expected_state` set by the caller; `result` the redirect's query once it came)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer  # only for a browser sign-in
 
-    server: _RedirectServer
+    class RedirectServer(HTTPServer):
+        expected_state: str = ""
+        result: dict[str, str] | None = None
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        query = parse_qs(urlsplit(self.path).query)
-        if query.get("state", [""])[0] != self.server.expected_state:
-            self._answer(400, "This sign-in link does not belong to the running "
-                              "`mailproc auth login`.")
-            return
-        self.server.result = {k: v[0] for k, v in query.items()}
-        ok = "code" in query
-        self._answer(200 if ok else 400,
-                     "mailproc is signed in; you can close this window." if ok else
-                     "Sign-in refused: " + query.get("error", ["unknown"])[0])
+    class RedirectCatcher(BaseHTTPRequestHandler):
+        server: RedirectServer
 
-    def _answer(self, status: int, text: str) -> None:
-        body = (f"<!doctype html><meta charset=utf-8><title>mailproc</title>"
-                f"<p>{html.escape(text)}</p>").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            query = parse_qs(urlsplit(self.path).query)
+            if query.get("state", [""])[0] != self.server.expected_state:
+                self._answer(400, "This sign-in link does not belong to the running "
+                                  "`mailproc auth login`.")
+                return
+            self.server.result = {k: v[0] for k, v in query.items()}
+            ok = "code" in query
+            self._answer(200 if ok else 400,
+                         "mailproc is signed in; you can close this window." if ok else
+                         "Sign-in refused: " + query.get("error", ["unknown"])[0])
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # the query holds the authorization code: never log it
+        def _answer(self, status: int, text: str) -> None:
+            body = (f"<!doctype html><meta charset=utf-8><title>mailproc</title>"
+                    f"<p>{html.escape(text)}</p>").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # the query holds the authorization code: never log it
 
-class _RedirectServer(HTTPServer):
-    expected_state: str = ""
-    result: dict[str, str] | None = None
+    return RedirectServer(("127.0.0.1", port), RedirectCatcher)
 
 
 def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, port: int,
                   clock: Callable[[], datetime], wait_seconds: float | None = None) -> Token:
     """RFC 8252 installed-app flow: authorization code to a loopback redirect, with PKCE."""
-    server = _RedirectServer(("127.0.0.1", port), _RedirectCatcher)
+    server = _redirect_server(port)
     server.timeout = 1.0
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
     from authlib.common.security import generate_token
@@ -632,6 +634,8 @@ def _browser_flow(client: Client, account: str, echo: Echo, open_browser: bool, 
             echo(f"To sign in{who}, open this address in a browser on this machine:\n{url}\n"
                  f"Waiting for the answer on {redirect_uri} …")
             if open_browser:
+                import webbrowser  # loads subprocess and more: only to open a browser
+
                 threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
             wait = BROWSER_WAIT_SECONDS if wait_seconds is None else wait_seconds
             deadline = time.monotonic() + wait

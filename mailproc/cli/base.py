@@ -2,7 +2,9 @@
 the context `Ctx` (settings, clock, the App), and small helpers for output and the outbox.
 
 Commands live in the modules next to this one; this module registers none, and it never
-queries the database (the read models of mailproc.store do).
+queries the database (the read models of mailproc.store do). Every command module is imported
+for `mailproc --help`, so they import the store, the services and the adapters inside the
+commands that use them, and only what the command line itself needs at the top.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailproc import logsetup, store
-from mailproc.bootstrap import App, Clock, build_app, system_clock
-from mailproc.config import Settings, config_path_from, load_settings
+from mailproc import logsetup
+from mailproc.bootstrap import Clock, build_app, system_clock
 from mailproc.errors import MailprocError, explain_os_error
-from mailproc.outgoing import outbox as outbox_mod
+
+if TYPE_CHECKING:
+    from mailproc.bootstrap import App
+    from mailproc.config import Settings
+    from mailproc.outgoing.outbox import FlushResult
 
 log = logging.getLogger("mailproc")
 
@@ -41,11 +46,15 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from mailproc.config import config_path_from, load_settings  # not for --help
+
             self._settings = load_settings(config_path_from(self.config_arg, os.environ))
             logsetup.configure(self._settings.log_format, self._settings.log_level)
         return self._settings
 
     def app(self, *, need_schema: bool = True) -> App:
+        from mailproc import store  # peewee: only for commands that open the database
+
         settings = self.settings
         store.open_database(settings.database_url, source=settings.source("database.url"))
         if need_schema:
@@ -67,7 +76,9 @@ def debugging(ctx: click.Context | None = None) -> bool:
 def explain(exc: BaseException) -> str | None:
     """One line with what to do, for failures a user can cause outside mailproc's own checks
     (a full disk, a file mailproc may not read); None for a bug."""
-    return explain_os_error(exc) or store.explain_disk_full(exc)
+    from mailproc.store import explain_disk_full  # imported already by any command that writes
+
+    return explain_os_error(exc) or explain_disk_full(exc)
 
 
 class MailprocGroup(click.Group):
@@ -119,13 +130,17 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, debug: bool) -> N
 
 def iso(value: datetime | None) -> str | None:
     """A time for --json: ISO 8601 in UTC, or None."""
-    value = store.aware(value)
+    from mailproc.store import aware  # loaded already: the times come from the database
+
+    value = aware(value)
     return value.isoformat() if value else None
 
 
 def local_time(settings: Settings, value: datetime | None) -> str:
     """A time for people: company-local, to the minute; "-" for none."""
-    value = store.aware(value)
+    from mailproc.store import aware  # loaded already: the times come from the database
+
+    value = aware(value)
     return value.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
@@ -145,8 +160,10 @@ def progress_printer() -> Callable[[int, int], None] | None:
     return show
 
 
-def flush_outbox(app: App) -> outbox_mod.FlushResult:
+def flush_outbox(app: App) -> FlushResult:
     """Send what is queued and due, over a transport opened for this flush only."""
+    from mailproc.outgoing import outbox as outbox_mod  # the mail adapters: not for --help
+
     transport = app.open_transport()
     try:
         return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),

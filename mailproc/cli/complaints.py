@@ -1,12 +1,14 @@
 """`mailproc complaints`: register, list, show and act on complaints. Lists and records come
 from mailproc.store.readmodels as plain rows, changes through the services and the workflow;
-this module formats them and never queries the database."""
+this module formats them and never queries the database. The services, the workflow and the
+read models are imported in the commands that use them: `--help` and `list` need none of the
+mail and form machinery."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,11 +23,11 @@ from mailproc.cli.base import (
     pass_ctx,
 )
 from mailproc.domain import states
-from mailproc.domain.forms import Action
 from mailproc.errors import NotFound
-from mailproc.intake import services
-from mailproc.ptpp import workflow
-from mailproc.store import readmodels
+
+if TYPE_CHECKING:
+    from mailproc.domain.forms import Action
+    from mailproc.store import readmodels
 
 
 @cli.group()
@@ -58,6 +60,8 @@ def complaints_list(obj: Ctx, status: str | None, as_json: bool) -> None:
 
     Example: mailproc complaints list --status triage
     """
+    from mailproc.store import readmodels
+
     obj.app()
     found = readmodels.complaint_list(status)
     if as_json:
@@ -128,6 +132,8 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
 
     Example: mailproc complaints show 001/PTPP/MKT/XI/2026
     """
+    from mailproc.store import readmodels
+
     obj.app()
     d = readmodels.complaint_detail(number)
     if d is None:
@@ -210,6 +216,9 @@ def complaints_add(obj: Ctx, channel: str, customer: str, contact: str, email_ad
 
     Example: mailproc complaints add --channel telepon --customer "CV Maju" --description "penyok"
     """
+    from mailproc.intake import services
+    from mailproc.store import readmodels
+
     app = obj.app()
     now = app.clock()
     tz = obj.settings.timezone
@@ -260,6 +269,8 @@ def complaints_reject(obj: Ctx, number: str, reason: str, by: str | None) -> Non
 
     Example: mailproc complaints reject 004/PTPP/MKT/XI/2026 --reason "penawaran iklan"
     """
+    from mailproc.ptpp import workflow
+
     c = workflow.reject(obj.app(), number, reason=reason, actor=operator(by), source="cli")
     click.echo(f"{c.number}: rejected")
 
@@ -274,6 +285,8 @@ def complaints_note(obj: Ctx, number: str, text: str, by: str | None) -> None:
 
     Example: mailproc complaints note 001/PTPP/MKT/XI/2026 "pelanggan minta kunjungan"
     """
+    from mailproc.ptpp import workflow
+
     workflow.add_note(obj.app(), number, text=text, actor=operator(by), source="cli")
     click.echo(f"{number}: note added")
 
@@ -288,6 +301,8 @@ def complaints_respond(obj: Ctx, number: str, text: str, by: str | None) -> None
 
     Example: mailproc complaints respond 006/PTPP/MKT/XI/2026 "ditelepon, barang diganti"
     """
+    from mailproc.ptpp import workflow
+
     c = workflow.record_response(obj.app(), number, text=text, actor=operator(by),
                                  source="cli")
     click.echo(f"{c.number}: response recorded (first response "
@@ -304,6 +319,8 @@ def complaints_send_analysis(obj: Ctx, number: str, off: bool, by: str | None) -
 
     Example: mailproc complaints send-analysis 001/PTPP/MKT/XI/2026
     """
+    from mailproc.ptpp import workflow
+
     workflow.set_send_analysis(obj.app(), number, wanted=not off, actor=operator(by),
                                source="cli")
     click.echo(f"{number}: the customer {'will not' if off else 'will'} receive the analysis")
@@ -318,6 +335,8 @@ def complaints_send_return_form(obj: Ctx, number: str, by: str | None) -> None:
 
     Example: mailproc complaints send-return-form 001/PTPP/MKT/XI/2026
     """
+    from mailproc.ptpp import workflow
+
     app = obj.app()
     doc, email = workflow.return_form_on_request(app, number, actor=operator(by), source="cli")
     flush_outbox(app)

@@ -1,14 +1,16 @@
 """The mail commands: `poll`, `run`, `remind` and `mailproc outbox` (list, flush, retry).
 Work goes through the services and the outbox; what `outbox list` shows comes from
-mailproc.store.readmodels, never from a query here."""
+mailproc.store.readmodels, never from a query here. The services, the outbox and the read
+models are imported in the commands that use them: `--help` and the other commands need none
+of the mail machinery."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from mailproc.bootstrap import App
 from mailproc.cli.base import (
     Ctx,
     cli,
@@ -20,10 +22,11 @@ from mailproc.cli.base import (
     progress_printer,
 )
 from mailproc.errors import MailprocError
-from mailproc.intake import services
-from mailproc.outgoing import outbox as outbox_mod
-from mailproc.ptpp import reminders
-from mailproc.store import readmodels
+
+if TYPE_CHECKING:
+    from mailproc.bootstrap import App
+    from mailproc.intake import services
+    from mailproc.outgoing import outbox as outbox_mod
 
 
 def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
@@ -31,6 +34,9 @@ def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
                    ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
     """Poll, sending each batch's mail (acknowledgements first of all) as soon as the batch
     committed, over one transport for the whole cycle."""
+    from mailproc.intake import services
+    from mailproc.outgoing import outbox as outbox_mod
+
     transport = app.open_transport()
     flushed = outbox_mod.FlushResult()
 
@@ -116,6 +122,8 @@ def remind(obj: Ctx, as_json: bool) -> None:
 
     Example: mailproc remind
     """
+    from mailproc.ptpp import reminders
+
     app = obj.app()
     result = reminders.remind(app)
     flushed = flush_outbox(app)
@@ -147,6 +155,9 @@ def outbox_list(obj: Ctx, status: str | None, show_all: bool, as_json: bool) -> 
 
     Example: mailproc outbox list --all --json
     """
+    from mailproc.outgoing import outbox as outbox_mod
+    from mailproc.store import readmodels
+
     app = obj.app()
     stuck = {r.id for r in outbox_mod.stuck_rows(app.settings, app.clock())}
     rows = [{
@@ -192,6 +203,8 @@ def outbox_retry(obj: Ctx, mail_id: int, by: str | None) -> None:
 
     Example: mailproc outbox retry 42
     """
+    from mailproc.outgoing import outbox as outbox_mod
+
     app = obj.app()
     row = outbox_mod.requeue(mail_id, app.clock(), operator(by))
     click.echo(f"mail {row.id} queued again; it goes out with the next flush")

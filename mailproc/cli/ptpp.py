@@ -1,6 +1,6 @@
 """`mailproc ptpp`: act on a complaint's PTPP (assign it to a department, record the
 effectiveness verification). Calls mailproc.ptpp.workflow; reads through mailproc.store's read
-models, never by querying."""
+models, never by querying; both imported in the commands, so `--help` does not load them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import click
 
 from mailproc.cli.base import Ctx, cli, flush_outbox, operator, pass_ctx
 from mailproc.domain import states
-from mailproc.ptpp import workflow
-from mailproc.store import readmodels
 
 
 @cli.group()
@@ -30,6 +28,8 @@ def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | Non
 
     Example: mailproc ptpp assign 004/PTPP/MKT/XI/2026 qc --by rina
     """
+    from mailproc.ptpp import workflow
+
     app = obj.app()
     c = workflow.assign(app, number, department, actor=operator(by), source="cli", note=note)
     flushed = flush_outbox(app)
@@ -51,6 +51,9 @@ def ptpp_verify(obj: Ctx, number: str, effective: bool, note: str, verifier: str
 
     Example: mailproc ptpp verify 001/PTPP/MKT/XI/2026 --effective --note "tidak terulang 2 kirim"
     """
+    from mailproc.ptpp import workflow
+    from mailproc.store import readmodels
+
     app = obj.app()
     c = workflow.verify(app, number, effective=effective, note=note, actor=operator(by),
                         source="cli", verifier=verifier)

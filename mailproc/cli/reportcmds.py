@@ -1,5 +1,6 @@
 """`mailproc report` and `mailproc register`: the status digest, the monthly recap and the
-master register export, through mailproc.reports.jobs. No database access of its own."""
+master register export, through mailproc.reports.jobs (imported in the commands: `--help` does
+not load it). No database access of its own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 import click
 
 from mailproc.cli.base import Ctx, cli, emit_json, flush_outbox, pass_ctx, progress_printer
-from mailproc.reports import jobs as reportjobs
 
 
 @cli.group()
@@ -25,6 +25,8 @@ def report_status(obj: Ctx, as_json: bool) -> None:
 
     Example: mailproc report status
     """
+    from mailproc.reports import jobs as reportjobs
+
     app = obj.app()
     _, context = reportjobs.build_digest(app, app.clock())
     if as_json:
@@ -52,6 +54,8 @@ def report_recap(obj: Ctx, month: str, out: Path | None, send: bool) -> None:
 
     Example: mailproc report recap --month 2026-11 --out laporan/
     """
+    from mailproc.reports import jobs as reportjobs
+
     app = obj.app()
     year, mon = _month(month)
     out = out or obj.settings.state_dir / "reports"
@@ -88,6 +92,8 @@ def register_export(obj: Ctx, fmt: str, date_from: str | None, date_to: str | No
 
     Example: mailproc register export --format xlsx --from 2026-01-01 --out register.xlsx
     """
+    from mailproc.reports import jobs as reportjobs
+
     app = obj.app()
     try:
         start = date.fromisoformat(date_from) if date_from else None

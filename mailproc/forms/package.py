@@ -16,11 +16,13 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from mailproc.domain import forms
 from mailproc.errors import MailprocError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -161,6 +163,8 @@ def sniff(filename: str, content: bytes) -> str:
 
 
 def _parser() -> etree.XMLParser:
+    from lxml import etree  # see _Package.xml
+
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                            load_dtd=False, dtd_validation=False, remove_comments=True)
 
@@ -229,6 +233,8 @@ class _Package:
         head = data[:4096].lstrip(b"\xef\xbb\xbf")
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise UnsafeDocument(f"part {name} declares a DTD", _REPLY_UNSAFE)
+        from lxml import etree  # heavy: only once a .docx is opened (`sniff` needs none of it)
+
         try:
             root = etree.fromstring(data, _parser())
         except etree.XMLSyntaxError as exc:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from mailproc.domain import forms
 from mailproc.domain.forms import FieldSpec
@@ -38,6 +37,9 @@ from mailproc.forms.package import (
     visible_text,
     w,
 )
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 CHECKED_GLYPHS = "\u2612\u2611\u2713\u2714\u2717\u2718"  # ☒ ☑ ✓ ✔ ✗ ✘
 UNCHECKED_GLYPHS = "\u2610"  # ☐

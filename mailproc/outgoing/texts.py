@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
-
 from mailproc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 _MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
               "September", "Oktober", "November", "Desember")
@@ -57,45 +58,52 @@ _MISSING = ("mail template missing; copy it from `mailproc templates export DIR`
 class MailTexts:
     def __init__(self, templates_dir: Path) -> None:
         self.dir = templates_dir / "email"
-        # The loader caches compiled templates (compiling costs ~2 ms a render) and still
-        # notices an edited file (auto_reload checks the mtime).
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(self.dir, encoding="utf-8"), auto_reload=True,
-            autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
-        )
-        self.html_env = SandboxedEnvironment(
-            loader=FileSystemLoader(self.dir, encoding="utf-8"), auto_reload=True,
-            autoescape=True, undefined=StrictUndefined,
-        )
+
+    # The loaders cache compiled templates (compiling costs ~2 ms a render) and still notice an
+    # edited file (auto_reload checks the mtime). Built at the first mail: every command builds
+    # a MailTexts, and Jinja is heavy to import.
+    @cached_property
+    def env(self) -> SandboxedEnvironment:
+        return _environment(self.dir, autoescape=False, keep_trailing_newline=True)
+
+    @cached_property
+    def html_env(self) -> SandboxedEnvironment:
+        return _environment(self.dir, autoescape=True)
 
     def render_html(self, name: str, **context: Any) -> str:
         """`<name>.html`, with HTML autoescaping: customer text cannot inject markup."""
-        path = self.dir / f"{name}.html"
-        try:
-            return self.html_env.get_template(f"{name}.html").render(**context)
-        except TemplateNotFound:
-            raise ConfigError(f"{path}: {_MISSING}") from None
-        except TemplateError as exc:
-            raise ConfigError(f"{path}: template error: {exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text; save it again as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        return _render(self.html_env, self.dir / f"{name}.html", context)
 
     def render(self, name: str, **context: Any) -> RenderedMail:
         path = self.dir / f"{name}.txt"
-        try:
-            text = self.env.get_template(f"{name}.txt").render(**context)
-        except TemplateNotFound:
-            raise ConfigError(f"{path}: {_MISSING}") from None
-        except TemplateError as exc:
-            raise ConfigError(f"{path}: template error: {exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text; save it again as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        text = _render(self.env, path, context)
         head, _, body = text.partition("\n")
         if not head.lower().startswith("subject:"):
             raise ConfigError(f"{path}: the first line must be 'Subject: …'")
         subject = " ".join(head.split(":", 1)[1].split())
         return RenderedMail(subject=subject, body=body.lstrip("\n"))
+
+
+def _environment(folder: Path, **options: Any) -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined  # heavy: only when a mail is written
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(loader=FileSystemLoader(folder, encoding="utf-8"),
+                                auto_reload=True, undefined=StrictUndefined, **options)
+
+
+def _render(env: SandboxedEnvironment, path: Path, context: dict[str, Any]) -> str:
+    """The template `path` (in env's folder) rendered; a missing or broken one is a
+    ConfigError that names the file and what to do."""
+    from jinja2 import TemplateError, TemplateNotFound  # loaded already by `env`
+
+    try:
+        return env.get_template(path.name).render(**context)
+    except TemplateNotFound:
+        raise ConfigError(f"{path}: {_MISSING}") from None
+    except TemplateError as exc:
+        raise ConfigError(f"{path}: template error: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it again as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None

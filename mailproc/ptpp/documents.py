@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from mailproc import store
@@ -28,13 +29,19 @@ from mailproc.domain import forms, records
 from mailproc.domain.lifecycle import EventKind
 from mailproc.domain.records import customer_label
 from mailproc.errors import MailprocError
-from mailproc.forms.render import render
 from mailproc.outgoing.texts import format_date_id, shorten
-from mailproc.reports import jobs as reportjobs
 from mailproc.store import Complaint, Ptpp, queries, reportdata
 from mailproc.store.uow import current_cycle
 
 log = logging.getLogger(__name__)
+
+
+def render(template: Path | bytes, context: Mapping[str, Any], **options: Any) -> bytes:
+    """mailproc.forms.render.render, imported at the first form rendered: docxtpl, python-docx,
+    Jinja and lxml take long to load, and a poll that renders no form needs none of them."""
+    from mailproc.forms.render import render as render_form
+
+    return render_form(template, context, **options)
 
 
 def store_document(app: App, complaint: Complaint, form: str, cycle: int, origin: str,
@@ -339,6 +346,8 @@ def render_closure(app: App, complaint: Complaint, *, note: str, verifier: str,
     comes back instead, and the notice goes without it."""
     [record] = reportdata.load_records(app.settings, numbers=[complaint.number])
     closed = records.closed_effective(record, note=note, verifier=verifier, at=now)
+    from mailproc.reports import jobs as reportjobs  # the report writers: only when closing
+
     try:
         return reportjobs.render_closure(app, complaint.number, closed), ""
     except RENDER_FAILURES as exc:

@@ -16,7 +16,6 @@ from mailproc.domain import figures
 from mailproc.domain.records import ComplaintRecord
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id
-from mailproc.reports import output as reports
 from mailproc.store import monitoring, reportdata
 
 log = logging.getLogger(__name__)
@@ -80,6 +79,8 @@ def render_closure(app: App, number: str,
                    record: ComplaintRecord | None = None) -> tuple[str, bytes]:
     """The closure report of `number`, from its stored record or from `record` (the record as
     it will read once closed: `domain.records.closed_effective`)."""
+    from mailproc.reports import output as reports  # heavy (docx, charts): only when writing
+
     if record is None:
         [record] = reportdata.load_records(app.settings, numbers=[number])
     content = reports.render_closure(app.settings.forms["closure"].template,
@@ -147,6 +148,8 @@ def build_recap(app: App, year: int, month: int, now: datetime,
                 progress: Callable[[int, int], None] | None = None
                 ) -> tuple[figures.RecapFigures, bytes, bytes]:
     """(figures, the Word recap, the .xlsx of the month's register rows)."""
+    from mailproc.reports import output as reports  # see render_closure
+
     cal = app.calendar
     start, end = month_bounds(app, year, month)
     year_ago = month_bounds(app, *(_shift(year, month, -11)))[0]
@@ -243,6 +246,8 @@ def recap_due(app: App, now: datetime) -> tuple[int, int] | None:
 
 def export_register(app: App, fmt: str, *, received_from: date | None, received_to: date | None,
                     progress: Callable[[int, int], None] | None = None) -> bytes:
+    from mailproc.reports import output as reports  # see render_closure
+
     tz = app.settings.timezone
     start = datetime(received_from.year, received_from.month, received_from.day,
                      tzinfo=tz) if received_from else None

@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import peewee as pw
-from playhouse.db_url import connect
 
 from mailproc.errors import ConfigError
 from mailproc.store.migrations import LATEST, MIGRATIONS, Migration
@@ -44,6 +43,9 @@ def open_database(url: str, *, source: str = "database.url") -> pw.Database:
                      "synchronous": "normal"},
         )
     else:
+        # playhouse.db_url loads the extension modules of every database it knows
+        from playhouse.db_url import connect
+
         try:
             database = connect(url)
         except ImportError as exc:

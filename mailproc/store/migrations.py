@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import peewee as pw
-from playhouse.migrate import SchemaMigrator, migrate
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ class Migration:
 def _event_kind_index(database: pw.Database) -> None:
     # The scheduler looks up the last digest / recap event by kind every 15 minutes; without
     # an index that is a scan of the whole audit trail.
+    from playhouse.migrate import SchemaMigrator, migrate  # only while migrating
+
     migrator = SchemaMigrator.from_database(database)
     migrate(migrator.add_index("event", ("kind",), False))
 

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import threading
 import urllib.request
+import webbrowser
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -355,7 +356,7 @@ authorize_url = "{server.url}/o/oauth2/v2/auth?hd=contoh.co.id"
                          daemon=True).start()
         return True
 
-    monkeypatch.setattr(oauth.webbrowser, "open", browser)
+    monkeypatch.setattr(webbrowser, "open", browser)  # oauth imports it when it opens one
     monkeypatch.setattr(oauth, "BROWSER_WAIT_SECONDS", 20)  # a failure must not hang
     env = URL_ENV | {"MAILPROC_OAUTH_CLIENT_SECRET": "desktop-secret"}
     result = CliRunner().invoke(cli, ["--config", str(config), "auth", "login"], env=env,
