@@ -67,7 +67,7 @@ class MaildirTransport:
         if "X-Envelope-To" not in msg:
             msg["X-Envelope-To"] = ", ".join(recipients)
         try:
-            box.add(serialize(msg, utf8=True, linesep="\n") if utf8 else msg)
+            box.add(serialize(msg, utf8=utf8, linesep="\n"))
         except OSError as exc:
             raise SendError(f"cannot write to the Maildir {self.path}: {exc}") from None
 

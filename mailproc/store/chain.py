@@ -87,7 +87,7 @@ def verify_chain() -> ChainReport:
                                       "altered: its content no longer matches its hash",
                                event.id)
         prev = event.hash
-    head = ChainHead.get_or_none(ChainHead.id == 1)
+    head = ChainHead.select().where(ChainHead.id == 1).first()
     if head is not None and head.hash != prev:
         return ChainReport(count, "the last event(s) of the chain were removed: the chain head "
                                   f"does not match event {count and prev[:12]}…")

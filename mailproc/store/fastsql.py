@@ -60,3 +60,21 @@ def execute(key: str, build: Any, params: list[Any] | tuple[Any, ...]) -> Any:
         sql, _ = build().sql()
         _SQL[(key, sqlite)] = sql
     return db.obj.execute_sql(sql, params)
+
+
+def update(model: type[pw.Model], values: dict[str, Any], **where: Any) -> int:
+    """``UPDATE model SET values WHERE field = value AND …``; returns the rows changed."""
+    sqlite = isinstance(db.obj, pw.SqliteDatabase)
+    names, conds = tuple(values), tuple(where)
+    key = ("update", model, names, conds, sqlite)
+    fields = model._meta.fields  # noqa: SLF001
+    sql = _SQL.get(key)
+    if sql is None:
+        mark = db.obj.param
+        sets = ", ".join(f"{_quote(fields[n].column_name)} = {mark}" for n in names)
+        tests = " AND ".join(f"{_quote(fields[n].column_name)} = {mark}" for n in conds)
+        sql = f"UPDATE {_quote(model._meta.table_name)} SET {sets} WHERE {tests}"  # noqa: SLF001
+        _SQL[key] = sql
+    params = [fields[n].db_value(values[n]) for n in names]
+    params += [fields[n].db_value(where[n]) for n in conds]
+    return db.obj.execute_sql(sql, params).rowcount

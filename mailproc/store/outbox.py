@@ -67,18 +67,16 @@ def claim(row_id: int, now: datetime) -> bool:
     """queued → sending, in a transaction of its own; False when another flusher took it.
     next_attempt_at doubles as the claim time while a row is 'sending'."""
     with transaction():
-        return bool(OutgoingMail.update(status=OutboxStatus.SENDING,
-                                        next_attempt_at=utcnow_naive(now))
-                    .where(OutgoingMail.id == row_id,
-                           OutgoingMail.status == OutboxStatus.QUEUED).execute())
+        return bool(fastsql.update(OutgoingMail, {"status": OutboxStatus.SENDING,
+                                                  "next_attempt_at": utcnow_naive(now)},
+                                   id=row_id, status=OutboxStatus.QUEUED))
 
 
 def mark_sent(row: OutgoingMail, now: datetime) -> None:
     """The server accepted the mail (inside a transaction). A mail that counts as the first
     response is recorded on the case through the lifecycle."""
-    OutgoingMail.update(status=OutboxStatus.SENT, sent_at=utcnow_naive(now),
-                        attempts=row.attempts + 1, last_error=""
-                        ).where(OutgoingMail.id == row.id).execute()
+    fastsql.update(OutgoingMail, {"status": OutboxStatus.SENT, "sent_at": utcnow_naive(now),
+                                  "attempts": row.attempts + 1, "last_error": ""}, id=row.id)
     if row.complaint_id and counts_as_first_response(row.kind):
         complaint = lifecycle_row(row.complaint_id)  # fresh: `due` read it earlier
         case = case_of(complaint, cycle=False)
@@ -111,7 +109,7 @@ def stuck(cutoff: datetime) -> list[OutgoingMail]:
 
 
 def requeue(row_id: int, now: datetime, actor: str) -> OutgoingMail:
-    row = OutgoingMail.get_or_none(OutgoingMail.id == row_id)
+    row = OutgoingMail.select().where(OutgoingMail.id == row_id).first()
     if row is None:
         raise NotFound(f"no outgoing mail with id {row_id}; see `mailproc outbox list`")
     with transaction():
@@ -124,7 +122,7 @@ def requeue(row_id: int, now: datetime, actor: str) -> OutgoingMail:
 
 
 def by_message_id(message_id: str) -> OutgoingMail | None:
-    return OutgoingMail.get_or_none(OutgoingMail.message_id == message_id)
+    return OutgoingMail.select().where(OutgoingMail.message_id == message_id).first()
 
 
 def mark_bounced(row: OutgoingMail, report: str) -> None:

@@ -42,7 +42,7 @@ def next_sequence(year: int) -> int:
 def peek_sequence(year: int) -> int:
     """The number `next_sequence(year)` would allocate now, without writing or locking (for
     work done before the write transaction; another process may still take it first)."""
-    row = NumberSequence.get_or_none(NumberSequence.year == year)
+    row = NumberSequence.select().where(NumberSequence.year == year).first()
     return (row.last if row is not None else 0) + 1
 
 
@@ -62,7 +62,7 @@ def complaint_by_message_ids(ids: list[str]) -> Complaint | None:
 
 
 def complaint_by_number(number: str) -> Complaint | None:
-    return Complaint.get_or_none(Complaint.number == number)
+    return Complaint.select().where(Complaint.number == number).first()
 
 
 def count_auto_replies_since(address: str, since: datetime) -> int:
@@ -87,7 +87,7 @@ def save_position(source: str, folder: str, uidvalidity: int, last_uid: int,
 
 def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
     email = email.lower()
-    customer = Customer.get_or_none(Customer.email == email)
+    customer = Customer.select().where(Customer.email == email).first()
     if customer is None:
         customer = fastsql.create(Customer, email=email, name=name, created_at=utcnow_naive(now))
     elif name and not customer.name:
@@ -100,7 +100,7 @@ def customer_as_stored(email: str, name: str) -> tuple[str, str]:
     """The (name, email) the customer row will have after `find_or_create_customer(email,
     name, …)`, read without writing: an existing row keeps its name, an empty one is filled."""
     email = email.lower()
-    customer = Customer.get_or_none(Customer.email == email)
+    customer = Customer.select().where(Customer.email == email).first()
     if customer is None or (name and not customer.name):
         return name, email
     return customer.name or "", email
@@ -139,7 +139,7 @@ def add_message(**values: Any) -> Message:
 
 
 def message_by_key(key: str) -> Message | None:
-    return Message.get_or_none(Message.key == key)
+    return Message.select().where(Message.key == key).first()
 
 
 def first_incoming_message(complaint: Complaint) -> Message | None:

@@ -52,7 +52,7 @@ class UnitOfWork:
         return self._tx.__exit__(kind, exc, tb)
 
     def load(self, number: str) -> tuple[Complaint, Case]:
-        row = Complaint.get_or_none(Complaint.number == number)
+        row = Complaint.select().where(Complaint.number == number).first()
         if row is None:
             raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
         return row, case_of(row)
