@@ -186,3 +186,147 @@ def test_missing_rows_print_the_empty_register() -> None:
     del ctx["rows"]
     content = render_recap(RECAP, ctx, [])
     assert register_body(content) == [["Tidak ada keluhan pada periode ini."] * 19]
+
+
+# ---- the register .xlsx: rows written as sheet XML ---------------------------------------
+
+
+def reference_xlsx(columns: list[str], rows: list[list[Any]]) -> bytes:
+    """register_xlsx as it was (ad8133d): every cell through openpyxl's write-only cells."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Register")
+    for i, name in enumerate(columns):
+        longest = max((output._display_len(row[i]) for row in rows[:200] if i < len(row)),
+                      default=0)
+        header = max(len(word) for word in str(name).split()) if str(name).strip() else 4
+        ws.column_dimensions[get_column_letter(i + 1)].width = min(max(longest, header, 6) + 2,
+                                                                   50)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    head = []
+    for name in columns:
+        c = WriteOnlyCell(ws, value=str(name))
+        c.font, c.fill = Font(bold=True), PatternFill("solid", fgColor="D9D9D9")
+        c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        c.border = Border(bottom=Side(style="thin"))
+        head.append(c)
+    ws.append(head)
+    for row in rows:
+        out: list[Any] = []
+        for value in row:
+            if isinstance(value, str):
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                c = WriteOnlyCell(ws, value=value)
+                c.data_type = "s"  # never a formula (nor an error value: the new behaviour)
+                out.append(c)
+            elif isinstance(value, dt.datetime):
+                c = WriteOnlyCell(ws, value=value.replace(tzinfo=None))
+                c.number_format = "dd/mm/yyyy hh:mm"
+                out.append(c)
+            elif isinstance(value, dt.date):
+                c = WriteOnlyCell(ws, value=value)
+                c.number_format = "dd/mm/yyyy"
+                out.append(c)
+            else:
+                out.append(float(value) if isinstance(value, Decimal) else value)
+        ws.append(out)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_rows() -> list[list[Any]]:
+    import datetime as dt
+    from decimal import Decimal
+
+    wib = dt.timezone(dt.timedelta(hours=7))
+    values: list[Any] = [
+        *TRICKY[:-2], "=HYPERLINK(\"http://x\")", "+62 812 000", "-", "@sum", "#N/A",
+        "#DIV/0!", "x" * 40_000, 0, 7, -5, 10**20, 4.5, 1 / 3, Decimal("2.50"), True, False,
+        None, dt.date(2026, 11, 2), dt.date(1900, 1, 15), dt.datetime(2026, 11, 2, 13, 45, 12),
+        dt.datetime(2026, 11, 2, 13, 45, tzinfo=wib),
+    ]
+    return [[values[(i + j) % len(values)] for j in range(len(REGISTER_COLUMNS))]
+            for i in range(len(values) * 2)]
+
+
+def expected_cell(value: Any) -> Any:
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, str):
+        return _ILLEGAL.sub("", value)[:32767] or None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def test_register_xlsx_reads_back_as_given() -> None:
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    rows = xlsx_rows()
+    calls: list[tuple[int, int]] = []
+    content = output.register_xlsx(REGISTER_COLUMNS, rows, title="Daftar induk",
+                                   progress=lambda done, total: calls.append((done, total)))
+    wb = load_workbook(io.BytesIO(content))
+    ws = wb["Register"]
+    assert [c.value for c in ws[1]] == list(REGISTER_COLUMNS)
+    assert ws.max_row == len(rows) + 1
+    for row, cells in zip(rows, ws.iter_rows(min_row=2), strict=True):
+        for value, cell in zip(row, cells, strict=True):
+            assert cell.value == expected_cell(value), (cell.coordinate, value)
+            if isinstance(value, str) and cell.value is not None:
+                assert cell.data_type == "s", cell.coordinate  # '=...', '#N/A' stay text
+            if isinstance(value, dt.datetime):
+                assert cell.number_format == "dd/mm/yyyy hh:mm"
+            elif isinstance(value, dt.date):
+                assert cell.number_format == "dd/mm/yyyy"
+    assert calls == [(len(rows), len(rows))]
+    assert wb.properties.title == "Daftar induk" and wb.properties.creator == "mailproc"
+
+
+def test_register_xlsx_same_sheet_as_openpyxl_cells() -> None:
+    """Headers, styles, widths, freeze pane, autofilter and every cell as the openpyxl
+    write-only cells gave them ('#N/A' aside: text now, an error value before)."""
+    from openpyxl import load_workbook
+
+    rows = [[v for v in row if not (isinstance(v, str) and v.startswith("#"))][:19]
+            for row in xlsx_rows() * 2]
+    rows = [row + [None] * (19 - len(row)) for row in rows]
+    new = load_workbook(io.BytesIO(output.register_xlsx(REGISTER_COLUMNS, rows, title="t")))
+    old = load_workbook(io.BytesIO(reference_xlsx(list(REGISTER_COLUMNS), rows)))
+    a, b = new["Register"], old["Register"]
+    assert (a.freeze_panes, a.auto_filter.ref) == (b.freeze_panes, b.auto_filter.ref)
+    assert {k: d.width for k, d in a.column_dimensions.items()} == \
+        {k: d.width for k, d in b.column_dimensions.items()}
+    assert (a.max_row, a.max_column) == (b.max_row, b.max_column)
+    for ra, rb in zip(a.iter_rows(), b.iter_rows(), strict=True):
+        for ca, cb in zip(ra, rb, strict=True):
+            assert (ca.value, ca.data_type, ca.number_format) == \
+                (cb.value, cb.data_type, cb.number_format), ca.coordinate
+            assert [repr(x) for x in (ca.font, ca.fill, ca.alignment, ca.border)] == \
+                [repr(x) for x in (cb.font, cb.fill, cb.alignment, cb.border)], ca.coordinate
+
+
+def test_register_xlsx_without_rows() -> None:
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(output.register_xlsx(REGISTER_COLUMNS, [], title="t")))[
+        "Register"]
+    assert [c.value for c in ws[1]] == list(REGISTER_COLUMNS)
+    assert ws.max_row == 1 and ws.auto_filter.ref == "A1:S1" and ws.freeze_panes == "A2"
