@@ -2,7 +2,9 @@
 the complaint register (.xlsx / .csv). Bytes out: no database, no mail, no configuration.
 The figures themselves (counts, medians, lead times) are computed elsewhere and arrive here
 as ready values; rendering goes through ``mailproc.forms.render.render`` (autoescaped: any text
-prints exactly as written, '{{ x }}' and 'A & B < C' included).
+prints exactly as written, '{{ x }}' and 'A & B < C' included). The recap's register rows and
+the .xlsx data rows are written as XML here, the same text, without a template engine or
+openpyxl cell per value (``render_recap``, ``register_xlsx``).
 
 Render context of ``doc_templates/recap.docx`` (Rekapitulasi Keluhan Pelanggan)::
 
