@@ -25,16 +25,16 @@ from mailproc.errors import MailprocError
 
 if TYPE_CHECKING:
     from mailproc.bootstrap import App
-    from mailproc.intake import services
+    from mailproc.intake import polling
     from mailproc.outgoing import outbox as outbox_mod
 
 
-def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
+def run_poll_cycle(app: App, stop: polling.StopFlag | None = None,
                    progress: Callable[[int, int], None] | None = None
-                   ) -> tuple[services.PollSummary, outbox_mod.FlushResult]:
+                   ) -> tuple[polling.PollSummary, outbox_mod.FlushResult]:
     """Poll, sending each batch's mail (acknowledgements first of all) as soon as the batch
     committed, over one transport for the whole cycle."""
-    from mailproc.intake import services
+    from mailproc.intake import polling
     from mailproc.outgoing import outbox as outbox_mod
 
     transport = app.open_transport()
@@ -49,7 +49,7 @@ def run_poll_cycle(app: App, stop: services.StopFlag | None = None,
 
     try:
         with app.open_source() as source:
-            summary = services.poll(app, source, stop=stop, progress=progress, on_batch=send)
+            summary = polling.poll(app, source, stop=stop, progress=progress, on_batch=send)
         send()  # what the poll's last batch left, and mail queued before this cycle
     finally:
         transport.close()

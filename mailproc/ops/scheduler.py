@@ -21,7 +21,7 @@ import schedule
 
 from mailproc.bootstrap import App
 from mailproc.errors import AlreadyRunning, MailprocError
-from mailproc.intake import services
+from mailproc.intake import polling
 from mailproc.ptpp import reminders
 from mailproc.reports import jobs as reportjobs
 from mailproc.store import monitoring
@@ -79,7 +79,7 @@ def instance_lock(state_dir: os.PathLike[str] | str, database_url: str) -> Itera
 
 
 def jobs(app: App, poll_cycle: Callable[..., Any],
-         flush: Callable[[App], Any], stop: services.StopFlag
+         flush: Callable[[App], Any], stop: polling.StopFlag
          ) -> list[tuple[str, float, Callable[[], Any]]]:
     """Every job of `mailproc run`: (name, every how many minutes, what it does). The loop
     schedules them; `run --once` runs each once, in this order."""
@@ -96,7 +96,7 @@ def jobs(app: App, poll_cycle: Callable[..., Any],
 
 def build_scheduler(app: App, poll_cycle: Callable[..., Any],
                     flush: Callable[[App], Any],
-                    stop: services.StopFlag) -> schedule.Scheduler:
+                    stop: polling.StopFlag) -> schedule.Scheduler:
     sched = schedule.Scheduler()
     for name, minutes, job in jobs(app, poll_cycle, flush, stop):
         sched.every(minutes).minutes.do(guarded(name, job))
@@ -133,7 +133,7 @@ def _remind(app: App, flush: Callable[[App], Any]) -> None:
 def run_forever(app: App, poll_cycle: Callable[..., Any],
                 flush: Callable[[App], Any], *,
                 max_loops: int | None = None) -> None:
-    stop = services.StopFlag()
+    stop = polling.StopFlag()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: finishing the current mail, then stopping", signum)
@@ -164,7 +164,7 @@ def run_once(app: App, poll_cycle: Callable[..., Any],
     the outbox, the reminders (from calendar.remind_at on working days) and the digest and
     recap when due, with the same rules, under the same instance lock. Each job runs even if
     one before it failed; returns the names of those that failed (each logged)."""
-    stop = services.StopFlag()
+    stop = polling.StopFlag()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: finishing the current mail, then stopping", signum)
