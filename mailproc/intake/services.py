@@ -780,11 +780,3 @@ def quarantine(app: App, fetched: Fetched, source_key: str, reason: str,
         queue_mail(settings=s, now=now, kind="notice_quarantine", to=s.marketing_admin,
                    subject=subject, body=texts.body, complaint=complaint, source=source)
     return Outcome(Verdict.QUARANTINE.value, "", reason)
-
-
-# The poll loop lives in mailproc.intake.polling (it imports this module at its first mail);
-# these names stay here for callers of the services.
-from mailproc.intake.polling import PollSummary, StopFlag, poll  # noqa: E402
-
-__all__ = ["Ahead", "NewComplaint", "Outcome", "PollSummary", "StopFlag", "poll",
-           "process_mail", "register_manual", "work_ahead"]
