@@ -166,10 +166,15 @@ def _has_tags(xml: str) -> bool:
     return _TAGS.search(re.sub(r"<[^>]*>", "", xml)) is not None
 
 
-def compile_template(data: bytes, patch_xml: Callable[[str], str]) -> CompiledTemplate:
+def compile_template(data: bytes, patch_xml: Callable[[str], str],
+                     finish_static: Callable[[etree._Element], None] | None = None
+                     ) -> CompiledTemplate:
     """Read a .docx template's bytes into a ``CompiledTemplate`` (the Jinja compile happens
-    on first render, per environment). Raises zipfile.BadZipFile, KeyError, XMLSyntaxError
-    for a file that is not a readable .docx, NotCompilable for one docxtpl must render."""
+    on first render, per environment). ``finish_static`` is the body's post-render step
+    (placeholders shown in empty controls), applied now to the content controls that hold no
+    template tag: they render the same every time. Raises zipfile.BadZipFile, KeyError,
+    XMLSyntaxError for a file that is not a readable .docx, NotCompilable for one docxtpl
+    must render."""
     import io
 
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -187,7 +192,7 @@ def compile_template(data: bytes, patch_xml: Callable[[str], str]) -> CompiledTe
             if name.endswith("footnotes.xml") and _has_tags(zf.read(name).decode("utf-8")):
                 raise NotCompilable("template tags in the footnotes")
 
-        parts = [_body_part(main, zf.read(main), patch_xml, main_rels)]
+        parts = [_body_part(main, zf.read(main), patch_xml, main_rels, finish_static)]
         max_id = _max_docpr(zf.read(main))
         for rel in _relationships(zf.read(main_rels)) if main_rels in names else []:
             if rel.get("Type") not in (R_HEADER, R_FOOTER) or rel.get("TargetMode") == "External":
@@ -210,6 +215,25 @@ def compile_template(data: bytes, patch_xml: Callable[[str], str]) -> CompiledTe
     return CompiledTemplate(members, parts, rels, content_types, media, max_id)
 
 
+def _finish_static_controls(body: etree._Element,
+                            finish: Callable[[etree._Element], None]) -> None:
+    """Apply ``finish`` to each outermost content control without template tags, each on its
+    own (a control with tags is finished after every render)."""
+    sdt = f"{{{W_NS}}}sdt"
+    static = []
+    for control in body.iter(sdt):
+        if any(a.tag == sdt for a in control.iterancestors()):
+            continue
+        if not _has_tags(etree.tostring(control, encoding="unicode")):
+            static.append(control)
+    for control in static:
+        holder = etree.Element(f"{{{W_NS}}}body")
+        parent, index = control.getparent(), control.getparent().index(control)
+        holder.append(control)  # moves it; finish sees this control alone
+        finish(holder)
+        parent.insert(index, control)
+
+
 def _max_docpr(xml: bytes) -> int:
     ids = re.findall(rb"<wp:docPr[^>]*\sid=\"(\d+)\"", xml)
     return max((int(i) for i in ids), default=0)
@@ -222,13 +246,16 @@ def _for_jinja(xml: str) -> str:
 
 
 def _body_part(name: str, raw: bytes, patch_xml: Callable[[str], str],
-               rels_name: str) -> _Part:
+               rels_name: str,
+               finish_static: Callable[[etree._Element], None] | None = None) -> _Part:
     """The main document split around its body, as docxtpl renders only the body (serialized
     the way docxtpl serializes it, so ``patch_xml`` sees the same text)."""
     root = etree.fromstring(raw)
     body = root.find(f"{{{W_NS}}}body")
     if body is None:
         raise KeyError(f"{name}: no document body")
+    if finish_static is not None:
+        _finish_static_controls(body, finish_static)
     body_xml = etree.tostring(body, encoding="unicode")
     marker = etree.Comment(_BODY_MARK)
     marker.tail = body.tail
@@ -246,14 +273,16 @@ _CACHE_SIZE = 16
 
 
 def cached(key: tuple[Any, ...], load: Callable[[], bytes],
-           patch_xml: Callable[[str], str]) -> CompiledTemplate | None:
+           patch_xml: Callable[[str], str],
+           finish_static: Callable[[etree._Element], None] | None = None
+           ) -> CompiledTemplate | None:
     """The compiled template for ``key`` (a file's path, size and mtime, or a digest of bytes),
     compiled on first use; None when docxtpl must render it."""
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     try:
-        compiled: CompiledTemplate | None = compile_template(load(), patch_xml)
+        compiled: CompiledTemplate | None = compile_template(load(), patch_xml, finish_static)
     except NotCompilable:
         compiled = None
     with _CACHE_LOCK:
@@ -402,13 +431,11 @@ def _grid_fits(tree: etree._Element) -> bool:
         columns = len(g.findall(col))
         widest = 0
         for r in t.iter(tr):
-            cells = r.findall(tc)
-            if len(cells) > columns:
+            cells = len(r.findall(tc))
+            if cells > columns:
                 return False
-            total = 0
-            for c in cells:
-                s = c.find(span)
-                total += int(s.get(val)) if s is not None else 1
+            # A cell spans its gridSpan, or one column.
+            total = cells + sum(int(s.get(val)) - 1 for s in r.findall(f"{tc}/{span}"))
             widest = max(widest, total)
         if widest < columns:
             return False
@@ -427,7 +454,10 @@ def render_compiled(compiled: CompiledTemplate, env: Environment, context: Mappi
         media.part = part
         xml = _post(compiled.template(part, env).render(context), resolve_listing)
         if part.is_body:
-            tree = etree.fromstring(xml, _RECOVER)  # as fix_tables parses it
+            try:
+                tree = etree.fromstring(xml)
+            except etree.XMLSyntaxError:
+                tree = etree.fromstring(xml, _RECOVER)  # as fix_tables parses it
             if not _grid_fits(tree):
                 tree = fix_tables(xml)
             for n, pr in enumerate(tree.iter(f"{{{WP_NS}}}docPr"), start=1001):

@@ -186,9 +186,11 @@ def _compiled(template: Path | bytes) -> compiled.CompiledTemplate | None:
     try:
         if isinstance(template, bytes | bytearray):
             data = bytes(template)
-            return compiled.cached(compiled.bytes_key(data), lambda: data, helper.patch_xml)
+            return compiled.cached(compiled.bytes_key(data), lambda: data, helper.patch_xml,
+                                   _show_placeholders)
         path = _template_path(template)
-        return compiled.cached(compiled.path_key(path), path.read_bytes, helper.patch_xml)
+        return compiled.cached(compiled.path_key(path), path.read_bytes, helper.patch_xml,
+                               _show_placeholders)
     except TemplateProblem:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
@@ -281,12 +283,15 @@ def render_with_docxtpl(template: Path | bytes, context: Mapping[str, Any], *,
 def _show_placeholders(body: etree._Element) -> None:
     """A prefilled control that rendered empty (or to a placeholder text) shows a grey
     placeholder marked w:showingPlcHdr, like an empty control in Word."""
+    shown = w("showingPlcHdr")
     for sdt in body.iter(SDT):
         pr = sdt.find(SDT_PR)
         content = sdt.find(SDT_CONTENT)
-        if pr is None or content is None or control_kind(pr) == forms.CHECKBOX:
+        # Already showing its placeholder (cheapest test first: a compiled template's fixed
+        # empty controls are marked once, when it is compiled).
+        if pr is None or content is None or pr.find(shown) is not None:
             continue
-        if pr.find(w("showingPlcHdr")) is not None or content.find(f".//{SDT}") is not None:
+        if control_kind(pr) == forms.CHECKBOX or content.find(f".//{SDT}") is not None:
             continue
         text = visible_text(content).strip()
         if text and norm_text(text) not in PLACEHOLDERS_NORM:
