@@ -28,8 +28,8 @@ Dovecot user per case, and times, each in a fresh process (--cases picks them; a
 
 --smtp: `sink` (default) is an aiosmtpd server that counts (and, for the work floor, spools)
 each message and answers 250 at once; `relay` is tests/servers.py's SmtpRelay, which answers
-only after delivering the message into Dovecot over LMTP (~20 ms a message on a 2-core VM: it
-then dominates every case that sends); `maildir` is the old set-up, outgoing mail written to a
+only after delivering the message into Dovecot over LMTP (7-20 ms a message on a 2-core VM:
+it then dominates every case that sends); `maildir` is the old set-up, outgoing mail written to a
 local Maildir (no work floor). Every run checks the job (N registered or N tickets, every mail
 accepted by the server, an acknowledgement to every sender) and exits 1 when it was not done.
 
