@@ -405,15 +405,16 @@ def _wrap(owner, name, label=None, key=None):
 if os.environ.get("BENCH_BREAKDOWN"):
     import peewee
     from mailproc import store
-    from mailproc.cli import mailcmds as m_cli  # poll's flush_outbox
     from mailproc.outgoing import message, transports
-    from mailproc.intake import services
+    from mailproc.outgoing import outbox as outbox_mod
+    from mailproc.intake import polling, services
     from mailproc.archive import Archive
     from mailproc.intake.mailbox import ImapSource
     from mailproc.outgoing.texts import MailTexts
     from mailproc.ptpp import documents
-    _wrap(services, "poll", "services.poll (fetch + process + mark, no flush)")
-    _wrap(services, "process_mail", "  process_mail (parse, decide, register; one mail)")
+    _wrap(polling, "poll", "polling.poll (fetch, work ahead, record, mark, flush per batch)")
+    _wrap(services, "work_ahead", "  work_ahead (parse; forms of new complaints; no tx)")
+    _wrap(services, "process_mail", "  process_mail (decide, register; in the batch tx)")
     _wrap(services, "parse_message", "    parse_message")
     _wrap(services, "gather_facts", "    gather_facts (thread/subject lookups)")
     _wrap(services, "classify_text", "    classify_text (routing)")
@@ -421,18 +422,19 @@ if os.environ.get("BENCH_BREAKDOWN"):
     _wrap(services, "_create_message", "    _create_message (archive .eml + attachments + row)")
     _wrap(Archive, "store_message", "      Archive.store_message")
     _wrap(Archive, "store_attachment", "      Archive.store_attachment")
-    _wrap(MailTexts, "render", "    MailTexts.render (Jinja compile + render)")
+    _wrap(MailTexts, "render", "    MailTexts.render (mail texts)")
     _wrap(services, "queue_mail", "    queue_mail (outgoing row + message + event)")
     _wrap(store, "append_event", "    store.append_event (hash chain)")
-    _wrap(store, "count_auto_replies_since", "    store.count_auto_replies_since (LIKE scan)")
-    _wrap(ImapSource, "_uid", key=lambda a: f"IMAP UID {a[1]} round trips (inside services.poll)")
+    _wrap(ImapSource, "_uid", key=lambda a: f"IMAP UID {a[1]} round trips (inside the poll)")
     # The *_from functions: both the registration's renders (before its transaction) and
     # those from a stored complaint go through them.
-    _wrap(documents, "render_ptpp_from", "    documents.render_ptpp_from (docxtpl: the PTPP form)")
-    _wrap(documents, "render_return_form_from", "    documents.render_return_form_from (docxtpl)")
-    _wrap(m_cli, "flush_outbox", "flush_outbox (build + write the outgoing mail)")
-    _wrap(message, "build_message", "  message.build_message")
-    _wrap(transports.MaildirTransport, "send", "  MaildirTransport.send (write + fsync)")
+    _wrap(documents, "render_ptpp_from", "    documents.render_ptpp_from (the PTPP form)")
+    _wrap(documents, "render_return_form_from", "    documents.render_return_form_from")
+    _wrap(outbox_mod, "flush", "  outbox.flush (build + send the outgoing mail)")
+    _wrap(message, "build_message", "    message.build_message")
+    _wrap(message, "serialize", "    message.serialize")
+    _wrap(transports.SmtpTransport, "send", "    SmtpTransport.send")
+    _wrap(transports.MaildirTransport, "send", "    MaildirTransport.send (write + fsync)")
     _wrap(peewee.SqliteDatabase, "execute_sql", "SQLite execute_sql (every statement)")
     _wrap(peewee.SqliteDatabase, "commit", "SQLite commit")
 
