@@ -8,10 +8,10 @@ transports.py sends the result. Must not queue, send or record anything.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import email.encoders
 import email.policy
+import email.quoprimime
 import mimetypes
 import uuid
 from collections.abc import Sequence
@@ -52,19 +52,29 @@ def new_message_id(domain: str) -> str:
 
 
 def _header(value: str) -> str:
-    """A header value as ASCII: RFC 2047 encoded words (UTF-8, base64) when it is not."""
+    """A header value as ASCII: RFC 2047 "Q" encoded words (UTF-8) when it is not, each at
+    most 68 characters so a folded line stays under 78; Q keeps the ASCII part (a complaint
+    number) readable in the raw mail, as the email package's own encoder does."""
     if value.isascii():
         return value
-    words: list[bytes] = []
-    chunk = b""
+    words: list[str] = []
+    chunk = bytearray()
+    size = 0
     for char in value:
         encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > 39:  # 52 base64 characters: 64 a word, 73 a line
-            words.append(chunk)
-            chunk = b""
+        cost = sum(1 if b in _Q_SAFE else 3 for b in encoded)
+        if size + cost > 56 and chunk:
+            words.append(email.quoprimime.header_encode(bytes(chunk), "utf-8"))
+            chunk.clear()
+            size = 0
         chunk += encoded
-    words.append(chunk)
-    return " ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+        size += cost
+    words.append(email.quoprimime.header_encode(bytes(chunk), "utf-8"))
+    return " ".join(words)
+
+
+# What quoprimime.header_encode leaves as it is (a space becomes '_', one character too).
+_Q_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/ ")
 
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:
@@ -94,33 +104,40 @@ def needs_smtputf8(addresses: Sequence[str]) -> bool:
     return not all(a.isascii() for a in addresses)
 
 
-def serialize(msg: Message, *, utf8: bool, linesep: str = "\r\n") -> bytes:
+def serialize(msg: Message, *, utf8: bool, linesep: str = "\r\n", fold: bool = True) -> bytes:
     """The bytes of a message; with `utf8`, headers (addresses included) are written as
     UTF-8 (RFC 6532) instead of RFC 2047 encoded words, which cannot hold an address.
     smtplib's send_message cannot do this for a compat32 message (it asks the compat32
     policy for utf8=True and raises TypeError). A message `build_message` made (ASCII
     headers, payloads already transfer-encoded) is written by `_flatten`; anything else by
-    the email package's generator."""
+    the email package's generator. `fold=False` leaves header lines unfolded (the local
+    Maildir's files, as mailbox.Maildir writes a message)."""
+    width = _MAX_LINE if fold else 0
     if utf8:
-        return msg.as_bytes(policy=email.policy.SMTPUTF8.clone(linesep=linesep))
-    flat = _flatten(msg, linesep)
+        return msg.as_bytes(policy=email.policy.SMTPUTF8.clone(linesep=linesep,
+                                                               max_line_length=width or None))
+    flat = _flatten(msg, linesep, width)
     if flat is not None:
         return flat
-    return msg.as_bytes(policy=email.policy.compat32.clone(linesep=linesep))
+    return msg.as_bytes(policy=email.policy.compat32.clone(linesep=linesep,
+                                                           max_line_length=width))
 
 
 _MAX_LINE = 78
 
 
-def _fold(name: str, value: str, linesep: str) -> str:
-    """An ASCII header line folded at spaces to 78 characters where it can be (RFC 5322)."""
+def _fold(name: str, value: str, linesep: str, width: int = _MAX_LINE) -> str:
+    """An ASCII header line folded at spaces to `width` characters where it can be (RFC 5322;
+    0: not folded). Line breaks in the value never start a new header."""
+    if "\n" in value or "\r" in value:
+        value = " ".join(value.split())
     line = f"{name}: {value}"
-    if len(line) <= _MAX_LINE and "\n" not in value:
+    if not width or len(line) <= width:
         return line + linesep
     out: list[str] = []
     current = f"{name}:"
     for word in value.split():
-        if len(current) + 1 + len(word) > _MAX_LINE and current.strip() != f"{name}:":
+        if len(current) + 1 + len(word) > width and current.strip() != f"{name}:":
             out.append(current)
             current = ""
         current += " " + word
@@ -128,13 +145,13 @@ def _fold(name: str, value: str, linesep: str) -> str:
     return linesep.join(out) + linesep
 
 
-def _flatten(msg: Message, linesep: str) -> bytes | None:
+def _flatten(msg: Message, linesep: str, width: int = _MAX_LINE) -> bytes | None:
     """What the compat32 generator writes for a message of `build_message`, without its
     per-header and per-line Python work (~0.6 ms a mail); None when the message holds
     something this does not write (a Header object, a non-ASCII value, a non-string
     payload), for the generator to do."""
     out: list[str] = []
-    if not _write(msg, out, linesep):
+    if not _write(msg, out, linesep, width):
         return None
     try:
         return "".join(out).encode("ascii")
@@ -142,7 +159,7 @@ def _flatten(msg: Message, linesep: str) -> bytes | None:
         return None
 
 
-def _write(msg: Message, out: list[str], linesep: str) -> bool:
+def _write(msg: Message, out: list[str], linesep: str, width: int) -> bool:
     boundary = None
     if msg.preamble is not None or msg.epilogue is not None:
         return False
@@ -154,7 +171,7 @@ def _write(msg: Message, out: list[str], linesep: str) -> bool:
     for name, value in msg.raw_items():
         if not isinstance(value, str) or not value.isascii():
             return False
-        out.append(_fold(name, value, linesep))
+        out.append(_fold(name, value, linesep, width))
     out.append(linesep)
     if boundary is None:
         payload = msg.get_payload()
@@ -169,7 +186,7 @@ def _write(msg: Message, out: list[str], linesep: str) -> bool:
     for index, part in enumerate(parts):
         if index:
             out.append(f"{linesep}--{boundary}{linesep}")
-        if not _write(part, out, linesep):
+        if not _write(part, out, linesep, width):
             return False
     out.append(f"{linesep}--{boundary}--{linesep}")
     return True

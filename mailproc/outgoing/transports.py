@@ -67,7 +67,8 @@ class MaildirTransport:
         if "X-Envelope-To" not in msg:
             msg["X-Envelope-To"] = ", ".join(recipients)
         try:
-            box.add(serialize(msg, utf8=utf8, linesep="\n"))
+            # Unfolded headers, as mailbox.Maildir writes a message object.
+            box.add(serialize(msg, utf8=utf8, linesep="\n", fold=False))
         except OSError as exc:
             raise SendError(f"cannot write to the Maildir {self.path}: {exc}") from None
 
