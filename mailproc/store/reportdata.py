@@ -68,9 +68,14 @@ def _rows(query: pw.Query) -> list[tuple[Any, ...]]:
 
 def load_records(settings: Settings, *, received_from: datetime | None = None,
                  received_to: datetime | None = None, numbers: list[str] | None = None,
+                 with_cycles: bool = True,
                  progress: Callable[[int, int], None] | None = None) -> list[ComplaintRecord]:
     """Every complaint received in [received_from, received_to) (or the given numbers), oldest
-    first, with its cycles (in cycle order)."""
+    first, with its cycles (in cycle order).
+
+    `with_cycles=False` leaves every record's `cycles` empty (so `current` and `target` are
+    None) and skips reading and parsing them: for figures that only count and time complaints
+    (the recap's 11 months before its own)."""
     s = settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     deps = {key: dep.name for key, dep in s.departments.items()}
@@ -89,10 +94,11 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
         .join(Customer, pw.JOIN.LEFT_OUTER, on=(Complaint.customer == Customer.id))
         .order_by(Complaint.received_at, Complaint.id)))
     cycles: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _rows(selected(
-            Ptpp.select(*_CYCLE).join(Complaint, on=(Ptpp.complaint == Complaint.id))
-            .order_by(Ptpp.complaint, Ptpp.cycle, Ptpp.id))):
-        cycles[row[0]].append(row)
+    if with_cycles:
+        for row in _rows(selected(
+                Ptpp.select(*_CYCLE).join(Complaint, on=(Ptpp.complaint == Complaint.id))
+                .order_by(Ptpp.complaint, Ptpp.cycle, Ptpp.id))):
+            cycles[row[0]].append(row)
     claims: dict[int, str] = {}
     for complaint_id, values in _rows(selected(
             FormSubmission.select(FormSubmission.complaint, FormSubmission.values)

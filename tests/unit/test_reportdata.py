@@ -4,6 +4,7 @@ its callers use (the recap's year, the register's dates, one complaint by number
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, timedelta
 
 import pytest
@@ -86,3 +87,11 @@ def test_datetimes_are_utc(populated: tuple[Settings, list[str]]) -> None:
         for c in r.cycles:
             assert c.issued_at is None or c.issued_at.tzinfo is UTC
 
+
+
+def test_without_cycles(populated: tuple[Settings, list[str]]) -> None:
+    settings, _ = populated
+    full = reportdata.load_records(settings)
+    light = reportdata.load_records(settings, with_cycles=False)
+    assert any(r.cycles for r in full)
+    assert light == [replace(r, cycles=()) for r in full]
