@@ -35,6 +35,10 @@ Edge cases (each has a test in tests/unit/test_calendar.py)
 - Days off are dates; a day off suppresses the whole day whatever its hours.
 - The calendar only knows the days off it was given: load the holiday years around every date
   you count over (e.g. this year and the next) or late-December deadlines miss January holidays.
+- Working time between two moments (`working_hours_between`) is read from a per-day table of
+  periods and running totals, built lazily per calendar over the span asked (plus a year either
+  side): O(1) per call, the same result as walking the periods day by day
+  (tests/unit/test_calendar_fast.py keeps that walk as the reference).
 - DST: Indonesian zones have none. For other zones periods are built on the wall clock and
   durations measured in UTC, so a DST night does not shift counting.
 """
@@ -65,6 +69,49 @@ WIT = ZoneInfo("Asia/Jayapura")  # Eastern Indonesia, UTC+9
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
+
+
+_TABLE_MARGIN = 366  # days tabulated beyond the span asked, either side
+_TABLE_MAX_DAYS = 200 * 366  # longer spans are walked day by day instead
+# The first and last dates are left to the walk: their periods may not fit in a datetime.
+_MIN_ORDINAL = date.min.toordinal() + 1
+_MAX_ORDINAL = date.max.toordinal()
+
+
+class _DayTable:
+    """Working periods of the days lo .. hi-1 (proleptic ordinals) and the working time before
+    each: `before[i]` is the sum of the full periods of days lo .. lo+i-1."""
+
+    __slots__ = ("lo", "hi", "periods", "before")
+
+    def __init__(self, lo: int, periods: list[tuple[datetime, datetime] | None]) -> None:
+        self.lo = lo
+        self.hi = lo + len(periods)
+        self.periods = periods
+        before = [_ZERO]
+        running = _ZERO
+        for period in periods:
+            if period is not None:
+                overlap = period[1] - period[0]
+                if overlap > _ZERO:
+                    running += overlap
+            before.append(running)
+        self.before = before
+
+    def _clipped(self, n: int, a: datetime, b: datetime) -> timedelta:
+        period = self.periods[n - self.lo]
+        if period is None:
+            return _ZERO
+        overlap = min(period[1], b) - max(period[0], a)
+        return overlap if overlap > _ZERO else _ZERO
+
+    def between(self, first: int, last: int, a: datetime, b: datetime) -> timedelta:
+        """Working time in [a, b), a on local day `first`, b on local day `last` (first <= last).
+        Days strictly in between lie wholly inside [a, b): their periods come from `before`."""
+        if first == last:
+            return self._clipped(first, a, b)
+        whole = self.before[last - self.lo] - self.before[first + 1 - self.lo]
+        return self._clipped(first, a, b) + whole + self._clipped(last, a, b)
 
 
 def standard_hours(
@@ -98,6 +145,9 @@ class WorkCalendar:
     hours: Mapping[int, tuple[time, time]] = field(default_factory=_default_hours)
     days_off: Mapping[date, str] = field(default_factory=_no_days_off)
     day_length: timedelta = timedelta(hours=9)
+    # Cache of working periods and their running total per day, built on first use; not part
+    # of the value (hours and days_off are read-only, so it never goes stale).
+    _days: _DayTable | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.hours:
@@ -177,18 +227,20 @@ class WorkCalendar:
         return self.add_working_time(start, days * self.day_length)
 
     def working_hours_between(self, start: datetime, end: datetime) -> timedelta:
-        """Working time inside [start, end); zero when end <= start."""
+        """Working time inside [start, end); zero when end <= start.
+
+        O(1) after the first call over a span: the working time of whole days in between comes
+        from a cumulative per-day table (`_DayTable`), only the two end days are clipped.
+        """
         a, b = self._utc(start), self._utc(end)
-        total = _ZERO
         if b <= a:
-            return total
-        for p_start, p_end in self._periods_from(a):
-            if p_start >= b:
-                break
-            overlap = min(p_end, b) - max(p_start, a)
-            if overlap > _ZERO:
-                total += overlap
-        return total
+            return _ZERO
+        first = a.astimezone(self.tz).date().toordinal()
+        last = b.astimezone(self.tz).date().toordinal()
+        table = self._table_over(first, last)
+        if table is None:  # a span too long to tabulate: walk it day by day
+            return self._walk_hours_between(a, b)
+        return table.between(first, last, a, b)
 
     def working_days_between(self, start: datetime, end: datetime) -> float:
         """Working time between the two in working days (of `day_length`); 0 when end <= start.
@@ -198,6 +250,35 @@ class WorkCalendar:
         return self.working_hours_between(start, end) / self.day_length
 
     # --- internals --------------------------------------------------------------------------
+
+    def _walk_hours_between(self, a: datetime, b: datetime) -> timedelta:
+        """`working_hours_between` one working period at a time (UTC `a` < `b`)."""
+        total = _ZERO
+        for p_start, p_end in self._periods_from(a):
+            if p_start >= b:
+                break
+            overlap = min(p_end, b) - max(p_start, a)
+            if overlap > _ZERO:
+                total += overlap
+        return total
+
+    def _table_over(self, first: int, last: int) -> _DayTable | None:
+        """The per-day table covering the ordinals first..last, grown when needed (with a year
+        of margin either side, so a report's many spans build it once); None when the span is
+        too long to tabulate."""
+        table = self._days
+        if table is not None and table.lo <= first and last < table.hi:
+            return table
+        lo = max(first - _TABLE_MARGIN, _MIN_ORDINAL)
+        hi = min(last + 1 + _TABLE_MARGIN, _MAX_ORDINAL)
+        if not lo <= first <= last < hi or hi - lo > _TABLE_MAX_DAYS:
+            return None
+        if table is not None and max(hi, table.hi) - min(lo, table.lo) <= _TABLE_MAX_DAYS:
+            lo, hi = min(lo, table.lo), max(hi, table.hi)  # grow it; else start afresh
+        table = _DayTable(lo, [self._period(date.fromordinal(n)) for n in range(lo, hi)])
+        # Replaced whole, never changed in place: a reader holding the old table stays right.
+        object.__setattr__(self, "_days", table)
+        return table
 
     def _utc(self, moment: datetime) -> datetime:
         if moment.tzinfo is None or moment.utcoffset() is None:

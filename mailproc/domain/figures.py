@@ -331,7 +331,8 @@ class RecapFigures:
     per_month: list[tuple[str, int]]  # 12 months ending with `month`
     on_target: tuple[int, int, float | None]
     median_close_days: float | None
-    open_by_age: list[tuple[str, int]]  # every open complaint as of `now`
+    # Open complaints by age are not part of the recap (neither the document nor the mail
+    # shows them): `open_by_age` computes them on their own.
 
 
 def recap(
@@ -344,7 +345,8 @@ def recap(
 ) -> RecapFigures:
     """The month's figures. Counts, Pareto, on-target and median: complaints received in the
     company-local month. `per_month`: the 12 months ending with it (records after it are
-    ignored). `open_by_age`: every open complaint passed in, aged at `now`."""
+    ignored). Open/closed are the records' statuses as loaded; `now` is not read any more (it
+    aged the open complaints for `open_by_age`, which nothing in the recap showed)."""
     all_records = list(records)
     key = f"{year:04d}-{month:02d}"
     in_month = [r for r in all_records if _month_key(r.received_at, cal.tz) == key]
@@ -359,7 +361,6 @@ def recap(
         per_month=monthly_counts(all_records, end_month=(year, month), tz=cal.tz),
         on_target=closed_on_target(valid, cal),
         median_close_days=median_days_to_close(valid, cal),
-        open_by_age=open_by_age(all_records, now=now, cal=cal),
     )
 
 

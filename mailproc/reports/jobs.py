@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar as stdlib_calendar
 import logging
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -153,17 +154,25 @@ def build_recap(app: App, year: int, month: int, now: datetime,
     cal = app.calendar
     start, end = month_bounds(app, year, month)
     year_ago = month_bounds(app, *(_shift(year, month, -11)))[0]
-    records = reportdata.load_records(app.settings, received_from=year_ago, received_to=end,
-                                      progress=progress)
+    # The month in full; the 11 months before only feed counts and medians (received, status,
+    # closed), so their cycles are neither read nor parsed.
+    in_month = reportdata.load_records(app.settings, received_from=start, received_to=end)
+    done = len(in_month)
+    before = reportdata.load_records(
+        app.settings, received_from=year_ago, received_to=start, with_cycles=False,
+        progress=None if progress is None else lambda i, n: progress(done + i, done + n))
+    if progress is not None and not before:
+        progress(done, done)
+    records = before + in_month  # oldest first, as one load_records would give them
     fig = figures.recap(records, year=year, month=month, now=now, cal=cal)
-    in_month = [r for r in records if start <= r.received_at < end]
     rows = figures.register_rows(in_month, cal)
+    received = [r.received_at for r in records]
     per_month_median = []
     for tag, _ in fig.per_month:
         y, m = int(tag[:4]), int(tag[5:])
         lo, hi = month_bounds(app, y, m)
-        median = figures.median_days_to_close([r for r in records if lo <= r.received_at < hi],
-                                              cal)
+        month_records = records[bisect_left(received, lo):bisect_left(received, hi)]
+        median = figures.median_days_to_close(month_records, cal)
         per_month_median.append((tag, median or 0.0))
     charts = [
         ("Jumlah keluhan per bulan (12 bulan)", reports.chart_png(
