@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mailproc import store
+from mailproc import memory, store
 from mailproc.domain.intake import Verdict
 from mailproc.errors import EnvironmentFailure, explain_os_error, is_environment_failure
 
@@ -191,6 +191,7 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         settle()
         if on_batch is not None:
             on_batch()
+        memory.release()  # what the batch freed goes back: memory follows the batch, not N
         if stopped:
             break
     summary.seconds = time.monotonic() - started

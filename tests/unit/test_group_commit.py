@@ -138,3 +138,21 @@ def test_each_batch_is_sent_before_the_next_is_read(tmp_path: Path,
     kinds = sorted(r["kind"] for r in app.json("outbox", "list", "--all"))
     assert kinds == sorted(["ack", "notice_new", "ptpp_issue"] * 5)
     assert summary["sent"] == 15 and summary["failed"] == summary["deferred"] == 0
+
+
+def test_freed_memory_goes_back_after_each_batch(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    from mailproc import memory
+
+    assert memory.release() is True  # glibc: the allocator can be asked
+    app = batch_app(tmp_path, size=2, mails=5)
+    calls: list[int] = []
+    real = memory.release
+
+    def spy() -> bool:
+        calls.append(store.Complaint.select().count())
+        return real()
+
+    monkeypatch.setattr(memory, "release", spy)
+    assert app.poll()["outcomes"] == {"complaint": 5}
+    assert calls == [2, 4, 5]
