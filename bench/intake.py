@@ -631,16 +631,18 @@ class SmtpServer:
         self.err.close()
 
 
-def _bytecode(workdir: Path) -> Path:
-    """mailproc compiled once into a bytecode cache of the run (PYTHONPYCACHEPREFIX), so no
-    timed process pays for compiling it (this checkout is not installed with bytecode, and
-    PYTHONDONTWRITEBYTECODE may be set); the libraries were compiled when pip installed them."""
-    prefix = workdir / "pycache"
-    if not prefix.exists():
+def _compile_mailproc() -> None:
+    """mailproc compiled once into its __pycache__ folders, so no timed process pays for
+    compiling it: this checkout was not installed with bytecode (a wheel is), and
+    PYTHONDONTWRITEBYTECODE may be set. The libraries were compiled when pip installed them."""
+    global _COMPILED
+    if not _COMPILED:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "mailproc")],
-                       env=os.environ | {"PYTHONPYCACHEPREFIX": str(prefix)}, check=True,
-                       stdout=subprocess.DEVNULL)
-    return prefix
+                       check=True, stdout=subprocess.DEVNULL)
+        _COMPILED = True
+
+
+_COMPILED = False
 
 
 def run_child(argv: list[str], env: dict[str, str], workdir: Path, label: str,
@@ -650,9 +652,8 @@ def run_child(argv: list[str], env: dict[str, str], workdir: Path, label: str,
     report = workdir / f"report-{label}.json"
     report.unlink(missing_ok=True)
     out_path, err_path = workdir / f"{label}.stdout", workdir / f"{label}.stderr"
-    env = env | {"BENCH_REPORT": str(report), "PYTHONPYCACHEPREFIX": str(_bytecode(workdir))}
-    # As an installed wheel runs: from compiled bytecode, not from source compiled every time.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _compile_mailproc()  # as an installed wheel runs: from bytecode, not compiled each time
+    env = env | {"BENCH_REPORT": str(report)}
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
