@@ -41,8 +41,6 @@ class PollSummary:
                 "seconds": round(self.seconds, 3)}
 
 
-
-
 class StopFlag:
     """Set by a signal handler; checked between messages so the current one finishes."""
 
@@ -143,8 +141,7 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         from mailproc.intake.services import process_mail
 
         aheads = _work_ahead(app, batch)
-        done: list[tuple[Fetched, Outcome]] = []
-        failed: list[Fetched] = []
+        done: list[tuple[Fetched, Outcome | None]] = []  # in the batch's order; None: failed
         current = batch[0]
         try:
             with store.transaction():
@@ -163,7 +160,7 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
                         log.error("mail UID %s left in place, retried next poll: %s",
                                   fetched.uid, exc)
                         summary.errors.append(f"UID {fetched.uid}: {type(exc).__name__}: {exc}")
-                        failed.append(fetched)
+                        done.append((fetched, None))
                         continue
                     done.append((fetched, outcome))
         except Exception as exc:  # noqa: BLE001 - the batch did not commit: nothing of it stays
@@ -177,17 +174,18 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
             continue
         for fetched, outcome in done:
             summary.fetched += 1
+            if outcome is None:
+                # Left in place: the marks of the mails before it go out now, and the position
+                # stops there so the next poll fetches it again.
+                settle()
+                blocked = True
+                continue
             summary.outcomes[outcome.verdict] += 1
             if outcome.verdict in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
                 summary.registered.append(outcome.number)
             pending.append((fetched.uid, outcome.quarantined))
             if progress is not None:
                 progress(summary.fetched, total)
-        summary.fetched += len(failed)
-        if failed:
-            # Marks for the mails before a failed one still go out; the position stops at it.
-            settle()
-            blocked = True
         settle()
         if on_batch is not None:
             on_batch()

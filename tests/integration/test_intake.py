@@ -273,3 +273,33 @@ def test_archive_paths_stay_inside_the_archive(mailenv: MailEnv):
     path = (mailenv.root / "archive" / att["archive"]).resolve()
     assert path.is_relative_to((mailenv.root / "archive").resolve())
     assert ".." not in Path(att["archive"]).parts
+
+
+def test_a_mail_left_in_place_holds_the_position_and_is_fetched_again(
+        mailenv: MailEnv, monkeypatch):
+    """A mail whose processing failed beyond quarantining stays in INBOX; the mails after it
+    in its batch are recorded and moved, but the stored position stops before it, so the next
+    poll fetches it again (group commit must not let a batch's later marks pass it)."""
+    from mailproc.intake import services
+
+    for n in (1, 2, 3):
+        mailenv.deliver(complaint(mailenv.customer(f"hold{n}", "example.com"),
+                                  f"Barang rusak {n}", "Botol retak saat diterima."))
+    real = services.process_mail
+
+    def broken(app, fetched, **kwargs):
+        if b"Barang rusak 2" in fetched.raw:
+            raise RuntimeError("database hiccup")  # not a mail problem: left in place
+        return real(app, fetched, **kwargs)
+
+    monkeypatch.setattr(services, "process_mail", broken)
+    first = mailenv.poll()
+    assert first["outcomes"] == {"complaint": 2} and len(first["errors"]) == 1
+    with mailenv.dovecot.mailbox(mailenv.inbox) as box:
+        left = [m.subject for m in box.fetch(mark_seen=False)]
+    assert left == ["Barang rusak 2"]
+    monkeypatch.undo()
+    again = mailenv.poll()
+    assert again["outcomes"] == {"complaint": 1} and again["errors"] == []
+    with mailenv.dovecot.mailbox(mailenv.inbox) as box:
+        assert list(box.fetch(mark_seen=False)) == []
