@@ -10,7 +10,10 @@ folder), puts `--copies` copies of each sample mail in `examples/inbox/` into th
 copy with its own Message-ID), and runs one poll in this process with every outermost write
 transaction timed. Prints the poll's wall time, the time the lock was held in all (and its
 share of the poll: the ratio against the named baseline, the poll itself), and per
-registration of a complaint mail the time the lock was held (mean, longest).
+registration of a complaint mail the time the lock was held for it (mean, longest). Since
+issue #11 a poll records a batch (`mailbox.fetch_batch` mails) in one transaction, so a
+registration's time is its share of its batch's transaction, and the longest transaction is
+the longest another writer can wait.
 """
 
 from __future__ import annotations
@@ -77,9 +80,10 @@ def main() -> int:
     register = services.register_from_mail
 
     def timed_register(*a, **k):  # type: ignore[no-untyped-def]
-        before = len(held)
+        # Inside the batch's transaction (group commit): the lock time this registration adds.
+        start = time.perf_counter()
         outcome = register(*a, **k)
-        registrations.extend(held[before:])
+        registrations.append(time.perf_counter() - start)
         return outcome
 
     services.register_from_mail = timed_register  # type: ignore[assignment]
@@ -94,6 +98,7 @@ def main() -> int:
         "mails": len(samples) * args.copies, "registered": len(registrations),
         "poll_wall_s": round(wall, 3), "transactions": len(held),
         "lock_held_s": round(sum(held), 3), "lock_share_of_poll": round(sum(held) / wall, 3),
+        "longest_transaction_ms": round(max(held) * 1000, 1),
         "per_registration_ms": {"mean": round(statistics.mean(registrations) * 1000, 1),
                                 "longest": round(max(registrations) * 1000, 1)},
     }
@@ -102,7 +107,8 @@ def main() -> int:
     else:
         print(f"{figures['mails']} mails, {figures['registered']} registered; poll "
               f"{wall:.2f} s wall; write lock held {sum(held):.2f} s in "
-              f"{len(held)} transactions = {figures['lock_share_of_poll']:.0%} of the poll; "
+              f"{len(held)} transactions = {figures['lock_share_of_poll']:.0%} of the poll "
+              f"(longest {figures['longest_transaction_ms']} ms); "
               f"per registration {figures['per_registration_ms']['mean']} ms on average, "
               f"{figures['per_registration_ms']['longest']} ms at most")
     return 0

@@ -109,6 +109,8 @@ class Archive:
 
     def _ensure_folder(self, folder: Path) -> None:
         if folder not in self._made:
+            if len(self._made) >= 1024:  # one folder a complaint: bounded, not one per mail
+                self._made.clear()
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
 
