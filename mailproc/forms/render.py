@@ -124,6 +124,16 @@ def _photo(tpl: Any, caption: str, blob: bytes, width_mm: int) -> dict[str, Any]
             "caption": caption}
 
 
+def _with_photos(context: Mapping[str, Any], holder: Any,
+                 images: Sequence[tuple[str, bytes]], width_mm: int) -> dict[str, Any]:
+    """The context plus `photos` and `photo_rows` (two by two), see the module docstring."""
+    ctx = dict(context)
+    photos = [_photo(holder, caption, blob, width_mm) for caption, blob in images]
+    ctx["photos"] = photos
+    ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]
+    return ctx
+
+
 def _open_template(template: Path | bytes) -> Any:
     from docxtpl import DocxTemplate
 
@@ -226,10 +236,7 @@ def render(template: Path | bytes, context: Mapping[str, Any], *,
     name = template_name(template)
     helper = _docxtpl_helpers()
     media = compiled.Media(plan)
-    ctx = dict(context)
-    photos = [_photo(media, caption, blob, image_width_mm) for caption, blob in images]
-    ctx["photos"] = photos
-    ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]
+    ctx = _with_photos(context, media, images, image_width_mm)
     env = environment(strict)
     part = plan.parts[0]
     try:
@@ -262,14 +269,9 @@ def render_with_docxtpl(template: Path | bytes, context: Mapping[str, Any], *,
             PackageNotFoundError) as exc:
         # PackageNotFoundError: python-docx's word for a file that is not a .docx (zip) at all.
         raise _unreadable(name, exc) from exc
-    ctx = dict(context)
-    photos = [_photo(tpl, caption, blob, image_width_mm) for caption, blob in images]
-    ctx["photos"] = photos
-    ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]
-    env = SandboxedEnvironment(autoescape=True, finalize=_finalize,
-                               undefined=StrictUndefined if strict else Undefined)
+    ctx = _with_photos(context, tpl, images, image_width_mm)
     try:
-        tpl.render(ctx, jinja_env=env, autoescape=True)
+        tpl.render(ctx, jinja_env=environment(strict), autoescape=True)
     except TemplateError as exc:
         raise _template_error(name, exc) from exc
     except (etree.XMLSyntaxError, ValueError) as exc:

@@ -172,11 +172,11 @@ def work_ahead(app: App, fetched: Fetched, *, registrations_before: int) -> Ahea
         if decision.verdict not in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
             return ahead
         ahead.now = now = app.clock()
-        new, customer_email, files = _new_complaint(fetched, mail, decision, original,
-                                                    original_text, now, app)
+        new, customer, files = _new_complaint(fetched, mail, decision, original,
+                                              original_text, now, app)
         ahead.new, ahead.classified = new, _classify(app, new)
         ahead.forms = _prerender(app, new, ahead.classified, files, now,
-                                 customer_email=customer_email,
+                                 customer_email=customer.email,
                                  seq_offset=registrations_before)
     except Exception:  # noqa: BLE001 - a guess: the transaction redoes and reports the work
         log.debug("working ahead on mail UID %s failed", fetched.uid, exc_info=True)
@@ -450,7 +450,7 @@ def _after_registration(app: App, complaint: Complaint, routing: RoutingDecision
 
 def _new_complaint(fetched: Fetched, mail: IncomingMail, decision: Decision,
                    original: Address | None, original_text: str, now: datetime, app: App
-                   ) -> tuple[NewComplaint, str, list[tuple[str, str, str, bytes | None]]]:
+                   ) -> tuple[NewComplaint, Address, list[tuple[str, str, str, bytes | None]]]:
     """The complaint a mail registers, the customer's address (for the acknowledgement) and
     the attachments `_archive_mail` will store, as it will store them."""
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
@@ -466,7 +466,7 @@ def _new_complaint(fetched: Fetched, mail: IncomingMail, decision: Decision,
         (att.original_filename, att.filename, att.content_type, att.content)
         for index, att in enumerate(mail.attachments, start=1)
         if _attachment_status(att, index, limit) == "stored"]
-    return new, customer_addr.email, files
+    return new, customer_addr, files
 
 
 def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision: Decision,
@@ -477,8 +477,8 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
     # the batch's transaction), so the forms show what it stores.
     now = ahead.now if ahead is not None and ahead.now is not None else app.clock()
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
-    customer_addr = original if forwarded and original else _reply_address(mail)
-    new, _, files = _new_complaint(fetched, mail, decision, original, original_text, now, app)
+    new, customer_addr, files = _new_complaint(fetched, mail, decision, original,
+                                               original_text, now, app)
     classified = (ahead.classified if ahead is not None and ahead.new == new
                   and ahead.classified is not None else _classify(app, new))
     if ahead is None:
