@@ -9,6 +9,7 @@ once per table, column set and database kind, and only the values are converted 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import peewee as pw
@@ -78,3 +79,104 @@ def update(model: type[pw.Model], values: dict[str, Any], **where: Any) -> int:
     params = [fields[n].db_value(values[n]) for n in names]
     params += [fields[n].db_value(where[n]) for n in conds]
     return db.obj.execute_sql(sql, params).rowcount
+
+
+_OPS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _where(model: type[pw.Model], where: dict[str, Any]) -> tuple[tuple[Any, ...], str, list]:
+    """The WHERE clause of ``name=value`` / ``name__op=value`` conditions: its key part, its
+    SQL and its parameters. None compares as IS NULL (part of the key: the SQL differs)."""
+    fields = model._meta.fields  # noqa: SLF001
+    mark = db.obj.param
+    key: list[Any] = []
+    tests: list[str] = []
+    params: list[Any] = []
+    for name, value in where.items():
+        field, _, op = name.partition("__")
+        column = _quote(fields[field].column_name)
+        if value is None:
+            if op not in ("", "eq"):
+                raise ValueError(f"{name}: only equality with None")
+            key.append((field, "null"))
+            tests.append(f"{column} IS NULL")
+            continue
+        key.append((field, op or "eq"))
+        tests.append(f"{column} {_OPS[op or 'eq']} {mark}")
+        params.append(fields[field].db_value(value))
+    return tuple(key), " AND ".join(tests) or "1 = 1", params
+
+
+def _select(model: type[M], columns: tuple[str, ...] | None, order_by: str | None,
+            limit_one: bool, where: dict[str, Any]) -> tuple[Any, Callable[[Any], M]]:
+    meta = model._meta  # noqa: SLF001
+    names = columns or tuple(f.name for f in meta.sorted_fields)
+    sqlite = isinstance(db.obj, pw.SqliteDatabase)
+    wkey, tests, params = _where(model, where)
+    key = ("select", model, names, wkey, order_by, limit_one, sqlite)
+    sql = _SQL.get(key)
+    fields = meta.fields
+    if sql is None:
+        cols = ", ".join(_quote(fields[n].column_name) for n in names)
+        sql = f"SELECT {cols} FROM {_quote(meta.table_name)} WHERE {tests}"
+        if order_by:
+            desc = order_by.startswith("-")
+            column = _quote(fields[order_by.lstrip("-")].column_name)
+            sql += f" ORDER BY {column}{' DESC' if desc else ''}"
+        if limit_one:
+            sql += " LIMIT 1"
+        _SQL[key] = sql
+    cursor = db.obj.execute_sql(sql, params)
+    convert = [fields[n].python_value for n in names]
+
+    def row_object(row: tuple[Any, ...]) -> M:
+        obj = model(__no_default__=1)  # as peewee's cursor wrapper makes it: nothing dirty
+        data = obj.__data__
+        for name, to_python, value in zip(names, convert, row, strict=True):
+            data[name] = to_python(value) if value is not None else None
+        return obj
+
+    return cursor, row_object
+
+
+def first(model: type[M], *, columns: tuple[str, ...] | None = None,
+          order_by: str | None = None, **where: Any) -> M | None:
+    """``model.select(columns).where(…).order_by(…).first()`` without peewee's statement
+    building (~0.3–0.5 ms of Python a lookup): the first matching row as a model object
+    (only `columns` loaded when given), or None. `where`: ``name=value`` (None: IS NULL) or
+    ``name__op=value`` with op one of eq ne lt le gt ge. `order_by`: a field name, ``-name``
+    descending."""
+    cursor, row_object = _select(model, columns, order_by, True, where)
+    row = cursor.fetchone()
+    return row_object(row) if row is not None else None
+
+
+def select(model: type[M], *, columns: tuple[str, ...] | None = None,
+           order_by: str | None = None, **where: Any) -> list[M]:
+    """Every matching row (see `first`)."""
+    cursor, row_object = _select(model, columns, order_by, False, where)
+    return [row_object(row) for row in cursor.fetchall()]
+
+
+def count(model: type[pw.Model], **where: Any) -> int:
+    """``model.select().where(…).count()``: the rows matching (see `first` for `where`)."""
+    sqlite = isinstance(db.obj, pw.SqliteDatabase)
+    wkey, tests, params = _where(model, where)
+    key = ("count", model, wkey, sqlite)
+    sql = _SQL.get(key)
+    if sql is None:
+        table = _quote(model._meta.table_name)  # noqa: SLF001
+        sql = _SQL[key] = f"SELECT COUNT(*) FROM {table} WHERE {tests}"
+    return int(db.obj.execute_sql(sql, params).fetchone()[0])
+
+
+def exists(model: type[pw.Model], **where: Any) -> bool:
+    """Whether a row matches (see `first` for `where`)."""
+    sqlite = isinstance(db.obj, pw.SqliteDatabase)
+    wkey, tests, params = _where(model, where)
+    key = ("exists", model, wkey, sqlite)
+    sql = _SQL.get(key)
+    if sql is None:
+        table = _quote(model._meta.table_name)  # noqa: SLF001
+        sql = _SQL[key] = f"SELECT 1 FROM {table} WHERE {tests} LIMIT 1"
+    return db.obj.execute_sql(sql, params).fetchone() is not None

@@ -64,7 +64,8 @@ def due(now: datetime, limit: int | None = None,
 
 
 def claim(row_id: int, now: datetime) -> bool:
-    """queued → sending, in a transaction of its own; False when another flusher took it.
+    """queued → sending, committed before the mail is sent (in a transaction of its own, or
+    in the one that marks the mail sent before it); False when another flusher took it.
     next_attempt_at doubles as the claim time while a row is 'sending'."""
     with transaction():
         return bool(fastsql.update(OutgoingMail, {"status": OutboxStatus.SENDING,

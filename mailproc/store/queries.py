@@ -29,25 +29,30 @@ def next_sequence(year: int) -> int:
     # Make sure the year's row exists before locking it: FOR UPDATE locks nothing when the
     # row is missing, so two first registrations of a year would both insert it and one would
     # fail. ON CONFLICT DO NOTHING waits for a concurrent insert of the row to commit.
-    NumberSequence.insert(year=year, last=0).on_conflict_ignore().execute()
-    query = NumberSequence.select().where(NumberSequence.year == year)
-    if not is_sqlite():
-        query = query.for_update()
-    row = query.get()
-    NumberSequence.update(last=NumberSequence.last + 1).where(
-        NumberSequence.year == year).execute()
-    return row.last + 1
+    # Statements built once (fastsql): this runs for every registration.
+    fastsql.execute("sequence-ensure",
+                    lambda: NumberSequence.insert(year=0, last=0).on_conflict_ignore(),
+                    [year, 0])
+    if is_sqlite():
+        read = fastsql.execute("sequence-read", lambda: NumberSequence.select(
+            NumberSequence.last).where(NumberSequence.year == 0), [year])
+    else:
+        read = fastsql.execute("sequence-lock", lambda: NumberSequence.select(
+            NumberSequence.last).where(NumberSequence.year == 0).for_update(), [year])
+    last = read.fetchone()[0]
+    fastsql.update(NumberSequence, {"last": last + 1}, year=year)
+    return last + 1
 
 
 def peek_sequence(year: int) -> int:
     """The number `next_sequence(year)` would allocate now, without writing or locking (for
     work done before the write transaction; another process may still take it first)."""
-    row = NumberSequence.select().where(NumberSequence.year == year).first()
+    row = fastsql.first(NumberSequence, columns=("last",), year=year)
     return (row.last if row is not None else 0) + 1
 
 
 def message_exists(key: str) -> bool:
-    return Message.select().where(Message.key == key).exists()
+    return fastsql.exists(Message, key=key)
 
 
 def complaint_by_message_ids(ids: list[str]) -> Complaint | None:
@@ -67,10 +72,8 @@ def complaint_by_number(number: str) -> Complaint | None:
 
 def count_auto_replies_since(address: str, since: datetime) -> int:
     """Automatic replies mailproc queued to `address` since `since` (loop guard)."""
-    return (OutgoingMail.select()
-            .where(OutgoingMail.auto_reply_to == address.lower(),
-                   OutgoingMail.created_at >= utcnow_naive(since))
-            .count())
+    return fastsql.count(OutgoingMail, auto_reply_to=address.lower(),
+                         created_at__ge=utcnow_naive(since))
 
 
 def get_position(source: str, folder: str) -> MailboxPosition:
@@ -87,7 +90,7 @@ def save_position(source: str, folder: str, uidvalidity: int, last_uid: int,
 
 def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
     email = email.lower()
-    customer = Customer.select().where(Customer.email == email).first()
+    customer = fastsql.first(Customer, email=email)
     if customer is None:
         customer = fastsql.create(Customer, email=email, name=name, created_at=utcnow_naive(now))
     elif name and not customer.name:
@@ -100,7 +103,7 @@ def customer_as_stored(email: str, name: str) -> tuple[str, str]:
     """The (name, email) the customer row will have after `find_or_create_customer(email,
     name, …)`, read without writing: an existing row keeps its name, an empty one is filled."""
     email = email.lower()
-    customer = Customer.select().where(Customer.email == email).first()
+    customer = fastsql.first(Customer, email=email)
     if customer is None or (name and not customer.name):
         return name, email
     return customer.name or "", email
@@ -114,9 +117,8 @@ def cycle_row(complaint: Complaint, cycle: int) -> Ptpp | None:
 
 def photos(complaint: Complaint, limit: int) -> list[Attachment]:
     """The complaint's stored images, oldest first, for the PTPP form."""
-    return list(complaint.attachments.where(Attachment.status == "stored",
-                                            Attachment.content_type.startswith("image/"))
-                .order_by(Attachment.id).limit(limit))
+    stored = fastsql.select(Attachment, order_by="id", complaint=complaint, status="stored")
+    return [a for a in stored if a.content_type.startswith("image/")][:limit]
 
 
 def attachments_of(message: Message) -> list[Attachment]:
@@ -139,7 +141,7 @@ def add_message(**values: Any) -> Message:
 
 
 def message_by_key(key: str) -> Message | None:
-    return Message.select().where(Message.key == key).first()
+    return fastsql.first(Message, key=key)
 
 
 def first_incoming_message(complaint: Complaint) -> Message | None:
@@ -190,6 +192,4 @@ def add_complaint(**values: Any) -> Complaint:
 
 def count_complaint_attachments(complaint: Complaint) -> int:
     """The real (not inline) attachments a complaint came with."""
-    return (Attachment.select()
-            .where(Attachment.complaint == complaint, Attachment.inline == False)  # noqa: E712
-            .count())
+    return fastsql.count(Attachment, complaint=complaint, inline=False)

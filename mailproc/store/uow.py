@@ -78,12 +78,17 @@ _LIFECYCLE_COLUMNS = ("id", "number", "status", "department", "first_response_at
 def lifecycle_row(complaint_id: int) -> Complaint:
     """A complaint row with only what `case_of` and `save_case` use, read fresh: for steps
     that touch the lifecycle alone (the acknowledgement sent, or bounced), once per mail."""
-    fields = [getattr(Complaint, name) for name in _LIFECYCLE_COLUMNS]
-    return Complaint.select(*fields).where(Complaint.id == complaint_id).get()
+    row = fastsql.first(Complaint, columns=_LIFECYCLE_COLUMNS, id=complaint_id)
+    if row is None:
+        raise Complaint.DoesNotExist(f"complaint {complaint_id}")
+    return row
 
 
 def current_cycle(row: Complaint) -> Ptpp:
-    return row.ptpps.order_by(Ptpp.cycle.desc()).get()
+    cycle = fastsql.first(Ptpp, order_by="-cycle", complaint=row.id)
+    if cycle is None:
+        raise Ptpp.DoesNotExist(f"complaint {row.number} has no PTPP cycle")
+    return cycle
 
 
 def case_of(row: Complaint, *, cycle: bool = True) -> Case:
@@ -162,7 +167,7 @@ def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
 
     on_outcome(lambda: None, undo)
     if changed:
-        Complaint.update(**changed).where(Complaint.id == row.id).execute()
+        fastsql.update(Complaint, changed, id=row.id)
         for name, value in changed.items():
             setattr(row, name, value)
     # A cycle the memo does not hold is new when the memo is complete: `case_of` read the
@@ -171,8 +176,7 @@ def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
     for c, cycle_values in cycles:
         updated = 0
         if c.number in stored or not complete:
-            updated = (Ptpp.update(**cycle_values)
-                       .where(Ptpp.complaint == row.id, Ptpp.cycle == c.number).execute())
+            updated = fastsql.update(Ptpp, cycle_values, complaint=row.id, cycle=c.number)
         if not updated:
             fastsql.create(Ptpp, complaint=row.id, number=row.number, cycle=c.number,
                            created_at=_naive(case.updated_at) or row.updated_at,
