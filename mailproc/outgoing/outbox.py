@@ -5,11 +5,12 @@ themselves live in `mailproc.store.outbox`.
 `queue_mail` is called inside the transaction of the state change that causes the mail (by the
 use cases, or by the handlers of `mailproc.ptpp.handlers` the unit of work calls), so a mail
 exists exactly when its change committed. `flush` sends after commit: each row is claimed
-(queued → sending) in its own transaction before the SMTP conversation and marked sent after, so
-two flushers never send the same row. A crash between the server's acceptance and the 'sent'
-mark leaves the row in 'sending'; such rows are never re-sent automatically (a duplicate to a
-customer is worse than a delay) but are reported by `outbox list` and can be re-queued with
-`mailproc outbox retry ID` after checking the recipient's mailbox.
+(queued → sending, committed together with the previous row's mark) before the SMTP
+conversation and marked sent after, so two flushers never send the same row. A crash between
+the server's acceptance and the 'sent' mark leaves the row in 'sending'; such rows are never
+re-sent automatically (a duplicate to a customer is worse than a delay) but are reported by
+`outbox list` and can be re-queued with `mailproc outbox retry ID` after checking the
+recipient's mailbox.
 """
 
 from __future__ import annotations
@@ -87,11 +88,9 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     flush; never for mail to marketing administration itself, which would loop."""
     result = FlushResult()
     run = _Flush(settings, archive, transport, now, texts, result)
-    for row in outbox_rows.due(now, limit):
-        run.one(row)
+    run.all(outbox_rows.due(now, limit))
     if run.notices and run.server_down is None:
-        for row in outbox_rows.due(now, limit, ids=run.notices):
-            run.one(row)
+        run.all(outbox_rows.due(now, limit, ids=run.notices))
     if run.server_down:
         log.warning("mail server unavailable, %d mail(s) deferred: %s", result.deferred,
                     run.server_down)
@@ -108,16 +107,25 @@ class _Flush:
         self.server_down: str | None = None
         self.notices: list[int] = []  # failure notices queued by this flush
 
-    def one(self, row: OutgoingMail) -> None:
+    def all(self, rows: Sequence[OutgoingMail]) -> None:
+        """Claim, send and mark each row in turn. The mark of one row and the claim of the
+        next share a transaction (half the commits of a transaction each): still at most one
+        row is 'sending' at any moment, the one whose SMTP conversation is under way."""
         now = self.now
-        if not outbox_rows.claim(row.id, now):
-            return  # another flusher took it
-        error = SendError(self.server_down) if self.server_down is not None else self._send(row)
-        with store.transaction():
-            if error is None:
-                self._mark_sent(row)
-            else:
-                self._mark_failed(row, error)
+        claimed = bool(rows) and outbox_rows.claim(rows[0].id, now)
+        for i, row in enumerate(rows):
+            following = rows[i + 1] if i + 1 < len(rows) else None
+            if not claimed:  # another flusher took it
+                claimed = following is not None and outbox_rows.claim(following.id, now)
+                continue
+            error = (SendError(self.server_down) if self.server_down is not None
+                     else self._send(row))
+            with store.transaction():
+                if error is None:
+                    self._mark_sent(row)
+                else:
+                    self._mark_failed(row, error)
+                claimed = following is not None and outbox_rows.claim(following.id, now)
 
     def _send(self, row: OutgoingMail) -> SendError | None:
         try:

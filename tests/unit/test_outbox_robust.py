@@ -179,3 +179,36 @@ def test_failed_acknowledgement_tells_marketing_to_reach_the_customer(tmp_path: 
     assert "tidak terkirim" in body and "mengembalikan" not in body
     [failed] = [r for r in rows if r["status"] == "failed"]
     assert f"mailproc outbox retry {failed['id']}" in body
+
+
+def test_each_mail_is_claimed_in_committed_state_before_it_is_sent(tmp_path: Path,
+                                                                   monkeypatch):
+    """The mark of one mail and the claim of the next share a transaction: when a mail is
+    handed to the transport, it alone is 'sending' in what another connection (a crash's
+    survivor) reads, and the ones before it are 'sent'."""
+    import sqlite3
+
+    app = LocalApp(tmp_path)
+    for n in range(3):
+        app.deliver(complaint_mail(f"p{n}@example.com", f"Barang rusak {n}", f"c{n}@example.com"))
+    settings = load_settings(app.config, {})
+    path = settings.database_url.removeprefix("sqlite:///")
+    seen: list[tuple[bool, dict[str, int]]] = []
+    real_send = transports.MaildirTransport.send
+
+    def watching(self, msg, recipients, **kwargs):
+        with sqlite3.connect(path) as other:
+            sending = other.execute("SELECT message_id FROM outgoing_mail WHERE status = "
+                                    "'sending'").fetchall()
+            counts = dict(other.execute("SELECT status, COUNT(*) FROM outgoing_mail "
+                                        "GROUP BY status").fetchall())
+        # Recorded, not asserted here: flush would take an exception for a failed mail.
+        seen.append((sending == [(msg["Message-ID"].strip("<>"),)], counts))
+        return real_send(self, msg, recipients, **kwargs)
+
+    monkeypatch.setattr(transports.MaildirTransport, "send", watching)
+    summary = app.poll()
+    # Three mails a complaint: the acknowledgement, the notice, the PTPP to the department.
+    assert summary["sent"] == len(seen) == 9
+    assert all(alone for alone, _ in seen)
+    assert [counts.get("sent", 0) for _, counts in seen] == list(range(9))
