@@ -77,6 +77,13 @@ class _Compiled:
     negators: frozenset[str]
     by_first_word: Mapping[str, tuple[_Keyword, ...]]
     max_words: int
+    # token -> the keywords that may start at it (through any of its word forms), filled as
+    # tokens are met: most tokens of a mail start no keyword, and this answers them with one
+    # look-up. A cache of a pure function of the rules, bounded (_STARTS_MAX).
+    starts: dict[tuple[str, int], tuple[_Keyword, ...]] = field(default_factory=dict)
+
+
+_STARTS_MAX = 200_000
 
 
 @dataclass(frozen=True)
@@ -216,20 +223,32 @@ def _clauses(text: str, slang: Mapping[str, tuple[str, ...]]) -> Iterator[list[s
             yield tokens
 
 
-def _find_hits(tokens: list[str], compiled: _Compiled, min_len: int) -> list[_Hit]:
-    forms = [word_forms(token, min_len) for token in tokens]
+def _starting_at(token: str, compiled: _Compiled, min_len: int) -> tuple[_Keyword, ...]:
+    starts = compiled.starts
+    found = starts.get((token, min_len))
+    if found is None:
+        by_first = compiled.by_first_word
+        # Sorted forms: the same order of hits in every process (frozenset order is not).
+        found = tuple(kw for form in sorted(word_forms(token, min_len))
+                      for kw in by_first.get(form, ()))
+        if len(starts) >= _STARTS_MAX:
+            starts.clear()
+        starts[(token, min_len)] = found
+    return found
 
+
+def _find_hits(tokens: list[str], compiled: _Compiled, min_len: int) -> list[_Hit]:
     hits: list[_Hit] = []
     n_tokens = len(tokens)
-    for i, token_forms in enumerate(forms):
-        for form in token_forms:
-            for kw in compiled.by_first_word.get(form, ()):
-                end = i + len(kw.words)
-                if end > n_tokens:
-                    continue
-                if all(kw.words[k] in forms[i + k] for k in range(1, len(kw.words))):
-                    exact = all(kw.words[k] == tokens[i + k] for k in range(len(kw.words)))
-                    hits.append(_Hit(i, end, exact, kw))
+    for i, token in enumerate(tokens):
+        for kw in _starting_at(token, compiled, min_len):
+            words = kw.words
+            end = i + len(words)
+            if end > n_tokens:
+                continue
+            if all(words[k] in word_forms(tokens[i + k], min_len) for k in range(1, len(words))):
+                exact = all(words[k] == tokens[i + k] for k in range(len(words)))
+                hits.append(_Hit(i, end, exact, kw))
     return hits
 
 
@@ -285,7 +304,10 @@ def classify_text(text: str, rules: RoutingRules) -> RoutingDecision:
     compiled = rules._compiled
     found: dict[int, dict[str, None]] = {}  # owner -> keywords (ordered set)
     for tokens in _clauses(text, compiled.slang):
-        hits = _resolve(_find_hits(tokens, compiled, rules.min_stem_length), compiled.max_words)
+        hits = _find_hits(tokens, compiled, rules.min_stem_length)
+        if not hits:
+            continue
+        hits = _resolve(hits, compiled.max_words)
         covered = {p for h in hits for p in range(h.start, h.end)}
         for hit in hits:
             if not _negated(hit, tokens, compiled.negators, covered):
