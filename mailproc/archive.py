@@ -45,6 +45,7 @@ class Archive:
         self._defer = defer
         self._made: set[Path] = set()  # folders known to exist: saves a mkdir per file
         self._staged: dict[str, Path] = {}  # final relative path -> staged file, until commit
+        self._resolved_root: Path | None = None
 
     def folder(self, when: datetime, group: str) -> Path:
         return Path(f"{when:%Y}") / f"{when:%m}" / sanitise_filename(group, fallback="lain")
@@ -76,7 +77,9 @@ class Archive:
     def path(self, rel: str) -> Path:
         """Absolute path of an archived file; refuses anything that escapes the root."""
         full = (self.root / rel).resolve()
-        if not full.is_relative_to(self.root.resolve()):
+        if self._resolved_root is None:  # the root's own resolution, once (a syscall a part)
+            self._resolved_root = self.root.resolve()
+        if not full.is_relative_to(self._resolved_root):
             raise ValueError(f"path outside the archive: {rel}")
         return full
 

@@ -14,9 +14,10 @@ import email.errors
 import logging
 import mailbox as stdlib_mailbox
 import os
+import re
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
@@ -77,6 +78,49 @@ class MaildirTransport:
             self.box.close()
 
 
+# A bare address as the outbox stores it (no display name, comment, quoting or brackets).
+_BARE = re.compile(r'[^\s<>()\[\],;:\\"@]+@[^\s<>()\[\],;:\\"@]+')
+
+
+def _quote(address: str) -> str:
+    """smtplib.quoteaddr's answer, without its full address parse (~0.1 ms an address)
+    for the bare addresses the outbox sends to; anything else goes through quoteaddr."""
+    if _BARE.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
+class _Envelope:
+    """MAIL FROM and RCPT TO as smtplib writes them, with the cheaper quoting (_quote)."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        conn: smtplib.SMTP = self  # type: ignore[assignment]
+        optionlist = ""
+        if options and conn.does_esmtp:
+            if any(x.lower() == "smtputf8" for x in options):
+                if not conn.has_extn("smtputf8"):
+                    raise smtplib.SMTPNotSupportedError(
+                        "SMTPUTF8 not supported by server")
+                conn.command_encoding = "utf-8"
+            optionlist = " " + " ".join(options)
+        conn.putcmd("mail", f"FROM:{_quote(sender)}{optionlist}")
+        return conn.getreply()
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        conn: smtplib.SMTP = self  # type: ignore[assignment]
+        optionlist = " " + " ".join(options) if options and conn.does_esmtp else ""
+        conn.putcmd("rcpt", f"TO:{_quote(recip)}{optionlist}")
+        return conn.getreply()
+
+
+class _SMTP(_Envelope, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Envelope, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name
+    pass
+
+
 class SmtpTransport:
     """One SMTP connection for a flush; opened lazily, reused for every mail of the batch."""
 
@@ -89,10 +133,10 @@ class SmtpTransport:
         cfg = self.cfg
         try:
             if cfg.security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                conn: smtplib.SMTP = _SMTP_SSL(
                     cfg.host, cfg.port, timeout=cfg.timeout, context=client_context(cfg.ca_file))
             else:
-                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+                conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
                 if cfg.security == "starttls":
                     conn.starttls(context=client_context(cfg.ca_file))
             if cfg.auth == "oauth2":

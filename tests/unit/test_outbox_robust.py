@@ -212,3 +212,13 @@ def test_each_mail_is_claimed_in_committed_state_before_it_is_sent(tmp_path: Pat
     assert summary["sent"] == len(seen) == 9
     assert all(alone for alone, _ in seen)
     assert [counts.get("sent", 0) for _, counts in seen] == list(range(9))
+
+
+@pytest.mark.parametrize("address", [
+    "a@example.com", "info@xn--bcher-kva.example", "josé@example.com", "a.b+c@sub.example.co.id",
+    "<a@example.com>", "Nama <a@example.com>", "a@b@c.example", '"a b"@example.com',
+    "a@example.com (komentar)", "", "<>", "a @example.com", "x@[127.0.0.1]"])
+def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address: str):
+    import smtplib
+
+    assert transports._quote(address) == smtplib.quoteaddr(address)
