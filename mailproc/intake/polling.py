@@ -192,5 +192,9 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         memory.release()  # what the batch freed goes back: memory follows the batch, not N
         if stopped:
             break
+    through = getattr(source, "done_through", 0)  # ImapSource: an empty search said so
+    if total == 0 and through > last_uid:
+        # Nothing new below UIDNEXT: the next idle poll answers from STATUS alone.
+        store.save_position(source.key, source.folder, uidvalidity, through, app.clock())
     summary.seconds = time.monotonic() - started
     return summary

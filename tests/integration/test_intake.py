@@ -303,3 +303,44 @@ def test_a_mail_left_in_place_holds_the_position_and_is_fetched_again(
     assert again["outcomes"] == {"complaint": 1} and again["errors"] == []
     with mailenv.dovecot.mailbox(mailenv.inbox) as box:
         assert list(box.fetch(mark_seen=False)) == []
+
+
+def test_an_idle_poll_answers_from_status_and_new_mail_still_comes_in(
+        mailenv: MailEnv, monkeypatch):
+    """Keep mode over mail marked processed before (here: by another installation, so no
+    position is stored): the first poll's empty SEARCH moves the stored position to
+    UIDNEXT - 1, and the next idle poll neither SELECTs nor SEARCHes the folder (STATUS
+    alone). Mail that arrives afterwards is fetched as usual."""
+    import imaplib
+
+    mailenv.write_config(mode="keep")
+    for n in (1, 2):
+        mailenv.dovecot.append(mailenv.inbox, complaint(
+            mailenv.customer(f"idle{n}", "example.com"), f"Barang rusak {n}", "Botol retak."),
+            flags=["$MailprocProcessed"])
+    commands: list[str] = []
+    real_command = imaplib.IMAP4._command
+
+    def spy(self, name, *args):
+        commands.append(name if name != "UID" else f"UID {args[0]}")
+        return real_command(self, name, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "_command", spy)
+    assert mailenv.poll()["fetched"] == 0
+    assert "SELECT" in commands and "UID SEARCH" in commands, commands
+    commands.clear()
+    assert mailenv.poll()["fetched"] == 0
+    assert "STATUS" in commands, commands
+    assert "SELECT" not in commands and not [c for c in commands if c.startswith("UID")], commands
+    mailenv.deliver(complaint(mailenv.customer("idle3", "example.com"), "Barang rusak 3",
+                              "Kemasan penyok."))
+    later = mailenv.poll()
+    assert later["outcomes"] == {"complaint": 1}
+    assert mailenv.poll()["fetched"] == 0
+
+
+def test_a_missing_folder_is_named_with_the_folders_there(mailenv: MailEnv):
+    mailenv.write_config(folder="TidakAda", mode="keep")
+    result = mailenv.run("poll", "--json")
+    assert result.exit_code != 0
+    assert "TidakAda" in result.output and "INBOX" in result.output
