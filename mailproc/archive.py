@@ -4,6 +4,13 @@ Paths are derived from the message key, so writing the same message again (a ret
 crash) lands on the same files instead of leaving copies. Returned paths are relative to the
 archive root so the archive can be moved.
 
+Nothing archived is ever overwritten (records that cannot change, issue #12): a write whose
+name is taken — by a file, by a file staged in this transaction, or by the caller's `taken`
+(the database's document rows) — goes to the next free versioned name (`name-v2.docx`, …),
+except that the same bytes under the same name are the same record (a message stored again).
+Files are placed with a hard link, which fails instead of replacing a file that appeared
+meanwhile.
+
 Writes made while a database transaction is open are staged: the bytes go to
 `.staging/` under the root at once (so a full disk fails the transaction, not the commit),
 and move to their place only when the transaction commits; a rollback deletes them. So a
@@ -15,11 +22,14 @@ The archive does not know the database: `defer` (wired by the composition root t
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 UNFILED = "_lain"  # mail that belongs to no complaint (auto-replies, own mail)
 QUARANTINE = "_karantina"
@@ -57,8 +67,7 @@ class Archive:
 
     def store_message(self, when: datetime, group: str, key: str, raw: bytes) -> str:
         rel = self.folder(when, group) / f"{self.message_stem(key)}.eml"
-        self._write(rel, raw)
-        return rel.as_posix()
+        return self._write(rel, raw, same_is_same=True)
 
     def store_attachment(self, when: datetime, group: str, key: str, index: int,
                          filename: str, content: bytes) -> str:
@@ -66,13 +75,15 @@ class Archive:
         # One folder per attachment keeps its own name (mail it on as it came) and keeps two
         # attachments with the same name apart.
         rel = self.folder(when, group) / self.message_stem(key) / f"{index:02d}" / safe
-        self._write(rel, content)
-        return rel.as_posix()
+        return self._write(rel, content, same_is_same=True)
 
-    def store_document(self, when: datetime, group: str, filename: str, content: bytes) -> str:
+    def store_document(self, when: datetime, group: str, filename: str, content: bytes, *,
+                       taken: Callable[[str], bool] | None = None) -> str:
+        """A document (a generated or received form, a report): always a file of its own, under
+        the next free versioned name when its name is taken (`taken`: the caller's record of
+        names in use, e.g. the database's document rows)."""
         rel = self.folder(when, group) / "dokumen" / sanitise_filename(filename)
-        self._write(rel, content)
-        return rel.as_posix()
+        return self._write(rel, content, same_is_same=False, taken=taken)
 
     def path(self, rel: str) -> Path:
         """Absolute path of an archived file; refuses anything that escapes the root."""
@@ -87,28 +98,40 @@ class Archive:
         staged = self._staged.get(rel)
         return (staged or self.path(rel)).read_bytes()
 
-    def _write(self, rel: Path, content: bytes) -> None:
-        target = self.path(rel.as_posix())
+    def _write(self, rel: Path, content: bytes, *, same_is_same: bool,
+               taken: Callable[[str], bool] | None = None) -> str:
+        """Write `content` under `rel`, or the first free versioned name; returns the
+        relative path used. `same_is_same`: the same bytes already under a name are that
+        record, not a new one (nothing is written)."""
+        for candidate in _versions(rel):
+            key = candidate.as_posix()
+            target = self.path(key)
+            staged_file = self._staged.get(key)
+            existing = staged_file or (target if target.exists() else None)
+            if existing is None and not (taken is not None and taken(key)):
+                break
+            if same_is_same and existing is not None and _same_bytes(existing, content):
+                return key
         if self._defer is None:
             self._write_file(target, content)
-            return
-        key = rel.as_posix()
+            return key
         # Keyed by the final path (which carries the message's stem): a retry of the same
         # message stages onto the same name.
         staged = self.root / STAGING / hashlib.sha256(key.encode()).hexdigest()[:24]
-        self._write_file(staged, content)
+        self._write_file(staged, content, replace=True)
         self._staged[key] = staged
 
         def commit() -> None:
             self._staged.pop(key, None)
             self._ensure_folder(target.parent)
-            os.replace(staged, target)
+            _place(staged, target)
 
         def discard() -> None:
             self._staged.pop(key, None)
             staged.unlink(missing_ok=True)
 
         self._defer(commit, discard)
+        return key
 
     def _ensure_folder(self, folder: Path) -> None:
         if folder not in self._made:
@@ -117,14 +140,63 @@ class Archive:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
 
-    def _write_file(self, target: Path, content: bytes) -> None:
+    def _write_file(self, target: Path, content: bytes, *, replace: bool = False) -> None:
         self._ensure_folder(target.parent)
-        # Write then rename so a crash never leaves half a file under the final name.
+        # Write then move so a crash never leaves half a file under the final name; the move
+        # never replaces an archived file (only a staged one, `replace`).
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
-            os.replace(tmp, target)
+            if replace:
+                os.replace(tmp, target)
+            else:
+                _place(Path(tmp), target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _versions(rel: Path) -> Iterator[Path]:
+    """rel, then name-v2.ext, name-v3.ext, … beside it."""
+    yield rel
+    stem, suffix = rel.stem, rel.suffix
+    n = 2
+    while True:
+        yield rel.with_name(f"{stem}-v{n}{suffix}")
+        n += 1
+
+
+def _same_bytes(path: Path, content: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(content) and path.read_bytes() == content
+    except OSError:
+        return False
+
+
+def _place(src: Path, target: Path) -> None:
+    """Move `src` to `target` without ever replacing a file there: a hard link fails when
+    the name is taken. Taken by the same bytes: the same record. By other bytes (another
+    process wrote there between our check and now): the file goes beside it under a
+    versioned name, and that is logged, never lost."""
+    try:
+        os.link(src, target)
+    except FileExistsError:
+        if _same_bytes(target, src.read_bytes()):
+            src.unlink(missing_ok=True)
+            return
+        for candidate in _versions(target):
+            try:
+                os.link(src, candidate)
+            except FileExistsError:
+                continue
+            log.error("archive: %s appeared while it was being written; this copy was kept as "
+                      "%s (the record names %s: check both)", target, candidate.name, target)
+            break
+    except OSError:
+        # A file system without hard links: check, then rename (a narrow race remains).
+        if target.exists():
+            raise
+        os.replace(src, target)
+        return
+    src.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailproc import resources
-from mailproc.cli.base import Ctx, cli, emit_json, local_time, pass_ctx
+from mailproc.cli.base import Ctx, cli, emit_json, local_time, pass_ctx, progress_printer
 from mailproc.cli.mailcmds import poll
 from mailproc.errors import MailprocError
 
@@ -197,26 +197,49 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--anchor", default="", metavar="HASH",
+              help="A chain head printed earlier (daily digest, monthly recap): prove that "
+                   "nothing before it was rewritten.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
-def audit_verify(obj: Ctx, as_json: bool) -> None:
-    """Check the hash chain of events; name the first event altered or removed. Exit 1 if so.
+def audit_verify(obj: Ctx, anchor: str, as_json: bool) -> None:
+    """Check the hash chain of events and every archived file it names (raw mail,
+    attachments, forms, reports); name the first event altered or removed and each file
+    missing or changed. Exit 1 if so.
 
-    Example: mailproc audit verify
+    Example: mailproc audit verify --anchor 3f5a…   (the head printed in a digest)
     """
     from mailproc import store
+    from mailproc.ops.audit import audit
 
-    obj.app()
-    report = store.verify_chain()
+    app = obj.app()
+    report = audit(app.archive, anchor=anchor,
+                   progress=None if as_json else progress_printer("berkas diperiksa"))
+    chain = report.chain
     if as_json:
-        emit_json({"ok": not report.problem, "events": report.events,
-                    "problem": report.problem or None, "event_id": report.event_id})
-    elif report.problem:
-        click.echo(f"audit trail BROKEN after checking {report.events} event(s): "
-                   f"{report.problem}")
+        emit_json({"ok": report.ok, "events": chain.events, "problem": chain.problem or None,
+                   "event_id": chain.event_id, "files": report.files,
+                   "file_problems": [{"path": p.path, "problem": p.problem,
+                                      "event_id": p.event_id} for p in report.file_problems],
+                   "anchor": ({"hash": anchor.strip().lower(),
+                               "event_id": chain.anchor_event_id}
+                              if anchor and not chain.problem else None),
+                   "head": store.chain_head()})
     else:
-        click.echo(f"audit trail intact: {report.events} event(s)")
-    if report.problem:
+        if chain.problem:
+            click.echo(f"audit trail BROKEN after checking {chain.events} event(s): "
+                       f"{chain.problem}")
+        else:
+            click.echo(f"audit trail intact: {chain.events} event(s)")
+            if anchor:
+                click.echo(f"anchor {anchor.strip()[:16]}… found: event {chain.anchor_event_id};"
+                           " nothing before it was rewritten")
+        for p in report.file_problems:
+            click.echo(f"archived file {p.problem.upper()}: {p.path} (recorded by event "
+                       f"{p.event_id}); restore it from a backup (`mailproc backup`)")
+        if not report.file_problems:
+            click.echo(f"archived files intact: {report.files} file(s)")
+    if not report.ok:
         raise click.exceptions.Exit(1)
 
 

@@ -149,14 +149,14 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def progress_printer() -> Callable[[int, int], None] | None:
+def progress_printer(what: str = "surat diproses") -> Callable[[int, int], None] | None:
     """A progress line on stderr for long runs, when stderr is a terminal."""
     if not sys.stderr.isatty():
         return None  # quiet in logs and pipes
 
     def show(done: int, total: int) -> None:
         if total >= 20 and (done % 10 == 0 or done == total):
-            click.echo(f"\r  {done}/{total} surat diproses", err=True, nl=done == total)
+            click.echo(f"\r  {done}/{total} {what}", err=True, nl=done == total)
     return show
 
 

@@ -110,7 +110,7 @@ def _detail_json(d: readmodels.ComplaintDetail) -> dict[str, Any]:
         "documents": [
             {"form": doc.form, "cycle": doc.cycle, "origin": doc.origin,
              "filename": doc.filename, "archive": doc.archive_path, "size": doc.size,
-             "at": iso(doc.created_at)}
+             "sha256": doc.sha256, "at": iso(doc.created_at)}
             for doc in d.documents],
         "events": [
             {"at": iso(e.at), "actor": e.actor, "source": e.source, "kind": e.kind,

@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     COMPLAINT_REGISTERED = "complaint_registered"
     DEPARTMENT_ASSIGNED = "department_assigned"
     PTPP_ISSUED = "ptpp_issued"
+    PTPP_WITHDRAWN = "ptpp_withdrawn"  # reassigned: the department's form no longer counts
     PTPP_ISSUE_FAILED = "ptpp_issue_failed"
     PTPP_PLANNED = "ptpp_planned"
     PTPP_IMPLEMENTED = "ptpp_implemented"
@@ -89,6 +90,8 @@ class EventKind(StrEnum):
     FIRST_RESPONSE_OVERDUE = "first_response_overdue"
     DIGEST_SENT = "digest_sent"
     RECAP_SENT = "recap_sent"
+    # records: the sha256 of every archived file (raw mail, attachments, documents, reports)
+    FILES_ARCHIVED = "files_archived"
 
 
 class MailKind(StrEnum):
@@ -97,6 +100,7 @@ class MailKind(StrEnum):
     ACK = "ack"  # the acknowledgement to the customer: the first response when it arrives
     NOTICE_NEW = "notice_new"
     PTPP_ISSUE = "ptpp_issue"
+    PTPP_WITHDRAWN = "ptpp_withdrawn"
     RETURN_FORM = "return_form"
     FORM_PROBLEM = "form_problem"
     FORM_ACCEPTED = "form_accepted"
@@ -215,16 +219,24 @@ class Case:
     # ---- the procedure ----------------------------------------------------------------
 
     def assign(self, department: str, at: datetime, note: str = "") -> list[DomainEvent]:
-        """Marketing administration chooses (or changes) the responsible department."""
+        """Marketing administration chooses (or changes) the responsible department. When the
+        current cycle's form was already issued to another department, that department's
+        form is withdrawn (an event of its own: it is told)."""
         _check(self.status, ComplaintStatus.ASSIGNED)
-        event = DomainEvent(EventKind.DEPARTMENT_ASSIGNED,
-                            {"department": department, "previous": self.department,
-                             "from_status": str(self.status), "note": note})
+        events = []
+        previous = self.cycle.department
+        if (self.status == ComplaintStatus.ISSUED and previous and previous != department):
+            events.append(DomainEvent(EventKind.PTPP_WITHDRAWN,
+                                      {"department": previous, "cycle": self.cycle.number,
+                                       "new_department": department}))
+        events.insert(0, DomainEvent(EventKind.DEPARTMENT_ASSIGNED,
+                                     {"department": department, "previous": self.department,
+                                      "from_status": str(self.status), "note": note}))
         self.department = department
         self.cycle.department = department
         self.status = ComplaintStatus.ASSIGNED
         self.updated_at = at
-        return [event]
+        return events
 
     def issue(self, at: datetime, plan_due: datetime,
               data: dict[str, Any] | None = None) -> list[DomainEvent]:

@@ -259,11 +259,12 @@ def _attachment_status(att: Attachment, index: int, limit: int) -> str:
 
 def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetched,
                   mail: IncomingMail | None, complaint: Complaint | None,
-                  message: store.Message) -> int:
-    """Archive the attachments of `mail` and record them; returns how many were stored."""
+                  message: store.Message) -> list[tuple[str, str, int]]:
+    """Archive the attachments of `mail` and record them; returns the files stored (path,
+    sha256, size)."""
     if mail is None:
-        return 0
-    stored = 0
+        return []
+    stored: list[tuple[str, str, int]] = []
     limit = app.settings.limits.max_attachments
     for index, att in enumerate(mail.attachments, start=1):
         status, rel = _attachment_status(att, index, limit), ""
@@ -271,7 +272,7 @@ def _archive_mail(app: App, when: datetime, group: str, key: str, fetched: Fetch
             assert att.content is not None  # the status says so
             rel = app.archive.store_attachment(when, group, key, index, att.filename,
                                                att.content)
-            stored += 1
+            stored.append((rel, att.sha256, att.size))
         queries.add_attachment(
             message=message, complaint=complaint, filename=att.filename,
             original_filename=att.original_filename, content_type=att.content_type,
@@ -305,7 +306,10 @@ def _create_message(app: App, fetched: Fetched, mail: IncomingMail | None, *, ke
         references=" ".join(mail.references) if mail else "",
         sha256=hashlib.sha256(fetched.raw).hexdigest(),
     )
-    _archive_mail(app, when, group, key, fetched, mail, complaint, message)
+    files = [(rel, message.sha256, len(fetched.raw))]
+    files += _archive_mail(app, when, group, key, fetched, mail, complaint, message)
+    store.record_files(complaint, files, at=now, actor="mailproc",
+                       source=_mail_source(mail, fetched), message=key)
     return message
 
 
@@ -536,10 +540,13 @@ def register_manual(app: App, new: NewComplaint, *, actor: str,
         for index, (name, content) in enumerate(attachments, start=1):
             rel = app.archive.store_attachment(when, group, f"manual:{complaint.number}", index,
                                                name, content)
+            digest = hashlib.sha256(content).hexdigest()
             queries.add_attachment(
                 message=None, complaint=complaint, filename=sanitise_filename(name),
                 original_filename=name, content_type=_content_type(name), size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(), status="stored", archive_path=rel)
+                sha256=digest, status="stored", archive_path=rel)
+            store.record_files(complaint, [(rel, digest, len(content))], at=now, actor=actor,
+                               source=source)
         for event in registered:
             event.data["attachments"] = [n for n, _ in attachments]
         store.record(complaint, registered, at=now, actor=actor, source=source)

@@ -196,7 +196,7 @@ _DIGEST_ITEM = {"number": _N, "customer": "PT Pelanggan Setia", "department": "Q
 _DIGEST = {"date": "25 November 2026", "company_name": _CO,
            "open_by_step": [("Menunggu analisis", 1), ("Dalam tindakan", 2)], "open_total": 3,
            "overdue": [_DIGEST_ITEM], "due_soon": [_DIGEST_ITEM], "closed_since": [_DIGEST_ITEM],
-           "since": "24 November 2026 08:00 WIB"}
+           "since": "24 November 2026 08:00 WIB", "chain_head": "3f5a" * 16}
 _CLOSED = {"number": _N, "company_name": _CO, "subject": "Kemasan bocor", "cycles": 2,
            "note": "Tidak terulang", "root_cause": "Suhu sealer rendah", "signature": _SIGN,
            "customer": "PT Pelanggan Setia", "received_at": _WHEN, "closed_at": _WHEN}
@@ -246,6 +246,10 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
                            "quantity": "1.200 pcs", "description": "Kemasan bocor.",
                            "filename": "PTPP-001.docx", "issuer": "Administrasi Marketing",
                            "company_name": _CO},
+    "ptpp_withdrawn": {"number": _N, "department": "Quality Control", "cycle": 1,
+                       "new_department": "Logistik", "filename": "PTPP-001.docx",
+                       "issued_at": _WHEN, "issuer": "Administrasi Marketing",
+                       "company_name": _CO},
     "return_form_to_customer": {"number": _N, "customer_name": "Budi",
                                 "filename": "Retur-001.docx", "signature": _SIGN},
     "form_problem": {"number": _N, "company_name": _CO, "recipient": "Bagian Quality Control",
@@ -274,7 +278,8 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
                           "subject": "Barang rusak", "signature": _SIGN},
     "digest": _DIGEST,
     "recap": {"period": "November 2026", "company_name": _CO, "total": 5, "closed": 3,
-              "open": 2, "median": "4,0 hari kerja", "on_target": "80%"},
+              "open": 2, "median": "4,0 hari kerja", "on_target": "80%",
+              "chain_head": "3f5a" * 16},
     "notice_no_response": {"number": _N, "company_name": _CO, "customer": "PT Pelanggan Setia",
                            "channel": "telepon", "contact": "0812-3456-789", "due": _WHEN},
     "reminder_department": {"number": _N, "company_name": _CO, "department": "Quality Control",

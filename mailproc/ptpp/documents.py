@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mailproc import store
@@ -51,11 +51,18 @@ def store_document(app: App, complaint: Complaint, form: str, cycle: int, origin
     record it; call inside the transaction of the step the document belongs to."""
     if not rel:
         when = store.aware(complaint.received_at).astimezone(app.settings.timezone)
+        # Never over an earlier document: a reassignment or a new cycle gets a file (and a
+        # name, `…-v2.docx`) of its own.
         rel = app.archive.store_document(when, app.settings.numbering.slug(complaint.number),
-                                         filename, content)
-    return queries.add_document(complaint=complaint, form=form, cycle=cycle, origin=origin,
-                                filename=filename, archive_path=rel, content=content,
-                                message=message, now=now)
+                                         filename, content, taken=queries.document_path_taken)
+        filename = PurePosixPath(rel).name
+    doc = queries.add_document(complaint=complaint, form=form, cycle=cycle, origin=origin,
+                               filename=filename, archive_path=rel, content=content,
+                               message=message, now=now)
+    if origin == "generated":  # a received form is an attachment: its mail recorded it
+        store.record_files(complaint, [(rel, doc.sha256, doc.size)], at=now, actor="mailproc",
+                           source="documents", form=form, cycle=cycle)
+    return doc
 
 
 def customer_email(complaint: Complaint) -> str:

@@ -6,6 +6,8 @@ that the procedure prescribes:
 event              what follows
 =================  ==========================================================================
 ptpp_issued        the form to the department, operations manager in copy (procedure 5)
+ptpp_withdrawn     the department that lost the complaint to another is told its form is
+                   withdrawn, operations manager in copy
 ptpp_planned       the analysis and plan to sales & marketing; to the customer when asked (7)
 ptpp_implemented   marketing administration is told the actions are done (8)
 complaint_closed   the closing letter to the customer; the closure report to sales &
@@ -86,6 +88,27 @@ def send_form_to_department(app: App, o: Occurrence) -> None:
                attachments=[data["document"]], actor=o.actor, source=o.source)
 
 
+def tell_department_withdrawn(app: App, o: Occurrence) -> None:
+    """A reassignment took the complaint from a department that already had its form: that
+    form no longer counts, and the department hears it from us rather than by silence."""
+    s, c, data = app.settings, o.complaint, o.event.data
+    dep = s.departments.get(data["department"])
+    if dep is None or not dep.addresses:
+        return  # a department no longer configured: nobody to tell (the event remains)
+    issued = queries.issued_form(c, data["cycle"])  # the withdrawn one: the new comes after
+    cycle = queries.cycle_row(c, data["cycle"])
+    issued_at = store.aware(cycle.issued_at) if cycle is not None and cycle.issued_at else None
+    texts = app.texts.render(
+        "ptpp_withdrawn", number=c.number, department=dep.name, cycle=data["cycle"],
+        new_department=_department_name(app, data["new_department"]),
+        filename=issued.filename if issued is not None else "",
+        issued_at=format_datetime_id(issued_at, s.timezone) if issued_at else "",
+        issuer=s.issuer, company_name=s.company.name)
+    queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_WITHDRAWN, to=dep.addresses,
+               cc=s.operations_manager, subject=texts.subject, body=texts.body, complaint=c,
+               actor=o.actor, source=o.source)
+
+
 def tell_sales_the_plan(app: App, o: Occurrence) -> None:
     """Procedure step 7: sales & marketing are always told the analysis and plan; the
     customer too when they asked for it."""
@@ -157,6 +180,7 @@ def close_with_customer_and_sales(app: App, o: Occurrence) -> None:
 
 HANDLERS: dict[EventKind, tuple[Handler, ...]] = {
     EventKind.PTPP_ISSUED: (send_form_to_department,),
+    EventKind.PTPP_WITHDRAWN: (tell_department_withdrawn,),
     EventKind.PTPP_PLANNED: (tell_sales_the_plan,),
     EventKind.PTPP_IMPLEMENTED: (tell_marketing_it_is_done,),
     EventKind.COMPLAINT_CLOSED: (close_with_customer_and_sales,),

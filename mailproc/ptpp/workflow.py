@@ -103,7 +103,8 @@ def assign(app: App, number: str, department: str, *, actor: str, source: str,
     except lifecycle.InvalidTransition as exc:
         raise WorkflowError(f"{number}: {exc}", _transition_id(exc)) from None
     rendered = render_ptpp(app, complaint, now, dep.key)  # before any write
-    with UnitOfWork() as uow:
+    # With the bus: a department that loses its form to this one is told (ptpp_withdrawn).
+    with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
         issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return store.complaint_by_number(number)  # type: ignore[return-value]

@@ -5,6 +5,7 @@ figures from the pure `domain.figures`, documents from `reports`; mail through t
 from __future__ import annotations
 
 import calendar as stdlib_calendar
+import hashlib
 import logging
 from bisect import bisect_left
 from collections.abc import Callable
@@ -113,6 +114,9 @@ def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any
         "due_soon": [item(i) for i in digest.due_soon],
         "closed_since": [item(i) for i in digest.closed_since],
         "since": format_datetime_id(since, tz) if since else "",
+        # The chain's head, kept by everyone who keeps the mail: an anchor outside the
+        # database for `audit verify --anchor`.
+        "chain_head": store.chain_head(),
     }
     return digest, context
 
@@ -228,8 +232,11 @@ def send_recap(app: App, year: int, month: int, now: datetime) -> str:
                              company_name=s.company.name, total=fig.total, closed=fig.closed,
                              open=fig.open, median=_days(fig.median_close_days),
                              on_target="-" if fig.on_target[2] is None
-                             else f"{fig.on_target[2]:.0f}%")
+                             else f"{fig.on_target[2]:.0f}%", chain_head=store.chain_head())
     with store.transaction():
+        store.record_files(None, [(rel, hashlib.sha256(content).hexdigest(), len(content))
+                                  for rel, content in ((docx_rel, docx), (xlsx_rel, xlsx))],
+                           at=now, actor="mailproc", source="recap", period=tag)
         queue_mail(settings=s, now=now, kind="recap", to=s.sales_marketing,
                    cc=s.marketing_admin, subject=texts.subject, body=texts.body,
                    attachments=[docx_rel, xlsx_rel], complaint=None, source="recap")

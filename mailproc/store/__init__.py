@@ -11,7 +11,16 @@ makes no decision of the procedure: those come from `mailproc.domain`.
 The names below are the store's public face; rows it hands out are read as records.
 """
 
-from mailproc.store.chain import ChainReport, append_event, event_hash, record, verify_chain
+from mailproc.store.chain import (
+    ChainReport,
+    append_event,
+    archived_files,
+    chain_head,
+    event_hash,
+    record,
+    record_files,
+    verify_chain,
+)
 from mailproc.store.db import (
     GENESIS_HASH,
     SCHEMA_VERSION,
@@ -73,5 +82,6 @@ __all__ = [
     "customer_display", "db", "event_hash", "explain_connect_error", "explain_disk_full",
     "find_or_create_customer", "get_position", "init_schema", "is_sqlite", "message_exists",
     "next_sequence", "on_outcome", "open_database", "peek_sequence", "pending_migrations",
-    "record", "save_position", "savepoint", "step", "transaction", "utcnow_naive", "verify_chain",
+    "record", "record_files", "archived_files", "chain_head",
+    "save_position", "savepoint", "step", "transaction", "utcnow_naive", "verify_chain",
 ]

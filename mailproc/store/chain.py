@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,17 +56,51 @@ def append_event(*, complaint: Complaint | None, at: datetime, actor: str, sourc
     return event
 
 
+def record_files(complaint: Complaint | None, files: Iterable[tuple[str, str, int]], *,
+                 at: datetime, actor: str, source: str, **data: Any) -> None:
+    """A `files_archived` event naming each archived file (path, sha256, size): the chain then
+    covers the files too, and `audit verify` checks them (inside `transaction()`)."""
+    listed = [{"path": path, "sha256": digest, "size": size} for path, digest, size in files]
+    if listed:
+        append_event(complaint=complaint, at=at, actor=actor, source=source,
+                     kind="files_archived", data={"files": listed, **data})
+
+
+def chain_head() -> str:
+    """The hash of the last event (the genesis hash of an empty log): printed in the digest
+    and the recap, so a copy outside the database can later prove the chain before it."""
+    head = ChainHead.select(ChainHead.hash).where(ChainHead.id == 1).first()
+    return head.hash if head is not None else GENESIS_HASH
+
+
 @dataclass(frozen=True)
 class ChainReport:
     events: int
     problem: str = ""  # '' when the chain is intact; else names the first bad event
     event_id: int | None = None
+    anchor_event_id: int | None = None  # the event whose hash is the anchor, when found
 
 
-def verify_chain() -> ChainReport:
+def archived_files() -> Iterator[tuple[int, str, str, int]]:
+    """(event id, path, sha256, size) of every file the chain says was archived, oldest
+    first."""
+    query = (Event.select(Event.id, Event.data).where(Event.kind == "files_archived")
+             .order_by(Event.id))
+    for event in query.iterator():
+        for f in json.loads(event.data).get("files", []):
+            yield event.id, str(f["path"]), str(f["sha256"]), int(f.get("size", -1))
+
+
+def verify_chain(anchor: str = "") -> ChainReport:
     """Walk the event chain from the start: every event must hash to what it says and point at
-    the one before it; the chain head must be the last event. Names the first break."""
+    the one before it; the chain head must be the last event. Names the first break.
+
+    `anchor`: a head hash printed earlier (digest, recap). It must be the hash of an event of
+    the intact chain: a chain rewritten before that point, even with every hash recomputed,
+    no longer contains it."""
     prev = GENESIS_HASH
+    anchor = anchor.strip().lower()
+    anchored: int | None = 0 if anchor == GENESIS_HASH else None
     count = 0
     query = (Event.select(Event, Complaint.id, Complaint.number)
              .join(Complaint, pw.JOIN.LEFT_OUTER).order_by(Event.id))
@@ -87,11 +121,17 @@ def verify_chain() -> ChainReport:
                                       "altered: its content no longer matches its hash",
                                event.id)
         prev = event.hash
+        if anchored is None and anchor and event.hash == anchor:
+            anchored = event.id
     head = ChainHead.select().where(ChainHead.id == 1).first()
     if head is not None and head.hash != prev:
         return ChainReport(count, "the last event(s) of the chain were removed: the chain head "
                                   f"does not match event {count and prev[:12]}…")
-    return ChainReport(count)
+    if anchor and anchored is None:
+        return ChainReport(count, f"the anchor {anchor[:16]}… is not the hash of any event: the "
+                                  "chain was rewritten before that point (or the anchor comes "
+                                  "from another installation)")
+    return ChainReport(count, anchor_event_id=anchored)
 
 
 def record(complaint: Complaint | None, events: Iterable[DomainEvent], *, at: datetime,

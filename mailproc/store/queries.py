@@ -158,6 +158,17 @@ def add_document(*, complaint: Complaint, form: str, cycle: int, origin: str, fi
         size=len(content), message=message, created_at=utcnow_naive(now))
 
 
+def document_path_taken(archive_path: str) -> bool:
+    """Whether a document row already names this archive path (names are never reused)."""
+    return fastsql.exists(Document, archive_path=archive_path)
+
+
+def issued_form(complaint: Complaint, cycle: int) -> Document | None:
+    """The newest PTPP form mailproc generated for `cycle`."""
+    return fastsql.first(Document, order_by="-id", complaint=complaint, form="ptpp",
+                         origin="generated", cycle=cycle)
+
+
 def latest_document(complaint: Complaint, form: str) -> Document | None:
     """The newest document of `form` (the final PTPP form, for the closure report)."""
     return (Document.select().where(Document.complaint == complaint, Document.form == form)

@@ -101,6 +101,7 @@ class DocumentRow:
     archive_path: str
     size: int
     created_at: datetime | None
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,8 +230,8 @@ def complaint_detail(number: str) -> ComplaintDetail | None:
         cycles=tuple(_cycle(p) for p in cycles),
         documents=tuple(DocumentRow(
             form=d.form, cycle=d.cycle, origin=d.origin, filename=d.filename,
-            archive_path=d.archive_path, size=d.size, created_at=aware(d.created_at))
-            for d in documents),
+            archive_path=d.archive_path, size=d.size, created_at=aware(d.created_at),
+            sha256=d.sha256) for d in documents),
         events=tuple(EventRow(at=aware(e.at), actor=e.actor, source=e.source, kind=e.kind,
                               data=json.loads(e.data)) for e in events))
 

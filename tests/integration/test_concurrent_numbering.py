@@ -244,8 +244,9 @@ def check_registered(settings: Settings, outcomes: list[tuple[str, str, str]],
     assert all(d.filename == f"PTPP-{numbering.slug(d.complaint.number)}.docx" for d in docs)
 
     events = check_event_chain()
-    # mail_received + complaint_registered + 3 × mail_queued + ptpp_issued per complaint
-    assert events == 6 * total
+    # mail_received + complaint_registered + 3 × mail_queued + ptpp_issued per complaint, and
+    # files_archived for the raw mail and for the form (issue #12)
+    assert events == 8 * total
     return Registered([c.number for c in rows], events)
 
 

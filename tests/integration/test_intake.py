@@ -79,7 +79,11 @@ def test_complaint_is_registered_archived_acknowledged_and_announced(mailenv: Ma
     [att] = shown["attachments"]
     assert att["filename"] == "foto-retak.png" and att["status"] == "stored"
     assert (mailenv.root / "archive" / att["archive"]).read_bytes().startswith(b"\x89PNG")
-    kinds = [e["kind"] for e in shown["events"]]
+    # The raw mail and its photo, then each form sent, named with their sha256 in the chain.
+    files = [e["data"]["files"] for e in shown["events"] if e["kind"] == "files_archived"]
+    assert [f["path"] for f in files[0]] == [shown["messages"][0]["archive"], att["archive"]]
+    assert [f[0]["path"] for f in files[1:]] == [d["archive"] for d in shown["documents"]]
+    kinds = [e["kind"] for e in shown["events"] if e["kind"] != "files_archived"]
     assert kinds[:2] == ["mail_received", "complaint_registered"]
     assert kinds.count("mail_sent") == 4 and "ptpp_issued" in kinds
 

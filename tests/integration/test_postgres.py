@@ -146,8 +146,8 @@ def test_process_mail_registers_complaints(tmp_path: Path, pg_url: str) -> None:
     assert registered.numbers == [out1.number, out2.number]
     kinds = [e.kind for e in store.Event.select().order_by(store.Event.id)]
     # The PTPP's mail follows its event: the bus queues it from `ptpp_issued`.
-    assert kinds == ["mail_received", "complaint_registered", "mail_queued", "ptpp_issued",
-                     "mail_queued", "mail_queued"] * 2
+    assert kinds == ["files_archived", "mail_received", "complaint_registered", "mail_queued",
+                     "files_archived", "ptpp_issued", "mail_queued", "mail_queued"] * 2
 
     # A reply in the thread of the acknowledgement is a follow-up of the same complaint.
     ack = store.OutgoingMail.get(store.OutgoingMail.complaint == complaint,

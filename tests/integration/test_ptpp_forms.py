@@ -309,3 +309,41 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     assert len(mailenv.received("ops")) == 3
     assert any("Verifikasi PTPP dicatat" in m["Subject"] for m in mailenv.received(admin))
     assert mailenv.run("audit", "verify").exit_code == 0
+
+
+def test_reassignment_keeps_both_forms_and_tells_the_first_department(mailenv: MailEnv):
+    """Issue #12, records that cannot change: `ptpp assign N qc` then `logistik` writes a
+    second file (never over the first, whose sha256 still matches), the first department is
+    told its form is withdrawn, and a reply from it with the old form does not move the
+    PTPP."""
+    import hashlib
+
+    issued = register(mailenv)  # routed to QC, the form sent
+    result = mailenv.run("ptpp", "assign", NUMBER, "logistik", "--by", "rina")
+    assert result.exit_code == 0, result.output
+    shown = mailenv.show(NUMBER)
+    assert (shown["status"], shown["department"]) == ("issued", "logistik")
+    docs = [d for d in shown["documents"] if d["form"] == "ptpp"]
+    assert len(docs) == 2 and len({d["archive"] for d in docs}) == 2
+    assert docs[1]["filename"].endswith("-v2.docx")
+    archive = mailenv.root / "archive"
+    for doc in docs:
+        content = (archive / doc["archive"]).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == doc["sha256"]
+    assert (archive / docs[0]["archive"]).read_bytes() == the_form(issued)
+
+    withdrawn = [m for m in mailenv.received("qc") if "ditarik" in m["Subject"]]
+    assert len(withdrawn) == 1
+    body = text(withdrawn[0])
+    assert "Bagian Logistik" in body and docs[0]["filename"] in body
+    assert mailenv.addr("ops") in withdrawn[0]["Cc"]
+    [to_logistik] = mailenv.received("logistik")
+    assert the_form(to_logistik) == (archive / docs[1]["archive"]).read_bytes()
+    assert [e["kind"] for e in shown["events"]].count("ptpp_withdrawn") == 1
+
+    # QC answers anyway, with the withdrawn form filled: the PTPP does not move.
+    mailenv.deliver(reply_to(issued, mailenv.addr("qc"), "terlampir",
+                             [("PTPP.docx", fill(the_form(issued), PLAN))]))
+    late = mailenv.poll()
+    assert late["outcomes"] == {"quarantined": 1}  # not QC's PTPP any more: held, with why
+    assert mailenv.show(NUMBER)["status"] == "issued"

@@ -250,7 +250,7 @@ def test_disk_full_on_the_archive_stops_the_poll_and_loses_nothing(tmp_path: Pat
     app.deliver((EXAMPLES / "03-tagihan.eml").read_bytes())
     writes: list[Path] = []
 
-    def full(self, rel, content):
+    def full(self, rel, content, **_):
         writes.append(rel)
         path = self.root / rel
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -289,7 +289,7 @@ def test_disk_full_after_the_first_mail_keeps_what_was_done(tmp_path: Path, monk
     app.deliver((EXAMPLES / "03-tagihan.eml").read_bytes())
     real = mailproc.archive.Archive._write
 
-    def full(self, rel, content):
+    def full(self, rel, content, **_):
         raise OSError(errno.EDQUOT, "Disk quota exceeded", str(self.root / rel))
 
     monkeypatch.setattr(mailproc.archive.Archive, "_write", full)
