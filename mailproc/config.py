@@ -114,6 +114,11 @@ class Limits:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 20
     auto_replies_per_sender_per_day: int = 5
+    # Floods (issue #12): nearly the same text from one sender within this many hours is a
+    # follow-up of the first complaint (0: off); past this many new complaints from one sender
+    # in 24 hours, further ones are held in triage with one notice (0: no limit).
+    repeat_window_hours: int = 72
+    new_complaints_per_sender_per_day: int = 10
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,12 @@ class _Reader:
                 raise self.fail(key, f"not an email address: {item!r}")
             out.append(item.strip().lower())
         return tuple(out)
+
+    def non_negative(self, key: str, default: Any) -> Any:
+        value = self.get(key, (int, float), default)
+        if value < 0:
+            raise self.fail(key, f"must be 0 or more, got {value}")
+        return value
 
     def positive(self, key: str, default: Any) -> Any:
         value = self.get(key, (int, float), default)
@@ -647,6 +658,11 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
             r.positive("limits.auto_replies_per_sender_per_day",
                        Limits.auto_replies_per_sender_per_day)
         ),
+        repeat_window_hours=int(r.non_negative("limits.repeat_window_hours",
+                                               Limits.repeat_window_hours)),
+        new_complaints_per_sender_per_day=int(
+            r.non_negative("limits.new_complaints_per_sender_per_day",
+                           Limits.new_complaints_per_sender_per_day)),
     )
     outbox = OutboxSettings(
         max_attempts=int(r.positive("outbox.max_attempts", OutboxSettings.max_attempts)),

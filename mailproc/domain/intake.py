@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from mailproc.domain import floods
+
 
 class Verdict(StrEnum):
     NEW_COMPLAINT = "complaint"
@@ -31,6 +33,9 @@ class MailFacts:
     forwarded_sender: str | None  # the original customer of a staff forward
     has_content: bool  # any subject, text or attachment
     form_number: str | None = None  # a known complaint number printed inside an attached form
+    repeat_of: str | None = None  # an earlier complaint of the sender with nearly this text
+    registered_before: int = 0  # complaints registered from the sender in the last 24 hours
+    burst_limit: int = 0  # limits.new_complaints_per_sender_per_day (0: none)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class Decision:
     verdict: Verdict
     reason: str = ""
     complaint_number: str | None = None
+    held: bool = False  # a new complaint past the sender's daily limit: kept in triage
+    notify: bool = False  # the first held one of the burst: marketing administration is told
 
 
 def decide(f: MailFacts) -> Decision:
@@ -63,6 +70,14 @@ def decide(f: MailFacts) -> Decision:
             "surat dari alamat internal tanpa surat pelanggan yang diteruskan; "
             "catat keluhan lewat `mailproc complaints add` bila ini keluhan",
         )
+    if f.repeat_of:
+        return Decision(Verdict.FOLLOW_UP, f"isinya hampir sama dengan keluhan {f.repeat_of} "
+                                           "dari pengirim yang sama", f.repeat_of)
+    if floods.held(f.registered_before, f.burst_limit):
+        return Decision(Verdict.NEW_COMPLAINT,
+                        f"ditahan di triase: {f.registered_before} keluhan baru dari pengirim "
+                        f"ini dalam 24 jam (batas {f.burst_limit})", held=True,
+                        notify=floods.tell_marketing(f.registered_before, f.burst_limit))
     return Decision(Verdict.NEW_COMPLAINT)
 
 

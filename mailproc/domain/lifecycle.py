@@ -71,6 +71,7 @@ class EventKind(StrEnum):
     CYCLE_STARTED = "cycle_started"
     COMPLAINT_CLOSED = "complaint_closed"
     COMPLAINT_REJECTED = "complaint_rejected"
+    COMPLAINT_HELD = "complaint_held"  # past the sender's daily limit: kept in triage
     RESPONSE_RECORDED = "response_recorded"
     SEND_ANALYSIS_SET = "send_analysis_set"
     NOTE = "note"
@@ -99,6 +100,7 @@ class MailKind(StrEnum):
 
     ACK = "ack"  # the acknowledgement to the customer: the first response when it arrives
     NOTICE_NEW = "notice_new"
+    NOTICE_FLOOD = "notice_flood"
     PTPP_ISSUE = "ptpp_issue"
     PTPP_WITHDRAWN = "ptpp_withdrawn"
     RETURN_FORM = "return_form"

@@ -13,6 +13,7 @@ another process took that number meanwhile).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,12 +21,12 @@ import mimetypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mailproc import store
 from mailproc.archive import QUARANTINE, UNFILED
 from mailproc.bootstrap import App
-from mailproc.domain import states
+from mailproc.domain import floods, states
 from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
     Decision,
@@ -35,7 +36,13 @@ from mailproc.domain.intake import (
     decide,
     may_auto_reply,
 )
-from mailproc.domain.lifecycle import Case, DomainEvent, counts_as_first_response
+from mailproc.domain.lifecycle import (
+    Case,
+    DomainEvent,
+    EventKind,
+    MailKind,
+    counts_as_first_response,
+)
 from mailproc.domain.mailrules import strip_forward_prefix
 from mailproc.domain.replies import Action as ReplyAction
 from mailproc.domain.replies import Role, decide_reply
@@ -122,6 +129,10 @@ def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | Non
             if f.summary.number and store.complaint_by_number(f.summary.number) is not None:
                 form_number = f.summary.number
                 break
+    repeat, before = None, 0
+    if (sender and not internal and not own and not mail.auto_reply and not thread_number
+            and not subject_number):
+        repeat, before = _flood_facts(app, mail)
     facts = MailFacts(
         sender=sender,
         sender_internal=internal,
@@ -133,8 +144,28 @@ def gather_facts(app: App, mail: IncomingMail) -> tuple[MailFacts, Address | Non
         forwarded_sender=original.email if original else None,
         has_content=bool(mail.subject.strip() or mail.text.strip() or mail.attachments
                          or mail.forwarded),
+        repeat_of=repeat,
+        registered_before=before,
+        burst_limit=s.limits.new_complaints_per_sender_per_day,
     )
     return facts, original, original_text
+
+
+def _flood_facts(app: App, mail: IncomingMail) -> tuple[str | None, int]:
+    """The sender's earlier complaint this mail nearly repeats (within the repeat window),
+    and how many complaints the sender registered in the last 24 hours."""
+    limits = app.settings.limits
+    window = timedelta(hours=limits.repeat_window_hours)
+    if not window and not limits.new_complaints_per_sender_per_day:
+        return None, 0
+    now = app.clock()
+    rows = queries.recent_complaints_from(_reply_address(mail).email,
+                                          now - max(window, floods.BURST_WINDOW))
+    earlier = [floods.Earlier(number, at, floods.fingerprint(subject, text))
+               for number, at, subject, text in rows]
+    repeat = floods.repeat_of(floods.fingerprint(mail.subject, mail.text), now, earlier,
+                              window) if window else None
+    return repeat, floods.registered_in_burst_window(earlier, now)
 
 
 @dataclass
@@ -169,7 +200,8 @@ def work_ahead(app: App, fetched: Fetched, *, registrations_before: int) -> Ahea
             return ahead
         facts, original, original_text = gather_facts(app, mail)
         decision = decide(facts)
-        if decision.verdict not in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT):
+        if decision.verdict not in (Verdict.NEW_COMPLAINT, Verdict.FORWARDED_COMPLAINT) \
+                or decision.held:
             return ahead
         ahead.now = now = app.clock()
         new, customer, files = _new_complaint(fetched, mail, decision, original,
@@ -485,7 +517,11 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
                                                original_text, now, app)
     classified = (ahead.classified if ahead is not None and ahead.new == new
                   and ahead.classified is not None else _classify(app, new))
-    if ahead is None:
+    if decision.held:
+        # Past the sender's daily limit: registered, but to triage, with no form.
+        classified = dataclasses.replace(classified, department=None)
+        forms = documents.RegistrationForms()
+    elif ahead is None:
         forms = _prerender(app, new, classified, files, now,
                            customer_email=customer_addr.email)
     else:
@@ -510,10 +546,33 @@ def register_from_mail(app: App, fetched: Fetched, mail: IncomingMail, decision:
                       else [*mail.references, mail.message_id])
         ack = _queue_ack(app, complaint, customer_addr, now, source, in_reply_to=in_reply_to,
                          references=references, cc=[mail.from_.email] if forwarded else [])
-        _after_registration(app, complaint, classified.routing, forms=forms, ack=ack, now=now,
-                            source=source, message=message, in_reply_to=in_reply_to,
-                            references=references)
+        if decision.held:
+            _hold(app, complaint, decision, customer_addr.email, now, source)
+        else:
+            _after_registration(app, complaint, classified.routing, forms=forms, ack=ack,
+                                now=now, source=source, message=message,
+                                in_reply_to=in_reply_to, references=references)
     return Outcome(decision.verdict.value, complaint.number, decision.reason)
+
+
+def _hold(app: App, complaint: Complaint, decision: Decision, sender: str, now: datetime,
+          source: str) -> None:
+    """A complaint past its sender's daily limit stays in triage: no form, no return form, no
+    per-complaint notice; the first of the burst is told to marketing administration."""
+    s = app.settings
+    store.append_event(complaint=complaint, at=now, actor="mailproc", source=source,
+                       kind=EventKind.COMPLAINT_HELD, data={"reason": decision.reason,
+                                                            "notified": decision.notify})
+    if not decision.notify:
+        return
+    limit = s.limits.new_complaints_per_sender_per_day
+    texts = app.texts.render(
+        "notice_flood", number=complaint.number, company_name=s.company.name, sender=sender,
+        count=limit + 1, limit=limit, subject=complaint.subject,
+        received_at=format_datetime_id(store.aware(complaint.received_at), s.timezone))
+    queue_mail(settings=s, now=now, kind=MailKind.NOTICE_FLOOD, to=s.marketing_admin,
+               cc=s.operations_manager, subject=texts.subject, body=texts.body,
+               complaint=complaint, source=source)
 
 
 def _content_type(filename: str) -> str:

@@ -246,6 +246,8 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
                            "quantity": "1.200 pcs", "description": "Kemasan bocor.",
                            "filename": "PTPP-001.docx", "issuer": "Administrasi Marketing",
                            "company_name": _CO},
+    "notice_flood": {"number": _N, "company_name": _CO, "sender": "budi@pelanggan.example",
+                     "count": 11, "limit": 10, "subject": "Barang rusak", "received_at": _WHEN},
     "ptpp_withdrawn": {"number": _N, "department": "Quality Control", "cycle": 1,
                        "new_department": "Logistik", "filename": "PTPP-001.docx",
                        "issued_at": _WHEN, "issuer": "Administrasi Marketing",

@@ -20,6 +20,7 @@ from mailproc.store.models import (
     NumberSequence,
     OutgoingMail,
     Ptpp,
+    aware,
     utcnow_naive,
 )
 
@@ -97,6 +98,22 @@ def find_or_create_customer(email: str, name: str, now: datetime) -> Customer:
         customer.name = name
         customer.save()
     return customer
+
+
+def recent_complaints_from(email: str, since: datetime
+                           ) -> list[tuple[str, datetime, str, str]]:
+    """(number, received_at, subject, description) of the complaints registered for the
+    customer `email` received since `since`, oldest first (the flood checks)."""
+    def build() -> Any:
+        return (Complaint.select(Complaint.number, Complaint.received_at, Complaint.subject,
+                                 Complaint.description)
+                .join(Customer).where(Customer.email == "", Complaint.received_at >= since)
+                .order_by(Complaint.id))
+    rows = fastsql.execute("recent_complaints_from", build, [
+        email.lower(), Complaint.received_at.db_value(utcnow_naive(since))]).fetchall()
+    convert = Complaint.received_at.python_value
+    return [(number, aware(convert(at)), subject or "", text or "")
+            for number, at, subject, text in rows]
 
 
 def customer_as_stored(email: str, name: str) -> tuple[str, str]:
