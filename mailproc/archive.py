@@ -25,9 +25,11 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 log = logging.getLogger(__name__)
 
@@ -117,21 +119,63 @@ class Archive:
             return key
         # Keyed by the final path (which carries the message's stem): a retry of the same
         # message stages onto the same name.
-        staged = self.root / STAGING / hashlib.sha256(key.encode()).hexdigest()[:24]
+        staged = self.root / STAGING / _staged_name(key)
         self._write_file(staged, content, replace=True)
+        if staged.name.endswith(_HASHED):  # a long path: its name beside it, for recovery
+            self._write_file(staged.with_name(staged.name + ".rel"), key.encode(),
+                             replace=True)
         self._staged[key] = staged
 
         def commit() -> None:
             self._staged.pop(key, None)
             self._ensure_folder(target.parent)
             _place(staged, target)
+            staged.with_name(staged.name + ".rel").unlink(missing_ok=True)
 
         def discard() -> None:
             self._staged.pop(key, None)
             staged.unlink(missing_ok=True)
+            staged.with_name(staged.name + ".rel").unlink(missing_ok=True)
 
         self._defer(commit, discard)
         return key
+
+    def recover_staged(self, recorded: Callable[[str], bool], *,
+                       stale_after: float = 3600.0) -> tuple[int, int]:
+        """Finish what a crash between a commit and the moves after it left in `.staging/`:
+        a file the database records (`recorded(rel)`) goes to its place; one nothing records
+        and older than `stale_after` seconds (no transaction lasts that long) belonged to a
+        transaction that never committed and is removed. Returns (placed, removed)."""
+        staging = self.root / STAGING
+        if not staging.is_dir():
+            return 0, 0
+        placed = removed = 0
+        now = time.time()
+        for staged in sorted(staging.iterdir()):
+            if staged.name.startswith(".tmp-") or staged.name.endswith(".rel"):
+                continue
+            sidecar = staged.with_name(staged.name + ".rel")
+            try:
+                rel = (sidecar.read_text(encoding="utf-8") if staged.name.endswith(_HASHED)
+                       else unquote(staged.name))
+                age = now - staged.stat().st_mtime
+            except (OSError, UnicodeDecodeError):
+                continue  # taken by its own commit meanwhile, or not ours
+            if rel in self._staged:
+                continue  # this process's own open transaction
+            if recorded(rel):
+                target = self.path(rel)
+                self._ensure_folder(target.parent)
+                _place(staged, target)
+                sidecar.unlink(missing_ok=True)
+                placed += 1
+                log.warning("archive: %s was left in %s by a crash after its commit; moved "
+                            "into place", rel, STAGING)
+            elif age > stale_after:
+                staged.unlink(missing_ok=True)
+                sidecar.unlink(missing_ok=True)
+                removed += 1
+        return placed, removed
 
     def _ensure_folder(self, folder: Path) -> None:
         if folder not in self._made:
@@ -155,6 +199,18 @@ class Archive:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+_HASHED = ".h"  # a staged name that is a hash, its path in a .rel file beside it
+
+
+def _staged_name(rel: str) -> str:
+    """The staged file's name says where it goes (for recovery after a crash): the quoted
+    path, or, past the file-name limit, a hash with the path in a `.rel` file beside it."""
+    name = quote(rel, safe="")
+    if len(name.encode()) <= 200:
+        return name
+    return hashlib.sha256(rel.encode()).hexdigest()[:32] + _HASHED
 
 
 def _versions(rel: Path) -> Iterator[Path]:
@@ -181,8 +237,16 @@ def _place(src: Path, target: Path) -> None:
     versioned name, and that is logged, never lost."""
     try:
         os.link(src, target)
+    except FileNotFoundError:
+        if not src.exists() and target.exists():
+            return  # placed meanwhile by the recovery of another process
+        raise
     except FileExistsError:
-        if _same_bytes(target, src.read_bytes()):
+        try:
+            content = src.read_bytes()
+        except FileNotFoundError:
+            return  # placed meanwhile by the recovery of another process
+        if _same_bytes(target, content):
             src.unlink(missing_ok=True)
             return
         for candidate in _versions(target):

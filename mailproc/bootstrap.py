@@ -70,6 +70,20 @@ class App:
 
         return open_source(self.settings.mailbox, oauth.token_source(self.settings, "mailbox"))
 
+    def sent_lookup(self) -> Callable[[list[str]], set[str]] | None:
+        """What the outbox asks about mail a crash left 'sending': which of these
+        Message-IDs the mail server filed in `mailbox.sent_folder` (None: not configured)."""
+        cfg = self.settings.mailbox
+        if cfg.kind != "imap" or not cfg.sent_folder:
+            return None
+
+        def lookup(message_ids: list[str]) -> set[str]:
+            from mailproc import oauth
+            from mailproc.intake.mailbox import find_sent
+
+            return find_sent(cfg, message_ids, oauth.token_source(self.settings, "mailbox"))
+        return lookup
+
     def open_transport(self) -> Transport:
         """The configured sender (SMTP or a local Maildir); the caller closes it."""
         from mailproc.outgoing.transports import make_transport

@@ -39,6 +39,10 @@ class MailboxSettings:
     path: Path | None = None  # maildir root
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
+    # The folder where the mail server files a copy of each mail it accepted for sending
+    # (Gmail, Microsoft 365 and most providers do): checked for a mail left 'sending' by a
+    # crash. '' = none configured: such mail is flagged for a person instead.
+    sent_folder: str = ""
     mode: str = "move"  # 'move' or 'keep'
     processed_keyword: str = "$MailprocProcessed"
     quarantine_keyword: str = "$MailprocQuarantined"
@@ -383,6 +387,7 @@ def _parse_mailbox(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> 
     common: dict[str, Any] = {
         "processed_folder": r.get("mailbox.processed_folder", str, "Processed"),
         "quarantine_folder": r.get("mailbox.quarantine_folder", str, "Quarantine"),
+        "sent_folder": r.get("mailbox.sent_folder", str, ""),
         "mode": r.get("mailbox.mode", str, "move"),
         "processed_keyword": r.get("mailbox.processed_keyword", str, "$MailprocProcessed"),
         "quarantine_keyword": r.get("mailbox.quarantine_keyword", str, "$MailprocQuarantined"),

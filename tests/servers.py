@@ -445,6 +445,11 @@ class _RelayHandler:
             return f"{code} LMTP: {msg.decode(errors='replace')}"
         except (OSError, smtplib.SMTPException) as exc:
             return f"451 4.4.1 LMTP delivery failed: {exc}"
+        if relay.sent_copies and mail_from.isascii() and "@" in mail_from:
+            # As Gmail and Microsoft 365 do: a copy of each accepted mail in the sender's
+            # Sent folder, filed before the server answers 250.
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: relay.dovecot.append(mail_from, raw, folder="Sent"))
         with relay._lock:
             relay.received.append((mail_from, rcpts, raw))
             relay.received_options.append(list(envelope.mail_options))
@@ -471,6 +476,7 @@ class SmtpRelay:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.received_options: list[list[str]] = []  # MAIL FROM parameters, per received mail
         self.refuse: dict[str, str] = {}  # recipient → the reply to its RCPT, e.g. "550 5.1.1 …"
+        self.sent_copies = False  # file each accepted mail in the sender's "Sent" folder
         self.data_attempts = 0  # DATA commands seen, including the failed ones
         self._fail_left = 0
         self._fail_code = 451

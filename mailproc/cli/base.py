@@ -167,7 +167,7 @@ def flush_outbox(app: App) -> FlushResult:
     transport = app.open_transport()
     try:
         return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
-                                texts=app.texts)
+                                texts=app.texts, sent_lookup=app.sent_lookup())
     finally:
         transport.close()
 

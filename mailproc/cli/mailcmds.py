@@ -42,7 +42,7 @@ def run_poll_cycle(app: App, stop: polling.StopFlag | None = None,
 
     def send() -> None:
         done = outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
-                                texts=app.texts)
+                                texts=app.texts, sent_lookup=app.sent_lookup())
         flushed.sent += done.sent
         flushed.deferred += done.deferred
         flushed.failed += done.failed

@@ -58,6 +58,7 @@ class EventKind(StrEnum):
     MAIL_SENT = "mail_sent"
     MAIL_FAILED = "mail_failed"
     MAIL_REQUEUED = "mail_requeued"
+    MAIL_UNCERTAIN = "mail_uncertain"  # left 'sending' by a crash, nothing to check it with
     AUTO_REPLY_SUPPRESSED = "auto_reply_suppressed"
     # the lifecycle
     COMPLAINT_REGISTERED = "complaint_registered"

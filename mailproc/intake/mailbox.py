@@ -490,6 +490,23 @@ class MailboxProbe:
     missing_folders: tuple[str, ...] = ()  # Processed / Quarantine, created by init or a poll
 
 
+def find_sent(cfg: MailboxSettings, message_ids: list[str],
+              tokens: TokenSource | None = None) -> set[str]:
+    """Which of `message_ids` (without brackets) are in `cfg.sent_folder`, the copy the mail
+    server files of each mail it accepted: over a connection of its own, read-only."""
+    if cfg.kind != "imap" or not cfg.sent_folder:
+        raise MailboxError("mailbox.sent_folder is not set (IMAP only)")
+    found: set[str] = set()
+    with ImapSource(replace(cfg, folder=cfg.sent_folder, mode="keep"), tokens) as sent:
+        for mid in message_ids:
+            if not mid or '"' in mid or "\\" in mid or not mid.isascii():
+                continue  # never ours: mailproc makes plain ASCII Message-IDs
+            data = sent._uid("SEARCH", f'HEADER Message-ID "{mid}"')
+            if data and data[0] and data[0].split():
+                found.add(mid)
+    return found
+
+
 def probe(cfg: MailboxSettings, tokens: TokenSource | None = None) -> MailboxProbe:
     """Check the mailbox the way a poll reaches it, without touching any mail: connect (TLS
     verified), log in through the poll's own code path, read the capabilities after login,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mailproc import memory, store
 from mailproc.domain.intake import Verdict
 from mailproc.errors import EnvironmentFailure, explain_os_error, is_environment_failure
+from mailproc.store import queries
 
 if TYPE_CHECKING:
     from mailproc.bootstrap import App
@@ -100,6 +101,8 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
     summary = PollSummary()
     started = time.monotonic()
     s = app.settings
+    # Files a crash left staged after their transaction committed go to their place first.
+    app.archive.recover_staged(queries.archive_path_recorded)
     position = store.get_position(source.key, source.folder)
     uidvalidity, total, mails = source.fetch_new(position.uidvalidity, position.last_uid,
                                                  s.limits.max_message_bytes)

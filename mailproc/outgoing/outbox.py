@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +75,8 @@ def backoff(attempts: int, base: int, maximum: int) -> timedelta:
 
 
 def flush(settings: Settings, archive: Archive, transport: Transport, now: datetime,
-          limit: int | None = None, *, texts: MailTexts | None = None) -> FlushResult:
+          limit: int | None = None, *, texts: MailTexts | None = None,
+          sent_lookup: Callable[[list[str]], set[str]] | None = None) -> FlushResult:
     """Send every queued mail that is due. A server that is down defers the rest of the batch
     (same backoff) instead of hammering it once per mail.
 
@@ -87,14 +88,57 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     marketing administration (the send-failure notice), and that notice goes out in the same
     flush; never for mail to marketing administration itself, which would loop."""
     result = FlushResult()
-    run = _Flush(settings, archive, transport, now, texts, result)
-    run.all(outbox_rows.due(now, limit))
-    if run.notices and run.server_down is None:
-        run.all(outbox_rows.due(now, limit, ids=run.notices))
+    # One flusher at a time on this database: a row another flusher left 'sending' is then
+    # the mark of a process that died in the middle of sending it.
+    with store.exclusive("outbox"):
+        reconcile(now, sent_lookup)
+        run = _Flush(settings, archive, transport, now, texts, result)
+        run.all(outbox_rows.due(now, limit))
+        if run.notices and run.server_down is None:
+            run.all(outbox_rows.due(now, limit, ids=run.notices))
     if run.server_down:
         log.warning("mail server unavailable, %d mail(s) deferred: %s", result.deferred,
                     run.server_down)
     return result
+
+
+ORPHANED = ("stopped while it was being sent (mailproc was killed or crashed); whether the "
+            "server accepted it is unknown: check the recipient's mailbox, then `mailproc "
+            "outbox retry ID` to send it again, or set mailbox.sent_folder so this is "
+            "checked automatically")
+
+
+def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None) -> None:
+    """Rows left 'sending' by a flusher that died (call holding the outbox lock). With the
+    Sent folder the server files accepted mail in: found there, the mail was sent (marked
+    so); not there, the server never accepted it (queued again). Without one: flagged for a
+    person, never sent twice on a guess."""
+    rows = outbox_rows.sending()
+    if not rows:
+        return
+    if sent_lookup is None:
+        for row in rows:
+            if row.last_error != ORPHANED:
+                with store.transaction():
+                    outbox_rows.flag_orphaned(row, ORPHANED, now)
+                log.error("outgoing mail %s (%s) to %s: %s", row.id, row.kind, row.to_addrs,
+                          ORPHANED)
+        return
+    try:
+        found = sent_lookup([row.message_id for row in rows])
+    except Exception as exc:  # noqa: BLE001 - the next flush asks again
+        log.warning("cannot look up %d mail(s) left 'sending' in the Sent folder (asked "
+                    "again next time): %s", len(rows), exc)
+        return
+    for row in rows:
+        with store.transaction():
+            if row.message_id in found:
+                outbox_rows.mark_sent(row, now, reconciled=True)
+            else:
+                outbox_rows.requeue_orphaned(row, now)
+        log.warning("outgoing mail %s (%s) left 'sending' by a crash: %s", row.id, row.kind,
+                    "found in the Sent folder, marked sent" if row.message_id in found
+                    else "not in the Sent folder, queued again")
 
 
 class _Flush:

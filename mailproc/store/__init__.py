@@ -25,6 +25,7 @@ from mailproc.store.db import (
     GENESIS_HASH,
     SCHEMA_VERSION,
     check_schema,
+    exclusive,
     explain_connect_error,
     explain_disk_full,
     init_schema,
@@ -82,6 +83,6 @@ __all__ = [
     "customer_display", "db", "event_hash", "explain_connect_error", "explain_disk_full",
     "find_or_create_customer", "get_position", "init_schema", "is_sqlite", "message_exists",
     "next_sequence", "on_outcome", "open_database", "peek_sequence", "pending_migrations",
-    "record", "record_files", "archived_files", "chain_head",
+    "exclusive", "record", "record_files", "archived_files", "chain_head",
     "save_position", "savepoint", "step", "transaction", "utcnow_naive", "verify_chain",
 ]

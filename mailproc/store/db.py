@@ -3,6 +3,7 @@ used, transactions and savepoints, and the schema: creation and the numbered mig
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -175,6 +176,37 @@ def write_head(head: str | None) -> None:
 
     fastsql.execute("chain_head.write",
                     lambda: ChainHead.update(hash="").where(ChainHead.id == 1), [head, 1])
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold the database-wide lock `name` (waits for it): one holder at a time across every
+    process on this database. SQLite: an advisory lock on a file beside the database;
+    PostgreSQL: a session advisory lock. Both are released by the kernel or the server when
+    the holder dies, even by SIGKILL, so a holder knows that what another holder left half
+    done (a mail left 'sending') is orphaned."""
+    database = db.obj
+    if is_sqlite():
+        path = str(database.database)
+        if path in ("", ":memory:") or path.startswith("file::memory:"):
+            yield
+            return
+        import fcntl
+
+        with open(f"{path}.{name}.lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    key = int.from_bytes(hashlib.sha256(f"mailproc:{name}".encode()).digest()[:8], "big",
+                         signed=True)
+    database.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        yield
+    finally:
+        database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 @contextmanager

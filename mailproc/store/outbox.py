@@ -73,9 +73,35 @@ def claim(row_id: int, now: datetime) -> bool:
                                    id=row_id, status=OutboxStatus.QUEUED))
 
 
-def mark_sent(row: OutgoingMail, now: datetime) -> None:
+def sending() -> list[OutgoingMail]:
+    """Every row in 'sending' (with its complaint)."""
+    return list(OutgoingMail.select(OutgoingMail, Complaint)
+                .join(Complaint, pw.JOIN.LEFT_OUTER)
+                .where(OutgoingMail.status == OutboxStatus.SENDING).order_by(OutgoingMail.id))
+
+
+def flag_orphaned(row: OutgoingMail, why: str, now: datetime) -> None:
+    """Left 'sending' by a crash, nothing to check it against: stays 'sending', says why."""
+    fastsql.update(OutgoingMail, {"last_error": why}, id=row.id)
+    append_event(complaint=row.complaint, at=now, actor="mailproc", source="outbox",
+                 kind=EventKind.MAIL_UNCERTAIN, data={"outgoing_id": row.id,
+                                                      "message_id": row.message_id})
+
+
+def requeue_orphaned(row: OutgoingMail, now: datetime) -> None:
+    """Left 'sending' by a crash and not in the Sent folder: the server never accepted it."""
+    fastsql.update(OutgoingMail, {"status": OutboxStatus.QUEUED,
+                                  "next_attempt_at": utcnow_naive(now)}, id=row.id)
+    append_event(complaint=row.complaint, at=now, actor="mailproc", source="outbox",
+                 kind=EventKind.MAIL_REQUEUED,
+                 data={"outgoing_id": row.id, "previous_status": "sending",
+                       "reason": "not in the Sent folder after a crash"})
+
+
+def mark_sent(row: OutgoingMail, now: datetime, *, reconciled: bool = False) -> None:
     """The server accepted the mail (inside a transaction). A mail that counts as the first
-    response is recorded on the case through the lifecycle."""
+    response is recorded on the case through the lifecycle. `reconciled`: learnt from the
+    Sent folder after a crash, not from the SMTP answer."""
     fastsql.update(OutgoingMail, {"status": OutboxStatus.SENT, "sent_at": utcnow_naive(now),
                                   "attempts": row.attempts + 1, "last_error": ""}, id=row.id)
     if row.complaint_id and counts_as_first_response(row.kind):
@@ -83,9 +109,11 @@ def mark_sent(row: OutgoingMail, now: datetime) -> None:
         case = case_of(complaint, cycle=False)
         if case.ack_sent(now):
             save_case(complaint, case)
+    data: dict[str, object] = {"outgoing_id": row.id, "message_id": row.message_id}
+    if reconciled:
+        data["reconciled"] = "found in the Sent folder after a crash"
     append_event(complaint=row.complaint, at=now, actor="mailproc", source="outbox",
-                 kind=EventKind.MAIL_SENT,
-                 data={"outgoing_id": row.id, "message_id": row.message_id})
+                 kind=EventKind.MAIL_SENT, data=data)
 
 
 def mark_failed(row: OutgoingMail, attempts: int, error: str, now: datetime) -> None:

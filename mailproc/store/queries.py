@@ -175,6 +175,14 @@ def add_document(*, complaint: Complaint, form: str, cycle: int, origin: str, fi
         size=len(content), message=message, created_at=utcnow_naive(now))
 
 
+def archive_path_recorded(archive_path: str) -> bool:
+    """Whether a committed row names this archived file (a mail, an attachment, a
+    document): what the archive's crash recovery asks of a staged file."""
+    return (fastsql.exists(Message, archive_path=archive_path)
+            or fastsql.exists(Attachment, archive_path=archive_path)
+            or fastsql.exists(Document, archive_path=archive_path))
+
+
 def document_path_taken(archive_path: str) -> bool:
     """Whether a document row already names this archive path (names are never reused)."""
     return fastsql.exists(Document, archive_path=archive_path)
