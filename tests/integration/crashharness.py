@@ -8,6 +8,7 @@ relay; the relay counts what the SMTP server accepted.
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import random
@@ -18,8 +19,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 ACK = "Keluhan Anda telah kami terima"
 GOODS = ["botol PET 600 ml", "tutup botol 28 mm", "karton box A4", "label stiker",
@@ -82,10 +87,16 @@ def kill_until_done(config: Path, env: dict[str, str], *, kills: int, seed: int,
     rng = random.Random(seed)
     run = CrashRun()
     more = deliver_wave()
+    typical = max_delay  # how long a poll that got to its end took: kills land inside that
     while more or run.kills < kills:
-        delay = rng.uniform(min_delay, max_delay)
+        delay = rng.uniform(min_delay, max(min_delay + 0.1, typical))
+        started = time.monotonic()
         code, _ = run_poll(config, env, kill_after=delay)
         run.polls += 1
+        if code is not None:
+            typical = min(max_delay, time.monotonic() - started)
+        else:  # give the next one longer: a poll killed too early every time makes no progress
+            typical = min(max_delay, typical * 1.3)
         if code is None:
             run.kills += 1
             run.kill_times.append(round(delay, 3))
@@ -103,15 +114,72 @@ def kill_until_done(config: Path, env: dict[str, str], *, kills: int, seed: int,
     return run
 
 
-def database_facts(db: Path) -> dict[str, object]:
+def database_facts(db: Path) -> dict[str, Any]:
     con = sqlite3.connect(db)
     try:
         seqs = [r[0] for r in con.execute("select seq from complaint order by seq")]
         keys = [r[0] for r in con.execute("select key from message where direction = 'in'")]
         status = dict(con.execute("select status, count(*) from outgoing_mail group by status"))
-        return {"seqs": seqs, "incoming": keys, "outbox": status}
+        statuses = [r[0] for r in con.execute("select status from complaint")]
+        return {"seqs": seqs, "incoming": keys, "outbox": status, "statuses": statuses}
     finally:
         con.close()
+
+
+def _plan() -> dict[str, str]:
+    """A complete analysis and plan, dated from the real today (the polls run on the real
+    clock)."""
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+
+    def day(n: int) -> str:
+        return (today + timedelta(days=n)).strftime("%d/%m/%Y")
+
+    return {"correction": "Barang retak dipisahkan dan diganti.", "correction_date": day(1),
+            "correction_by": "Supervisor QC", "why_1": "Leher botol retak",
+            "why_2": "Suhu cetakan tidak stabil", "category_6m": "Mesin",
+            "root_cause": "Pengendali suhu mesin blow molding aus",
+            "action_1_cause": "Pengendali suhu aus",
+            "action_1_corrective": "Ganti pengendali suhu",
+            "action_1_preventive": "Cek suhu tiap awal shift",
+            "action_1_pic": "Kepala Produksi", "action_1_target": day(14)}
+
+
+def department_mail(env: Any) -> list[EmailMessage]:
+    """The PTPP mails the departments received (each with its form)."""
+    out = []
+    for dep in ("qc", "produksi", "gudang", "logistik", "keuangan"):
+        for msg in env.received(dep):
+            if any(p.get_filename() and p.get_filename().endswith(".docx")
+                   for p in msg.iter_attachments()):
+                out.append(msg)
+    return out
+
+
+def reply_with_form(ptpp: EmailMessage, env: Any) -> tuple[str, bytes]:
+    """The department's answer in the PTPP's thread, its form filled: (Message-ID, raw)."""
+    from docfill import fill
+
+    [form] = [p.get_payload(decode=True) for p in ptpp.iter_attachments()
+              if p.get_filename().endswith(".docx")]
+    msg = EmailMessage()
+    msg["From"] = ptpp["To"].split(",")[0].strip()
+    msg["To"] = ptpp["From"]
+    msg["Subject"] = "RE: " + ptpp["Subject"]
+    mid = make_msgid(domain="contoh.co.id")
+    msg["Message-ID"] = mid
+    msg["In-Reply-To"] = ptpp["Message-ID"]
+    msg["References"] = ptpp["Message-ID"]
+    msg.set_content("Terlampir analisis dan rencana tindakan.")
+    msg.add_attachment(fill(form, _plan()), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                       filename="PTPP.docx")
+    return mid, bytes(msg)
+
+
+def in_reply_to(raw: bytes) -> str:
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    msg = email.message_from_bytes(head)
+    return (msg.get("In-Reply-To") or "").strip()
 
 
 def main_env(password: str) -> dict[str, str]:
