@@ -425,19 +425,22 @@ class _RelayHandler:
         # Dovecot 2.3's LMTP has no SMTPUTF8: a non-ASCII recipient is accepted and recorded
         # in `received` (as a relay passing it on would), not delivered into Dovecot.
         local = [r for r in rcpts if r.isascii()]
+        options = [o for o in envelope.mail_options if o.upper() != "SMTPUTF8"]
+        sent_copy = relay.sent_copies and mail_from.isascii() and "@" in mail_from
+
+        def accept() -> None:
+            # One job on a worker thread, so that a client that disconnects (which cancels
+            # this coroutine) cannot stop it half-way: the Sent copy first, as Gmail and
+            # Microsoft 365 file it when they accept a mail, then the delivery.
+            if sent_copy:
+                relay.dovecot.append(mail_from, raw, folder="Sent")
+            if local:
+                lmtp_deliver(relay.dovecot.host, relay.dovecot.lmtp_port, mail_from, local,
+                             raw, options)
+
         try:
             # smtplib blocks; keep the server's event loop free for other connections.
-            if local:
-                await asyncio.get_running_loop().run_in_executor(
-                    None,
-                    lmtp_deliver,
-                    relay.dovecot.host,
-                    relay.dovecot.lmtp_port,
-                    mail_from,
-                    local,
-                    raw,
-                    [o for o in envelope.mail_options if o.upper() != "SMTPUTF8"],
-                )
+            await asyncio.get_running_loop().run_in_executor(None, accept)
         except smtplib.SMTPResponseException as exc:
             return f"{exc.smtp_code} LMTP: {exc.smtp_error.decode(errors='replace')}"
         except smtplib.SMTPRecipientsRefused as exc:
@@ -445,11 +448,6 @@ class _RelayHandler:
             return f"{code} LMTP: {msg.decode(errors='replace')}"
         except (OSError, smtplib.SMTPException) as exc:
             return f"451 4.4.1 LMTP delivery failed: {exc}"
-        if relay.sent_copies and mail_from.isascii() and "@" in mail_from:
-            # As Gmail and Microsoft 365 do: a copy of each accepted mail in the sender's
-            # Sent folder, filed before the server answers 250.
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: relay.dovecot.append(mail_from, raw, folder="Sent"))
         with relay._lock:
             relay.received.append((mail_from, rcpts, raw))
             relay.received_options.append(list(envelope.mail_options))
