@@ -250,6 +250,9 @@ class Settings:
     auto_return_form: bool = True  # send the return-claim form on return words
     digest_at: time = time(8, 0)  # the status digest, each working day
     poll_minutes: float = 5.0
+    # IMAP IDLE in `mailproc run`: mail handled as it arrives; IDLE re-issued this often.
+    idle: bool = True
+    idle_minutes: float = 25.0
     log_level: str = "INFO"
     unknown_keys: tuple[str, ...] = ()  # only with load_settings(strict=False)
     from_env: Mapping[str, str] = field(default_factory=dict)  # key → MAILPROC_* that set it
@@ -725,6 +728,8 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         digest_at=_parse_time(r, "reports.digest_at", "08:00"),
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),
+        idle=r.get("schedule.idle", bool, True),
+        idle_minutes=float(r.positive("schedule.idle_minutes", 25)),
         log_level=r.get("logging.level", str, "INFO").upper(),
         oauth=_parse_oauth(r, root, env),
         log_format=_parse_log_format(r, env),

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,19 +144,44 @@ def run_forever(app: App, poll_cycle: Callable[..., Any],
     signal.signal(signal.SIGINT, on_signal)
     with instance_lock(app.settings.state_dir, app.settings.database_url):
         sched = build_scheduler(app, poll_cycle, flush, stop)
-        log.info("mailproc running: polling every %s minute(s)", app.settings.poll_minutes)
+        arrived = threading.Event()  # set by the IDLE watcher when new mail exists
+        watcher = start_idle(app, arrived)
+        log.info("mailproc running: polling every %s minute(s)%s", app.settings.poll_minutes,
+                 ", and on new mail (IMAP IDLE)" if watcher is not None else "")
         guarded("poll", lambda: poll_cycle(app, stop))()  # at start, not after the first wait
         guarded("remind", lambda: _remind(app, flush))()
         loops = 0
-        while not stop.stop:
-            sched.run_pending()
-            loops += 1
-            if max_loops is not None and loops >= max_loops:
-                break
-            # Sleep in short steps so a signal is honoured within a second.
-            idle = sched.idle_seconds
-            time.sleep(max(0.0, min(1.0, idle if idle is not None else 1.0)))
+        try:
+            while not stop.stop:
+                sched.run_pending()
+                loops += 1
+                if max_loops is not None and loops >= max_loops:
+                    break
+                # Wait in short steps so a signal is honoured within a second; new mail
+                # (IDLE) ends the wait at once.
+                idle = sched.idle_seconds
+                if arrived.wait(max(0.0, min(1.0, idle if idle is not None else 1.0))):
+                    arrived.clear()
+                    guarded("poll", lambda: poll_cycle(app, stop))()
+        finally:
+            if watcher is not None:
+                watcher.stop()
     log.info("mailproc stopped")
+
+
+def start_idle(app: App, arrived: threading.Event) -> Any:
+    """The IMAP IDLE watcher (intake.idle), when the mailbox is IMAP and schedule.idle is
+    on; None otherwise."""
+    s = app.settings
+    if s.mailbox.kind != "imap" or not s.idle:
+        return None
+    from mailproc import oauth
+    from mailproc.intake.idle import IdleWatcher
+
+    watcher = IdleWatcher(s.mailbox, oauth.token_source(s, "mailbox"), arrived,
+                          idle_seconds=s.idle_minutes * 60)
+    watcher.start()
+    return watcher
 
 
 def run_once(app: App, poll_cycle: Callable[..., Any],
