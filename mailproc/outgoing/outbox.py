@@ -6,11 +6,13 @@ themselves live in `mailproc.store.outbox`.
 use cases, or by the handlers of `mailproc.ptpp.handlers` the unit of work calls), so a mail
 exists exactly when its change committed. `flush` sends after commit: each row is claimed
 (queued → sending, committed together with the previous row's mark) before the SMTP
-conversation and marked sent after, so two flushers never send the same row. A crash between
-the server's acceptance and the 'sent' mark leaves the row in 'sending'; such rows are never
-re-sent automatically (a duplicate to a customer is worse than a delay) but are reported by
-`outbox list` and can be re-queued with `mailproc outbox retry ID` after checking the
-recipient's mailbox.
+conversation and marked sent after, so two flushers never send the same row; one flush at a
+time per database (`store.exclusive("outbox")`). A crash between the claim and the 'sent' mark
+leaves the row in 'sending'; the next flush settles it (`reconcile`): looked up in the Sent
+folder the server files accepted mail in (found: sent; not found: queued again), or, with no
+Sent folder, flagged once and never re-sent on a guess (a duplicate to a customer is worse
+than a delay): `outbox list` shows why, `mailproc outbox retry ID` re-queues it after a person
+checked the recipient's mailbox.
 """
 
 from __future__ import annotations
