@@ -6,6 +6,8 @@ of the mail machinery."""
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,11 +31,32 @@ if TYPE_CHECKING:
     from mailproc.outgoing import outbox as outbox_mod
 
 
+log = logging.getLogger(__name__)
+
+
 def run_poll_cycle(app: App, stop: polling.StopFlag | None = None,
-                   progress: Callable[[int, int], None] | None = None
-                   ) -> tuple[polling.PollSummary, outbox_mod.FlushResult]:
+                   progress: Callable[[int, int], None] | None = None, *,
+                   wait: bool = True) -> tuple[polling.PollSummary, outbox_mod.FlushResult]:
     """Poll, sending each batch's mail (acknowledgements first of all) as soon as the batch
-    committed, over one transport for the whole cycle."""
+    committed, over one transport for the whole cycle. One poll of the mailbox at a time per
+    database (`store.exclusive("poll")`, which dies with its holder): with `wait` false (the
+    run loop, where another instance may be the one polling) a busy mailbox is skipped."""
+    from mailproc import store
+
+    lock = store.exclusive("poll") if wait else store.try_exclusive("poll")
+    with lock as held:
+        if held is False:
+            log.debug("another mailproc instance is polling this mailbox: skipped")
+            from mailproc.intake import polling
+            from mailproc.outgoing import outbox as outbox_mod
+
+            return polling.PollSummary(), outbox_mod.FlushResult()
+        return _poll_cycle(app, stop, progress)
+
+
+def _poll_cycle(app: App, stop: polling.StopFlag | None,
+                progress: Callable[[int, int], None] | None
+                ) -> tuple[polling.PollSummary, outbox_mod.FlushResult]:
     from mailproc.intake import polling
     from mailproc.outgoing import outbox as outbox_mod
 
@@ -108,7 +131,9 @@ def run(obj: Ctx, once: bool) -> None:
         if failed:
             raise MailprocError(f"failed: {', '.join(failed)} (see the log above)")
         return
-    run_forever(app, run_poll_cycle, flush_outbox)
+    # Several instances (other machines, one database) may run: the loop skips a poll another
+    # instance is making instead of waiting for it.
+    run_forever(app, functools.partial(run_poll_cycle, wait=False), flush_outbox)
 
 
 @cli.command()

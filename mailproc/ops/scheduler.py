@@ -16,10 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import schedule
 
+from mailproc import store
 from mailproc.bootstrap import App
 from mailproc.errors import AlreadyRunning, MailprocError
 from mailproc.intake import polling
@@ -111,6 +113,15 @@ def _reports(app: App, flush: Callable[[App], Any]) -> None:
     local = now.astimezone(app.settings.timezone)
     if local.time() < app.settings.digest_at:
         return
+    # Another instance on this database may be at the same step: one of them does it, and
+    # the events it records keep it once a day (once a month for the recap).
+    with store.try_exclusive("reports") as mine:
+        if mine:
+            _reports_now(app, flush, now, local)
+
+
+def _reports_now(app: App, flush: Callable[[App], Any], now: datetime,
+                 local: datetime) -> None:
     last = monitoring.last_event_at("digest_sent")
     sent_today = last is not None and last.astimezone(app.settings.timezone).date() == \
         local.date()
@@ -126,7 +137,11 @@ def _remind(app: App, flush: Callable[[App], Any]) -> None:
     now = app.clock()
     if now.astimezone(app.settings.timezone).time() < app.settings.calendar.remind_at:
         return
-    result = reminders.remind(app, now=now)
+    # One instance reminds; the events it records keep each reminder once a day.
+    with store.try_exclusive("remind") as mine:
+        if not mine:
+            return
+        result = reminders.remind(app, now=now)
     if result.reminders or result.escalations or result.no_response:
         flush(app)
 

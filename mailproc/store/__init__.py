@@ -30,12 +30,14 @@ from mailproc.store.db import (
     explain_disk_full,
     init_schema,
     is_sqlite,
+    lock_key,
     on_outcome,
     open_database,
     pending_migrations,
     savepoint,
     step,
     transaction,
+    try_exclusive,
 )
 from mailproc.store.models import (
     MODELS,
@@ -84,5 +86,6 @@ __all__ = [
     "find_or_create_customer", "get_position", "init_schema", "is_sqlite", "message_exists",
     "next_sequence", "on_outcome", "open_database", "peek_sequence", "pending_migrations",
     "exclusive", "record", "record_files", "archived_files", "chain_head",
-    "save_position", "savepoint", "step", "transaction", "utcnow_naive", "verify_chain",
+    "save_position", "savepoint", "step", "transaction", "try_exclusive", "utcnow_naive",
+    "verify_chain", "lock_key",
 ]

@@ -179,6 +179,46 @@ def write_head(head: str | None) -> None:
 
 
 @contextmanager
+def try_exclusive(name: str) -> Iterator[bool]:
+    """`exclusive` without waiting: yields True holding the lock, False when another process
+    holds it (nothing held then)."""
+    database = db.obj
+    if is_sqlite():
+        path = str(database.database)
+        if path in ("", ":memory:") or path.startswith("file::memory:"):
+            yield True
+            return
+        import fcntl
+
+        with open(f"{path}.{name}.lock", "a+b") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    key = lock_key(name)
+    got = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of the database-wide lock `name`."""
+    return int.from_bytes(hashlib.sha256(f"mailproc:{name}".encode()).digest()[:8], "big",
+                          signed=True)
+
+
+@contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """Hold the database-wide lock `name` (waits for it): one holder at a time across every
     process on this database. SQLite: an advisory lock on a file beside the database;
@@ -200,8 +240,7 @@ def exclusive(name: str) -> Iterator[None]:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return
-    key = int.from_bytes(hashlib.sha256(f"mailproc:{name}".encode()).digest()[:8], "big",
-                         signed=True)
+    key = lock_key(name)
     database.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
     try:
         yield

@@ -140,3 +140,31 @@ def test_the_outbox_lock_has_one_holder_at_a_time_and_dies_with_it(tmp_path: Pat
     finally:
         holder.kill()
         holder.join()
+
+
+def _try_hold(path: str, seconds: float, started) -> None:
+    store.open_database(f"sqlite:///{path}")
+    with store.try_exclusive("poll") as mine:
+        assert mine
+        started.set()
+        time.sleep(seconds)
+
+
+def test_a_second_poller_is_refused_while_the_first_holds_the_poll_lock(tmp_path: Path):
+    path = str(tmp_path / "y.db")
+    store.open_database(f"sqlite:///{path}")
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    holder = ctx.Process(target=_try_hold, args=(path, 30, started))
+    holder.start()
+    try:
+        assert started.wait(20)
+        with store.try_exclusive("poll") as mine:
+            assert not mine
+        holder.kill()
+        holder.join()
+        with store.try_exclusive("poll") as mine:
+            assert mine  # the killed holder's lock died with it
+    finally:
+        holder.kill()
+        holder.join()

@@ -1,0 +1,133 @@
+"""Several instances on one PostgreSQL (issue #12, item 3): two `mailproc run` processes with
+state folders of their own share one database and one mailbox. Each mail is handled once, each
+customer acknowledged once; the daily digest goes out once; when the instance doing the work
+is killed with SIGKILL, the other takes over within a poll interval."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import MailEnv
+from crashharness import ACK, complaint, main_env
+from pgserver import PostgresServer, start_for_tests
+
+from mailproc import store
+
+
+@pytest.fixture(scope="module")
+def postgres(request: pytest.FixtureRequest) -> PostgresServer:
+    return start_for_tests(request)
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    url = postgres.create_database()
+    try:
+        yield url
+    finally:
+        store.db.close()
+        postgres.drop_database(url.rsplit("/", 1)[1])
+
+
+def _acks(mailenv: MailEnv, senders: list[str]) -> dict[str, int]:
+    return {s: sum(ACK.encode() in raw[:4000] for raw in mailenv.dovecot.fetch_raw(s))
+            for s in senders}
+
+
+def _wait_for(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return check()
+
+
+def test_two_instances_share_one_database_and_one_mailbox(mailenv: MailEnv, pg_url: str):
+    base = mailenv.config.read_text()
+    assert 'url = "sqlite:///var/mailproc.db"' in base
+    # Every 6 seconds a poll (IDLE off: the interval poll is what takes over), the digest due
+    # from midnight on.
+    text = base.replace('url = "sqlite:///var/mailproc.db"', f'url = "{pg_url}"') + (
+        '\n[schedule]\npoll_minutes = 0.1\nidle = false\n\n[reports]\ndigest_at = "00:00"\n')
+    configs = []
+    for name in ("a", "b"):
+        config = mailenv.root / "config" / f"mailproc-{name}.toml"
+        config.write_text(text.replace('state = "var"', f'state = "var-{name}"')
+                          if 'state = "var"' in text else
+                          text.replace("[paths]\n", f'[paths]\nstate = "var-{name}"\n', 1))
+        configs.append(config)
+    env = main_env(mailenv.dovecot.password)
+    assert subprocess.run([sys.executable, "-m", "mailproc", "--config", str(configs[0]),
+                           "init"], env=env, capture_output=True).returncode == 0
+    runs = [subprocess.Popen([sys.executable, "-m", "mailproc", "--config", str(c), "run"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for c in configs]
+    try:
+        first = [complaint(n, mailenv.tok) for n in range(1, 41)]
+        for _, raw in first:
+            mailenv.deliver(raw)
+        senders = [s for s, _ in first]
+        assert _wait_for(lambda: all(_acks(mailenv, senders).values()), 60), \
+            _acks(mailenv, senders)
+        runs[0].send_signal(signal.SIGKILL)  # whichever was polling, one instance is gone
+        runs[0].wait()
+        later = [complaint(n, mailenv.tok) for n in range(41, 46)]
+        for _, raw in later:
+            mailenv.deliver(raw)
+        more = [s for s, _ in later]
+        assert _wait_for(lambda: all(_acks(mailenv, more).values()), 30), _acks(mailenv, more)
+        time.sleep(8)  # another poll round of the survivor: nothing may come twice
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.send_signal(signal.SIGTERM)
+        logs = []
+        for run in runs:
+            try:
+                _, err = run.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                _, err = run.communicate()
+            logs.append(err.decode(errors="replace"))
+    # Neither instance tripped over the other: no error, nothing quarantined, no poll twice.
+    problems = [line for log in logs for line in log.splitlines()
+                if " ERROR " in line or " WARNING " in line or "Traceback" in line]
+    assert problems == [], problems[:10]
+    assert _acks(mailenv, senders + more) == {s: 1 for s in senders + more}
+    store.open_database(pg_url)
+    numbers = sorted(c.seq for c in store.Complaint.select())
+    assert numbers == list(range(1, 46))
+    digests = store.Event.select().where(store.Event.kind == "digest_sent").count()
+    digest_mails = [m for m in mailenv.received("admin") if "Ringkasan" in str(m["Subject"])]
+    assert digests <= 1 and len(digest_mails) == digests
+
+
+def test_the_poll_lock_has_one_holder_across_sessions(pg_url: str):
+    """What makes two instances take turns: `try_exclusive` on PostgreSQL is a session
+    advisory lock; a second session is refused while the first holds it, and gets it once
+    the first session is gone (as when its instance is killed)."""
+    import psycopg2
+
+    store.open_database(pg_url)
+    other = psycopg2.connect(pg_url)
+    other.autocommit = True
+    try:
+        with store.try_exclusive("poll") as mine:
+            assert mine
+            cur = other.cursor()
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (store.lock_key("poll"),))
+            assert cur.fetchone()[0] is False
+        cur.execute("SELECT pg_try_advisory_lock(%s)", (store.lock_key("poll"),))
+        assert cur.fetchone()[0] is True  # released with the with-block
+        with store.try_exclusive("poll") as mine:
+            assert not mine  # the other session holds it now
+    finally:
+        other.close()  # the session ends: its lock goes with it
+    with store.try_exclusive("poll") as mine:
+        assert mine
