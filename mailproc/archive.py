@@ -25,7 +25,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -150,7 +149,12 @@ class Archive:
         if not staging.is_dir():
             return 0, 0
         placed = removed = 0
-        now = time.time()
+        # The file system's own clock, which the files' times come from (not the process's,
+        # which may differ: a moved clock in tests, or a container's).
+        probe = staging / f".tmp-now-{os.getpid()}"
+        probe.touch()
+        now = probe.stat().st_mtime
+        probe.unlink(missing_ok=True)
         for staged in sorted(staging.iterdir()):
             if staged.name.startswith(".tmp-") or staged.name.endswith(".rel"):
                 continue

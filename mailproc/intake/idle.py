@@ -14,6 +14,7 @@ import contextlib
 import imaplib
 import logging
 import threading
+import time
 from dataclasses import replace
 
 from imap_tools.errors import ImapToolsError
@@ -62,7 +63,7 @@ class IdleWatcher(threading.Thread):
                 delay = min(MAX_BACKOFF, 2.0 ** self.failures)
                 log.warning("IMAP IDLE connection lost (%s); reconnecting in %.0f s", exc,
                             delay)
-                self.stopping.wait(delay)
+                _sleep_unless(self.stopping, delay)
 
     def _watch(self) -> None:
         with ImapSource(self.cfg, self.tokens) as source:
@@ -72,12 +73,26 @@ class IdleWatcher(threading.Thread):
                 return
             source._select(self.cfg.folder)  # noqa: SLF001 - the watcher's own connection
             assert source.box is not None
+            client.untagged_responses.pop("EXISTS", None)  # the count SELECT reports
             self.failures = 0
             self.arrived.set()  # mail may have come while nobody watched
             while not self.stopping.is_set():
                 responses = source.box.idle.wait(timeout=self.idle_seconds)
-                if any(b"EXISTS" in line for line in responses):
-                    log.debug("IMAP IDLE: new mail")
-                    self.arrived.set()
+                new = any(b"EXISTS" in line for line in responses)
                 with contextlib.suppress(Exception):
                     client.noop()  # keeps the connection honest between IDLE rounds
+                # Mail that arrived between two IDLE rounds is announced to the NOOP (or to
+                # the start of IDLE, before its "+ idling"): imaplib keeps those lines.
+                if client.untagged_responses.pop("EXISTS", None):
+                    new = True
+                if new:
+                    log.debug("IMAP IDLE: new mail")
+                    self.arrived.set()
+
+
+def _sleep_unless(stopping: threading.Event, seconds: float) -> None:
+    """Sleep `seconds`, waking early when `stopping` is set (short sleeps: a timed
+    Event.wait has a wall-clock deadline that a moved clock distorts)."""
+    end = time.monotonic() + seconds
+    while not stopping.is_set() and time.monotonic() < end:
+        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
