@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 NEAR_IDENTICAL = 0.7  # Jaccard similarity of word 3-grams (and the same numbers)
 BURST_WINDOW = timedelta(days=1)
@@ -30,22 +31,28 @@ _PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|tr|balas|terusan)\s*(\[\d+\])?\s*:\s*)
                      re.IGNORECASE)
 
 
+TEXT_LIMIT = 4000  # characters of subject and text compared: a complaint says it early
+
+
 @dataclass(frozen=True)
 class Fingerprint:
-    shingles: frozenset[str]  # word 3-grams
+    shingles: frozenset[tuple[str, ...]]  # word 3-grams
     numbers: frozenset[str]  # the words with a digit: order, batch, delivery numbers, dates
 
 
+@lru_cache(maxsize=128)  # a batch of mails and their senders' earlier ones; ~60 KB each at most
 def fingerprint(subject: str, text: str) -> Fingerprint:
     """What a mail's subject and text are compared by (quoted lines and reply prefixes left
-    out); a text of fewer than three words is its whole word sequence."""
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+    out, the first TEXT_LIMIT characters); a text of fewer than three words is its whole word
+    sequence. Remembered: a mail is looked at before and inside its transaction, and a
+    sender's earlier complaints for each of their new mails."""
+    lines = [line for line in text[:TEXT_LIMIT].splitlines()
+             if not line.lstrip().startswith(">")]
     words = _WORD.findall(f"{_PREFIX.sub('', subject)}\n{chr(10).join(lines)}".lower())
     numbers = frozenset(w for w in words if any(c.isdigit() for c in w))
     if len(words) < 3:
-        return Fingerprint(frozenset({" ".join(words)}), numbers)
-    return Fingerprint(frozenset(" ".join(words[i:i + 3]) for i in range(len(words) - 2)),
-                       numbers)
+        return Fingerprint(frozenset({tuple(words)}), numbers)
+    return Fingerprint(frozenset(zip(words, words[1:], words[2:], strict=False)), numbers)
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:

@@ -161,6 +161,8 @@ def _flood_facts(app: App, mail: IncomingMail) -> tuple[str | None, int]:
     now = app.clock()
     rows = queries.recent_complaints_from(_reply_address(mail).email,
                                           now - max(window, floods.BURST_WINDOW))
+    if not rows:
+        return None, 0  # a sender with nothing recent: no text to compare (most mail)
     earlier = [floods.Earlier(number, at, floods.fingerprint(subject, text))
                for number, at, subject, text in rows]
     repeat = floods.repeat_of(floods.fingerprint(mail.subject, mail.text), now, earlier,
