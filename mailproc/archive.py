@@ -168,7 +168,10 @@ class Archive:
             if rel in self._staged:
                 continue  # this process's own open transaction
             if recorded(rel):
-                target = self.path(rel)
+                try:
+                    target = self.path(rel)
+                except ValueError:
+                    continue  # not a path of ours: left for a person to look at
                 self._ensure_folder(target.parent)
                 _place(staged, target)
                 sidecar.unlink(missing_ok=True)
