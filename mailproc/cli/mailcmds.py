@@ -42,14 +42,13 @@ def run_poll_cycle(app: App, stop: polling.StopFlag | None = None,
     database (`store.exclusive("poll")`, which dies with its holder): with `wait` false (the
     run loop, where another instance may be the one polling) a busy mailbox is skipped."""
     from mailproc import store
+    from mailproc.intake import polling
+    from mailproc.outgoing import outbox as outbox_mod
 
     lock = store.exclusive("poll") if wait else store.try_exclusive("poll")
     with lock as held:
         if held is False:
             log.debug("another mailproc instance is polling this mailbox: skipped")
-            from mailproc.intake import polling
-            from mailproc.outgoing import outbox as outbox_mod
-
             return polling.PollSummary(), outbox_mod.FlushResult()
         return _poll_cycle(app, stop, progress)
 

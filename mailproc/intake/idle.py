@@ -63,7 +63,7 @@ class IdleWatcher(threading.Thread):
                 delay = min(MAX_BACKOFF, 2.0 ** self.failures)
                 log.warning("IMAP IDLE connection lost (%s); reconnecting in %.0f s", exc,
                             delay)
-                _sleep_unless(self.stopping, delay)
+                wait_until_set(self.stopping, delay)
 
     def _watch(self) -> None:
         with ImapSource(self.cfg, self.tokens) as source:
@@ -90,9 +90,14 @@ class IdleWatcher(threading.Thread):
                     self.arrived.set()
 
 
-def _sleep_unless(stopping: threading.Event, seconds: float) -> None:
-    """Sleep `seconds`, waking early when `stopping` is set (short sleeps: a timed
-    Event.wait has a wall-clock deadline that a moved clock distorts)."""
+def wait_until_set(event: threading.Event, seconds: float) -> bool:
+    """Whether `event` is set within `seconds`. Short sleeps, not Event.wait(timeout): a
+    timed lock wait has an absolute deadline on the wall clock, which a moved clock (the
+    suite under faketime) turns into weeks; a relative sleep is not moved."""
     end = time.monotonic() + seconds
-    while not stopping.is_set() and time.monotonic() < end:
-        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+    while not event.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(0.05, left))
+    return True

@@ -159,6 +159,8 @@ def run_forever(app: App, poll_cycle: Callable[..., Any],
     signal.signal(signal.SIGINT, on_signal)
     with instance_lock(app.settings.state_dir, app.settings.database_url):
         sched = build_scheduler(app, poll_cycle, flush, stop)
+        from mailproc.intake.idle import wait_until_set
+
         arrived = threading.Event()  # set by the IDLE watcher when new mail exists
         watcher = start_idle(app, arrived)
         log.info("mailproc running: polling every %s minute(s)%s", app.settings.poll_minutes,
@@ -175,26 +177,14 @@ def run_forever(app: App, poll_cycle: Callable[..., Any],
                 # Wait in short steps so a signal is honoured within a second; new mail
                 # (IDLE) ends the wait at once.
                 idle = sched.idle_seconds
-                if _wait(arrived, max(0.0, min(1.0, idle if idle is not None else 1.0))):
+                if wait_until_set(arrived,
+                                  max(0.0, min(1.0, idle if idle is not None else 1.0))):
                     arrived.clear()
                     guarded("poll", lambda: poll_cycle(app, stop))()
         finally:
             if watcher is not None:
                 watcher.stop()
     log.info("mailproc stopped")
-
-
-def _wait(event: threading.Event, seconds: float) -> bool:
-    """Whether `event` was set within `seconds`. Short sleeps, not Event.wait(timeout): a
-    timed lock wait has an absolute deadline on the wall clock, which a moved clock (the
-    suite under faketime) turns into weeks; a relative sleep is not moved."""
-    end = time.monotonic() + seconds
-    while not event.is_set():
-        left = end - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(0.05, left))
-    return True
 
 
 def start_idle(app: App, arrived: threading.Event) -> Any:

@@ -182,40 +182,8 @@ def write_head(head: str | None) -> None:
 def try_exclusive(name: str) -> Iterator[bool]:
     """`exclusive` without waiting: yields True holding the lock, False when another process
     holds it (nothing held then)."""
-    database = db.obj
-    if is_sqlite():
-        path = str(database.database)
-        if path in ("", ":memory:") or path.startswith("file::memory:"):
-            yield True
-            return
-        import fcntl
-
-        with open(f"{path}.{name}.lock", "a+b") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-        return
-    key = lock_key(name)
-    got = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
-    if not got:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
-
-
-def lock_key(name: str) -> int:
-    """The PostgreSQL advisory lock key of the database-wide lock `name`."""
-    return int.from_bytes(hashlib.sha256(f"mailproc:{name}".encode()).digest()[:8], "big",
-                          signed=True)
+    with _database_lock(name, wait=False) as held:
+        yield held
 
 
 @contextmanager
@@ -225,25 +193,45 @@ def exclusive(name: str) -> Iterator[None]:
     PostgreSQL: a session advisory lock. Both are released by the kernel or the server when
     the holder dies, even by SIGKILL, so a holder knows that what another holder left half
     done (a mail left 'sending') is orphaned."""
+    with _database_lock(name, wait=True):
+        yield
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of the database-wide lock `name`."""
+    return int.from_bytes(hashlib.sha256(f"mailproc:{name}".encode()).digest()[:8], "big",
+                          signed=True)
+
+
+@contextmanager
+def _database_lock(name: str, *, wait: bool) -> Iterator[bool]:
     database = db.obj
     if is_sqlite():
         path = str(database.database)
         if path in ("", ":memory:") or path.startswith("file::memory:"):
-            yield
+            yield True  # one process only
             return
         import fcntl
 
         with open(f"{path}.{name}.lock", "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return
     key = lock_key(name)
-    database.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
+    if wait:
+        database.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
+    elif not database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
 
