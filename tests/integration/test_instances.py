@@ -53,6 +53,10 @@ def test_two_instances_share_one_database_and_one_mailbox(mailenv: MailEnv, pg_u
     assert 'url = "sqlite:///var/mailproc.db"' in base
     # Every 6 seconds a poll (IDLE off: the interval poll is what takes over), the digest due
     # from midnight on.
+    # The instance killed below may die in the middle of sending: with the Sent folder the
+    # survivor settles that mail (the relay files accepted mail there, as Gmail does).
+    mailenv.relay.sent_copies = True
+    base = base.replace("timeout_seconds = 20\n", 'timeout_seconds = 20\nsent_folder = "Sent"\n', 1)
     text = base.replace('url = "sqlite:///var/mailproc.db"', f'url = "{pg_url}"') + (
         '\n[schedule]\npoll_minutes = 0.1\nidle = false\n\n[reports]\ndigest_at = "00:00"\n')
     configs = []
@@ -96,8 +100,10 @@ def test_two_instances_share_one_database_and_one_mailbox(mailenv: MailEnv, pg_u
                 _, err = run.communicate()
             logs.append(err.decode(errors="replace"))
     # Neither instance tripped over the other: no error, nothing quarantined, no poll twice.
+    # (A mail the killed instance left 'sending' is settled by the survivor: expected.)
     problems = [line for log in logs for line in log.splitlines()
-                if " ERROR " in line or " WARNING " in line or "Traceback" in line]
+                if (" ERROR " in line or " WARNING " in line or "Traceback" in line)
+                and "left 'sending' by a crash" not in line]
     assert problems == [], problems[:10]
     assert _acks(mailenv, senders + more) == {s: 1 for s in senders + more}
     store.open_database(pg_url)
