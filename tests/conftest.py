@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -20,12 +21,25 @@ from servers import Dovecot, SmtpRelay, find_dovecot  # noqa: E402
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=("sqlite", "postgresql"),
+        default=os.environ.get("MAILPROC_TEST_DATABASE", "sqlite"),
+        help="the database of the end-to-end tests (tests/integration, the `mailenv` "
+             "fixture): SQLite files (default) or a fresh database per test on a private "
+             "PostgreSQL cluster the tests start; also MAILPROC_TEST_DATABASE")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Everything under tests/integration is an integration test, marked or not, so
     # `-m "not integration"` reliably skips the slow, server-backed tests.
+    on_postgresql = config.getoption("--database") == "postgresql"
     for item in items:
         if INTEGRATION_DIR in item.path.parents:
             item.add_marker(pytest.mark.integration)
+        marker = item.get_closest_marker("sqlite_only")
+        if on_postgresql and marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0]}"))
 
 
 @pytest.fixture(scope="session")

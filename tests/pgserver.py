@@ -190,9 +190,26 @@ class PostgresServer:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _pg_ctl_stop(self) -> None:
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the postmaster and keep the cluster: its data, port and databases come back
+        with `resume()`. "fast" (what a service restart does) ends every session and writes
+        what was committed; "immediate" is a crash, and with this cluster's
+        synchronous_commit = off it may lose the last commits."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stop(shutdown=lambda: self._pg_ctl_stop(mode))
+
+    def resume(self) -> None:
+        """Start the cluster `halt()` stopped, on the same port and data directory."""
+        if self.running:
+            return
+        if self.workdir is None:
+            raise PostgresError("resume() needs a cluster that start() made and halt() kept")
+        self._spawn()
+
+    def _pg_ctl_stop(self, mode: str = "immediate") -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self._run(["pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate",
+            self._run(["pg_ctl", "stop", "-D", str(self.datadir), "-m", mode,
                        "-w", "-t", str(int(STOP_TIMEOUT))], check=False,
                       timeout=STOP_TIMEOUT + 5)
 

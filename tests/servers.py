@@ -196,6 +196,12 @@ class Dovecot:
         atexit.unregister(self.stop)
         proc.stop()  # SIGTERM: the master shuts its children (imap, lmtp, auth ...) down
 
+    def kick(self, user: str) -> None:
+        """Drop every IMAP connection of `user` (`doveadm kick`: the server says BYE and
+        closes), as a server restart or a provider's idle cut-off does."""
+        subprocess.run(["doveadm", "-c", str(self.conf_file), "kick", user], check=True,
+                       capture_output=True, timeout=30)
+
     def _three_ports(self) -> tuple[int, int, int]:
         ports: set[int] = set()
         while len(ports) < 3:
@@ -403,9 +409,18 @@ class _RelayHandler:
     def __init__(self, relay: SmtpRelay) -> None:
         self.relay = relay
 
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        answer = self.relay._scripted("MAIL")
+        if answer:
+            return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        answer = self.relay.refuse.get(address.lower())
+        answer = self.relay._scripted("RCPT") or self.relay.refuse.get(address.lower())
         if answer:
             return answer
         envelope.rcpt_tos.append(address)
@@ -419,6 +434,11 @@ class _RelayHandler:
             if relay._fail_left > 0:
                 relay._fail_left -= 1
                 return f"{relay._fail_code} 4.3.0 Temporary failure (SmtpRelay.fail_next)"
+        answer = relay._scripted("DATA")
+        if answer:
+            return answer
+        if relay.data_delay:
+            await asyncio.sleep(relay.data_delay)  # a slow server: flushers overlap
         raw = envelope.original_content or b""
         mail_from = envelope.mail_from or ""
         rcpts = list(envelope.rcpt_tos)
@@ -461,6 +481,11 @@ class SmtpRelay:
     server offers SMTPUTF8 (RFC 6531); mail to non-ASCII addresses is then recorded in
     `received` but not delivered into Dovecot, whose LMTP has no SMTPUTF8. With `password` it
     offers AUTH (without TLS) and accepts any user name with that password.
+
+    Outages: `refuse` answers RCPT for given recipients (for good), `fail_next` the next DATA
+    commands with a code, and `script(command, replies)` answers the next MAIL, RCPT or DATA
+    commands from a list, e.g. a 421 in the middle of a batch. Like smtplib's peer, the relay
+    does not hang up after a 421 itself: the client closes, as RFC 5321 lets it.
     """
 
     host: str = HOST
@@ -476,8 +501,10 @@ class SmtpRelay:
         self.refuse: dict[str, str] = {}  # recipient → the reply to its RCPT, e.g. "550 5.1.1 …"
         self.sent_copies = False  # file each accepted mail in the sender's "Sent" folder
         self.data_attempts = 0  # DATA commands seen, including the failed ones
+        self.data_delay = 0.0  # seconds each accepted DATA takes
         self._fail_left = 0
         self._fail_code = 451
+        self._script: dict[str, list[str | None]] = {"MAIL": [], "RCPT": [], "DATA": []}
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -530,3 +557,15 @@ class SmtpRelay:
         with self._lock:
             self._fail_left = n
             self._fail_code = code
+
+    def script(self, command: str, replies: Iterable[str | None]) -> None:
+        """Answer the next `command`s ("MAIL", "RCPT" or "DATA") from `replies`, in order:
+        a reply such as "421 4.3.2 Service shutting down", or None to let that one through
+        as usual. Once the list is used up the server behaves normally again."""
+        with self._lock:
+            self._script[command.upper()] = list(replies)
+
+    def _scripted(self, command: str) -> str | None:
+        with self._lock:
+            queue = self._script[command]
+            return queue.pop(0) if queue else None

@@ -33,6 +33,10 @@ class TestClock:
     def __call__(self) -> datetime:
         return self.start + timedelta(seconds=time.monotonic() - self._t0)
 
+    def advance(self, seconds: float) -> None:
+        """Move the clock on, as waiting would: a backoff passes without sleeping."""
+        self.start += timedelta(seconds=seconds)
+
     def local(self) -> datetime:
         return self().astimezone(WIB)
 

@@ -75,10 +75,12 @@ def debugging(ctx: click.Context | None = None) -> bool:
 
 def explain(exc: BaseException) -> str | None:
     """One line with what to do, for failures a user can cause outside mailproc's own checks
-    (a full disk, a file mailproc may not read); None for a bug."""
-    from mailproc.store import explain_disk_full  # imported already by any command that writes
+    (a full disk, a file mailproc may not read, a database locked or out of reach); None for
+    a bug."""
+    # imported already by any command that uses the database
+    from mailproc.store import explain_disk_full, explain_unavailable
 
-    return explain_os_error(exc) or explain_disk_full(exc)
+    return explain_os_error(exc) or explain_disk_full(exc) or explain_unavailable(exc)
 
 
 class MailprocGroup(click.Group):

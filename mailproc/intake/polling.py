@@ -73,13 +73,14 @@ def _work_ahead(app: App, batch: list[Fetched]) -> list[Ahead]:
 
 
 def _environment_reason(exc: BaseException | None) -> str | None:
-    """Why the machine, not the mail, failed (a full disk, an unwritable folder), looking
-    through the exceptions raised while handling it: SQLite rolls the whole transaction back
-    on a full disk, so undoing the savepoint then fails with 'no transaction is active'."""
+    """Why the machine, not the mail, failed (a full disk, an unwritable folder, a database
+    another process keeps locked or a database server that is gone), looking through the
+    exceptions raised while handling it: SQLite rolls the whole transaction back on a full
+    disk, so undoing the savepoint then fails with 'no transaction is active'."""
     seen = 0
     while exc is not None and seen < 5:
         why = (explain_os_error(exc) if is_environment_failure(exc)
-               else store.explain_disk_full(exc))
+               else store.explain_disk_full(exc) or store.explain_unavailable(exc))
         if why:
             return why
         exc = exc.__cause__ or exc.__context__
@@ -128,14 +129,17 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
         why = _environment_reason(exc)
         if not why:
             return
-        # Every following mail would fail the same way: mark what is done, stop.
-        try:
-            settle()
-        except Exception as again:  # noqa: BLE001 - the position is only an optimisation
-            log.error("could not record the poll position: %s", again)
+        # Every following mail would fail the same way: mark what is done, stop. Earlier
+        # batches were settled as they committed; writing the same position again would only
+        # wait on (or fail against) the same busy or missing database.
+        if pending:
+            try:
+                settle()
+            except Exception as again:  # noqa: BLE001 - the position is only an optimisation
+                log.error("could not record the poll position: %s", again)
         raise EnvironmentFailure(
-            f"{why} (stopped at mail UID {fetched.uid}; {before} mail(s) before it were "
-            "processed)") from exc
+            f"{why} (stopped at mail UID {fetched.uid}; {before} mail(s) of this poll were "
+            "recorded before it)") from exc
 
     stopped = False
     for batch in _batches(mails, s.mailbox.fetch_batch):
@@ -167,7 +171,8 @@ def poll(app: App, source: Source, *, stop: StopFlag | None = None,
                         continue
                     done.append((fetched, outcome))
         except Exception as exc:  # noqa: BLE001 - the batch did not commit: nothing of it stays
-            environment_failure(exc, current, summary.fetched + len(done))
+            # Nothing of this batch stays (the transaction rolled back): count what committed.
+            environment_failure(exc, current, summary.fetched)
             log.error("a batch of %d mail(s) was not recorded, retried next poll: %s",
                       len(batch), exc)
             summary.errors.append(f"UID {batch[0].uid}..{batch[-1].uid}: "

@@ -254,8 +254,11 @@ def process_mail(app: App, fetched: Fetched, *, source_key: str,
             return _apply(app, fetched, mail, decision, source_key, original, original_text,
                           ahead)
     except Exception as exc:  # noqa: BLE001 - any failure must quarantine, not stall the batch
-        if is_environment_failure(exc) or store.explain_disk_full(exc):
-            raise  # a full disk is not the mail's fault: poll stops, the mail stays put
+        # A full disk, or a database locked or out of reach, is not the mail's fault: the
+        # poll stops and the mail stays put.
+        if is_environment_failure(exc) or store.explain_disk_full(exc) \
+                or store.explain_unavailable(exc):
+            raise
         log.exception("processing mail UID %s failed", fetched.uid)
         return quarantine(app, fetched, source_key,
                           f"gagal diproses otomatis: {type(exc).__name__}: {exc}")

@@ -39,12 +39,34 @@ def run_job(name: str, job: Callable[[], Any]) -> bool:
         job()
     except MailprocError as exc:
         log.error("%s failed: %s", name, exc)
-    except Exception:  # noqa: BLE001 - a bug in one job must not stop the others
-        log.exception("%s failed unexpectedly", name)
+        _after_database_failure(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug in one job must not stop the others
+        why = store.explain_unavailable(exc)  # not a bug: the database is busy or gone
+        if why is None:
+            log.exception("%s failed unexpectedly", name)
+        else:
+            log.error("%s failed: %s", name, why)
+        _after_database_failure(exc)
     else:
         log.debug("%s done in %.2fs", name, time.monotonic() - started)
+        if _database_was_unavailable.is_set():
+            _database_was_unavailable.clear()
+            log.info("the database is reachable again: %s done", name)
         return True
     return False
+
+
+_database_was_unavailable = threading.Event()  # a job failed on it; the next success says so
+
+
+def _after_database_failure(exc: BaseException) -> None:
+    """After PostgreSQL restarted, peewee still holds the dead connection and every later
+    query would fail on it: close it, so the next job connects afresh (or, while the server
+    is still down, fails again and says so)."""
+    if store.explain_unavailable(exc):
+        _database_was_unavailable.set()
+    if store.connection_lost(exc):
+        store.drop_connection()
 
 
 def guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:

@@ -6,9 +6,11 @@ themselves live in `mailproc.store.outbox`.
 use cases, or by the handlers of `mailproc.ptpp.handlers` the unit of work calls), so a mail
 exists exactly when its change committed. `flush` sends after commit: each row is claimed
 (queued → sending, committed together with the previous row's mark) before the SMTP
-conversation and marked sent after, so two flushers never send the same row; one flush at a
-time per database (`store.exclusive("outbox")`). A crash between the claim and the 'sent' mark
-leaves the row in 'sending'; the next flush settles it (`reconcile`): looked up in the Sent
+conversation and marked sent after, so two flushers never send the same row. Flushers on
+several machines run side by side (each claims the next row `FOR UPDATE SKIP LOCKED` on
+PostgreSQL and holds the outbox lock shared). A crash between the claim and the 'sent' mark
+leaves the row in 'sending'; a flush that finds the outbox lock free of every other holder,
+so no live flusher has a claimed row, settles it (`reconcile`): looked up in the Sent
 folder the server files accepted mail in (found: sent; not found: queued again), or, with no
 Sent folder, flagged once and never re-sent on a guess (a duplicate to a customer is worse
 than a delay): `outbox list` shows why, `mailproc outbox retry ID` re-queues it after a person
@@ -90,14 +92,15 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     marketing administration (the send-failure notice), and that notice goes out in the same
     flush; never for mail to marketing administration itself, which would loop."""
     result = FlushResult()
-    # One flusher at a time on this database: a row another flusher left 'sending' is then
-    # the mark of a process that died in the middle of sending it.
-    with store.exclusive("outbox"):
-        reconcile(now, sent_lookup)
+    # Settling rows a dead flusher left 'sending' needs the outbox lock alone: no live
+    # flusher then holds a claimed row. When another flusher is at work, the next flush
+    # settles them.
+    with store.try_exclusive("outbox") as alone:
+        if alone:
+            reconcile(now, sent_lookup)
+    with store.shared("outbox"):
         run = _Flush(settings, archive, transport, now, texts, result)
-        run.all(outbox_rows.due(now, limit))
-        if run.notices and run.server_down is None:
-            run.all(outbox_rows.due(now, limit, ids=run.notices))
+        run.all(outbox_rows.due(now, limit), limit)
     if run.server_down:
         log.warning("mail server unavailable, %d mail(s) deferred: %s", result.deferred,
                     run.server_down)
@@ -110,12 +113,28 @@ ORPHANED = ("stopped while it was being sent (mailproc was killed or crashed); w
             "checked automatically")
 
 
+# Message-IDs the SMTP server accepted while the database could not record it (PostgreSQL
+# restarting, SQLite busy past its timeout): this process knows they went out, and the next
+# flush of this process marks them sent instead of asking the Sent folder or a person.
+ACCEPTED_UNRECORDED: set[str] = set()
+
+
 def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None) -> None:
-    """Rows left 'sending' by a flusher that died (call holding the outbox lock). With the
-    Sent folder the server files accepted mail in: found there, the mail was sent (marked
-    so); not there, the server never accepted it (queued again). Without one: flagged for a
-    person, never sent twice on a guess."""
+    """Rows left 'sending' by a flusher that died or lost its database (call holding the
+    outbox lock). Those this process saw accepted are marked sent. Otherwise, with the Sent
+    folder the server files accepted mail in: found there, the mail was sent (marked so); not
+    there, the server never accepted it (queued again). Without one: flagged for a person,
+    never sent twice on a guess."""
     rows = outbox_rows.sending()
+    known = [row for row in rows if row.message_id in ACCEPTED_UNRECORDED]
+    for row in known:
+        with store.transaction():
+            outbox_rows.mark_sent(row, now, reconciled=True,
+                                  why="accepted by the server while the database was away")
+        ACCEPTED_UNRECORDED.discard(row.message_id)
+        log.info("outgoing mail %s (%s): accepted by the server while the database was "
+                 "unavailable, now marked sent", row.id, row.kind)
+    rows = [row for row in rows if row.message_id not in {r.message_id for r in known}]
     if not rows:
         return
     if sent_lookup is None:
@@ -151,27 +170,40 @@ class _Flush:
         self.settings, self.archive, self.transport = settings, archive, transport
         self.now, self._texts, self.result = now, texts, result
         self.server_down: str | None = None
-        self.notices: list[int] = []  # failure notices queued by this flush
 
-    def all(self, rows: Sequence[OutgoingMail]) -> None:
-        """Claim, send and mark each row in turn. The mark of one row and the claim of the
-        next share a transaction (half the commits of a transaction each): still at most one
-        row is 'sending' at any moment, the one whose SMTP conversation is under way."""
+    def all(self, ahead: Sequence[OutgoingMail], limit: int | None = None) -> None:
+        """Claim, send and mark due rows, oldest first, until none is left (or `limit`).
+        `ahead`: the due rows read in one query, so a claimed row is rarely read again. The
+        mark of one row and the claim of the next share a transaction (half the commits of
+        a transaction each): a flusher has at most one row 'sending' at any moment, the one
+        whose SMTP conversation is under way. Rows queued during the flush (send-failure
+        notices) are claimed by the same loop."""
         now = self.now
-        claimed = bool(rows) and outbox_rows.claim(rows[0].id, now)
-        for i, row in enumerate(rows):
-            following = rows[i + 1] if i + 1 < len(rows) else None
-            if not claimed:  # another flusher took it
-                claimed = following is not None and outbox_rows.claim(following.id, now)
-                continue
+        known = {row.id: row for row in ahead}
+        claimed = outbox_rows.claim_next(now, after=0)
+        done = 0
+        while claimed is not None:
+            row_id, attempts = claimed
+            row = known.pop(row_id, None)
+            if row is None:
+                row = outbox_rows.claimed_row(row_id)
+            row.attempts = attempts  # another flusher may have tried it since `ahead`
+            done += 1
             error = (SendError(self.server_down) if self.server_down is not None
                      else self._send(row))
-            with store.transaction():
-                if error is None:
-                    self._mark_sent(row)
-                else:
-                    self._mark_failed(row, error)
-                claimed = following is not None and outbox_rows.claim(following.id, now)
+            try:
+                with store.transaction():
+                    if error is None:
+                        self._mark_sent(row)
+                    else:
+                        self._mark_failed(row, error)
+                    # Past this row only: a mail deferred now is not tried twice in a flush.
+                    claimed = (outbox_rows.claim_next(now, after=row_id)
+                               if limit is None or done < limit else None)
+            except Exception:
+                if error is None:  # the server has it; the database did not hear of it
+                    ACCEPTED_UNRECORDED.add(row.message_id)
+                raise
 
     def _send(self, row: OutgoingMail) -> SendError | None:
         try:
@@ -247,10 +279,9 @@ class _Flush:
             log.error("cannot tell marketing administration about outgoing mail %s: %s",
                       row.id, exc)
             return
-        notice = queue_mail(settings=settings, now=self.now, kind="notice_send_failed",
-                            to=settings.marketing_admin, subject=text.subject,
-                            body=text.body, complaint=complaint, source="outbox")
-        self.notices.append(notice.id)
+        queue_mail(settings=settings, now=self.now, kind="notice_send_failed",
+                   to=settings.marketing_admin, subject=text.subject, body=text.body,
+                   complaint=complaint, source="outbox")
 
 
 

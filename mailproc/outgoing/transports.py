@@ -216,11 +216,20 @@ class SmtpTransport:
             raise
         except smtplib.SMTPRecipientsRefused as exc:
             codes = {code for code, _ in exc.recipients.values()}
+            if 421 in codes:
+                # 421 to RCPT is the server closing the session, not a refusal of this
+                # recipient: smtplib hung up, so the rest of the batch waits as well.
+                self.close()
+                raise SendError(f"the SMTP server {self._where} is closing the connection: "
+                                f"{_refusals(exc.recipients)}") from None
             raise MailRefused(f"every recipient refused: {_refusals(exc.recipients)}",
                               permanent=all(c >= 500 for c in codes)) from None
         except smtplib.SMTPResponseException as exc:
             self.close()
-            raise SendError(f"server answered {exc.smtp_code} {exc.smtp_error!r}",
+            reply = exc.smtp_error
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            raise SendError(f"the SMTP server {self._where} answered {exc.smtp_code} "
+                            f"{' '.join(text.split())}",
                             permanent=exc.smtp_code >= 500) from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
@@ -245,6 +254,10 @@ class SmtpTransport:
                 "through a server that supports SMTPUTF8", permanent=True)
         options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])
         return conn.sendmail(sender, recipients, data, mail_options=options)
+
+    @property
+    def _where(self) -> str:
+        return f"{self.cfg.host}:{self.cfg.port}"
 
     def close(self) -> None:
         if self.conn is not None:

@@ -27,6 +27,8 @@ from mailproc.store.models import (
 )
 
 SCHEMA_VERSION = LATEST  # the number of the newest migration (store/migrations.py)
+# How long SQLite waits for another process's write lock before 'database is locked'.
+BUSY_TIMEOUT_SECONDS = 10
 GENESIS_HASH = "0" * 64
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,8 @@ def open_database(url: str, *, source: str = "database.url") -> pw.Database:
         path = url[len("sqlite:///"):]
         database: pw.Database = pw.SqliteDatabase(
             path,
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
-                     "synchronous": "normal"},
+            pragmas={"journal_mode": "wal", "foreign_keys": 1,
+                     "busy_timeout": BUSY_TIMEOUT_SECONDS * 1000, "synchronous": "normal"},
         )
     else:
         # playhouse.db_url loads the extension modules of every database it knows
@@ -126,6 +128,74 @@ def explain_disk_full(exc: BaseException) -> str | None:
     return None
 
 
+_BUSY = ("database is locked", "database is busy", "database table is locked")
+# What psycopg2 says when the server went away, is restarting, or refuses connections.
+_GONE = ("server closed the connection", "connection already closed", "terminating connection",
+         "connection refused", "could not connect to server", "could not receive data",
+         "could not send data", "no connection to the server", "ssl syscall error",
+         "the database system is starting up", "the database system is shutting down",
+         "the database system is in recovery mode", "the database system is not yet accepting")
+
+
+def _database_errors(exc: BaseException) -> Iterator[str]:
+    """The text of each database error along `exc`'s chain, on one line: a lost connection
+    fails the rollback (and the unlock) that follow too, whose errors then hide it."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return
+        if isinstance(seen, pw.PeeweeException) or type(seen).__module__.startswith(
+                ("psycopg2", "sqlite3")):
+            yield " ".join(str(seen).split())
+        seen = seen.__cause__ or seen.__context__
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did `exc` come from a PostgreSQL connection that is gone (the server restarted,
+    stopped, or the network dropped)? Then `drop_connection` before the next try."""
+    if db.obj is None or is_sqlite():
+        return False
+    conn = db.obj._state.conn  # noqa: SLF001 - without connecting, as connection() would
+    if conn is not None and getattr(conn, "closed", 0):
+        return True  # psycopg2 noticed, whatever the error said
+    return any(n in text.lower() for text in _database_errors(exc) for n in _GONE)
+
+
+def drop_connection() -> None:
+    """Forget a connection the server dropped: the next query connects afresh (peewee
+    connects on first use), so a long-running `mailproc run` recovers by itself once the
+    server is back. Never raises: closing a dead connection may fail."""
+    database = db.obj
+    if database is None:
+        return
+    try:
+        database.close()
+    except Exception:  # noqa: BLE001 - it is being thrown away either way
+        database._state.reset()  # noqa: SLF001 - peewee has no public "forget" call
+
+
+def explain_unavailable(exc: BaseException) -> str | None:
+    """One line with what is going on and what to do when the database is there but cannot
+    be used now: another process has held SQLite's write lock longer than the busy timeout,
+    or the PostgreSQL server is down or restarting. None for any other error."""
+    for text in _database_errors(exc):
+        lowered = text.lower()
+        if is_sqlite() and any(n in lowered for n in _BUSY):
+            return (f"the SQLite database is busy: another process has held its write lock "
+                    f"for more than {BUSY_TIMEOUT_SECONDS} s ({text}); nothing was lost and "
+                    "unprocessed mail stays in the mailbox for the next poll; if this goes "
+                    f"on, find that process with `fuser {db.obj.database}` (a backup, a "
+                    "script, a sqlite3 shell left in a transaction) and end it")
+        if not is_sqlite() and any(n in lowered for n in _GONE):
+            params = getattr(db.obj, "connect_params", {})
+            where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+            return (f"the database is unavailable: the connection to PostgreSQL at {where} "
+                    f"was lost or refused ({text[:200]}); nothing was lost and unprocessed "
+                    "mail stays in the mailbox; mailproc reconnects by itself at its next "
+                    "cycle: check that PostgreSQL is running if this goes on")
+    return None
+
+
 def is_sqlite() -> bool:
     return isinstance(db.obj, pw.SqliteDatabase)
 
@@ -187,6 +257,15 @@ def try_exclusive(name: str) -> Iterator[bool]:
 
 
 @contextmanager
+def shared(name: str) -> Iterator[None]:
+    """Hold the database-wide lock `name` in shared mode (waits while someone holds it
+    exclusively): any number of shared holders at once, none while it is held exclusively.
+    The outbox's flushers share it; settling what a dead flusher left takes it exclusively."""
+    with _database_lock(name, wait=True, shared=True):
+        yield
+
+
+@contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """Hold the database-wide lock `name` (waits for it): one holder at a time across every
     process on this database. SQLite: an advisory lock on a file beside the database;
@@ -204,7 +283,7 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def _database_lock(name: str, *, wait: bool) -> Iterator[bool]:
+def _database_lock(name: str, *, wait: bool, shared: bool = False) -> Iterator[bool]:
     database = db.obj
     if is_sqlite():
         path = str(database.database)
@@ -214,8 +293,9 @@ def _database_lock(name: str, *, wait: bool) -> Iterator[bool]:
         import fcntl
 
         with open(f"{path}.{name}.lock", "a+b") as fh:
+            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, mode if wait else mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
@@ -225,15 +305,17 @@ def _database_lock(name: str, *, wait: bool) -> Iterator[bool]:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return
     key = lock_key(name)
+    kind = "_shared" if shared else ""
     if wait:
-        database.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
-    elif not database.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+        database.execute_sql(f"SELECT pg_advisory_lock{kind}(%s)", (key,))
+    elif not database.execute_sql(f"SELECT pg_try_advisory_lock{kind}(%s)",
+                                  (key,)).fetchone()[0]:
         yield False
         return
     try:
         yield True
     finally:
-        database.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+        database.execute_sql(f"SELECT pg_advisory_unlock{kind}(%s)", (key,))
 
 
 @contextmanager

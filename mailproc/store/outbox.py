@@ -16,7 +16,7 @@ from mailproc.errors import NotFound
 from mailproc.store import fastsql
 from mailproc.store.chain import append_event
 from mailproc.store.db import transaction
-from mailproc.store.models import Complaint, Message, OutgoingMail, utcnow_naive
+from mailproc.store.models import Complaint, Message, OutgoingMail, db, utcnow_naive
 from mailproc.store.uow import case_of, lifecycle_row, save_case
 
 
@@ -63,14 +63,40 @@ def due(now: datetime, limit: int | None = None,
     return list(query)
 
 
-def claim(row_id: int, now: datetime) -> bool:
-    """queued → sending, committed before the mail is sent (in a transaction of its own, or
-    in the one that marks the mail sent before it); False when another flusher took it.
-    next_attempt_at doubles as the claim time while a row is 'sending'."""
+def claim_next(now: datetime, after: int = 0) -> tuple[int, int] | None:
+    """Claim the oldest due row with an id above `after`, queued → sending, in one
+    statement: (its id, its attempts), or None when nothing is due. Commit it before the
+    mail is sent (in a transaction of its own, or in the one that marks the previous mail).
+    On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`, so flushers on several
+    machines claim different rows without waiting on each other; SQLite has one writer at a
+    time, the statement alone suffices. next_attempt_at doubles as the claim time while a
+    row is 'sending'."""
+    sqlite = isinstance(db.obj, pw.SqliteDatabase)
+    sql = _CLAIM_SQL.get(sqlite)
+    if sql is None:
+        q = db.obj.quote
+        table = f"{q[0]}{OutgoingMail._meta.table_name}{q[-1]}"  # noqa: SLF001
+        mark = db.obj.param
+        sql = (f"UPDATE {table} SET status = {mark}, next_attempt_at = {mark} "
+               f"WHERE id = (SELECT id FROM {table} WHERE status = {mark} "
+               f"AND next_attempt_at <= {mark} AND id > {mark} ORDER BY id LIMIT 1"
+               f"{'' if sqlite else ' FOR UPDATE SKIP LOCKED'}) RETURNING id, attempts")
+        _CLAIM_SQL[sqlite] = sql
+    at = utcnow_naive(now)
+    stamp = OutgoingMail.next_attempt_at.db_value(at)
     with transaction():
-        return bool(fastsql.update(OutgoingMail, {"status": OutboxStatus.SENDING,
-                                                  "next_attempt_at": utcnow_naive(now)},
-                                   id=row_id, status=OutboxStatus.QUEUED))
+        row = db.obj.execute_sql(sql, [OutboxStatus.SENDING.value, stamp,
+                                       OutboxStatus.QUEUED.value, stamp, after]).fetchone()
+    return (int(row[0]), int(row[1])) if row is not None else None
+
+
+_CLAIM_SQL: dict[bool, str] = {}
+
+
+def claimed_row(row_id: int) -> OutgoingMail:
+    """A claimed row with its complaint, for a row the flush had not read ahead."""
+    return (OutgoingMail.select(OutgoingMail, Complaint)
+            .join(Complaint, pw.JOIN.LEFT_OUTER).where(OutgoingMail.id == row_id).get())
 
 
 def sending() -> list[OutgoingMail]:
@@ -98,10 +124,12 @@ def requeue_orphaned(row: OutgoingMail, now: datetime) -> None:
                        "reason": "not in the Sent folder after a crash"})
 
 
-def mark_sent(row: OutgoingMail, now: datetime, *, reconciled: bool = False) -> None:
+def mark_sent(row: OutgoingMail, now: datetime, *, reconciled: bool = False,
+              why: str = "found in the Sent folder after a crash") -> None:
     """The server accepted the mail (inside a transaction). A mail that counts as the first
     response is recorded on the case through the lifecycle. `reconciled`: learnt from the
-    Sent folder after a crash, not from the SMTP answer."""
+    Sent folder after a crash (or, `why`, otherwise after the fact), not from the SMTP
+    answer in this flush."""
     fastsql.update(OutgoingMail, {"status": OutboxStatus.SENT, "sent_at": utcnow_naive(now),
                                   "attempts": row.attempts + 1, "last_error": ""}, id=row.id)
     if row.complaint_id and counts_as_first_response(row.kind):
@@ -111,7 +139,7 @@ def mark_sent(row: OutgoingMail, now: datetime, *, reconciled: bool = False) -> 
             save_case(complaint, case)
     data: dict[str, object] = {"outgoing_id": row.id, "message_id": row.message_id}
     if reconciled:
-        data["reconciled"] = "found in the Sent folder after a crash"
+        data["reconciled"] = why
     append_event(complaint=row.complaint, at=now, actor="mailproc", source="outbox",
                  kind=EventKind.MAIL_SENT, data=data)
 

@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from pgserver import PostgresServer, start_for_tests
 from servers import Dovecot, SmtpRelay
 from testclock import TestClock
 
@@ -21,6 +23,7 @@ from mailproc.cli import Ctx, cli
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTING = (REPO / "tests" / "fixtures" / "routing.toml").read_text(encoding="utf-8")
+SQLITE_URL = "sqlite:///var/mailproc.db"
 
 
 @dataclass
@@ -31,6 +34,20 @@ class MailEnv:
     tok: str
     extra: dict[str, Any] = field(default_factory=dict)
     clock: TestClock = field(default_factory=TestClock)
+    # The config's database.url: a SQLite file under root (relative to it), or a database
+    # on the suite's PostgreSQL (--database postgresql).
+    database_url: str = SQLITE_URL
+
+    @property
+    def database(self) -> str:
+        """The database URL for opening it from the test process."""
+        if self.database_url == SQLITE_URL:
+            return f"sqlite:///{self.root / 'var' / 'mailproc.db'}"
+        return self.database_url
+
+    @property
+    def on_sqlite(self) -> bool:
+        return self.database_url == SQLITE_URL
 
     def addr(self, role: str) -> str:
         return f"{role}-{self.tok}@contoh.co.id"
@@ -80,7 +97,7 @@ url = "smtp://127.0.0.1:{self.relay.port}"
 timeout_seconds = 10
 
 [database]
-url = "sqlite:///var/mailproc.db"
+url = "{self.database_url}"
 
 [people]
 marketing_admin = ["{self.addr('admin')}"]
@@ -135,10 +152,35 @@ backoff_max_seconds = 2
         return json.loads(result.stdout)
 
 
+@pytest.fixture(scope="session")
+def suite_postgres(request: pytest.FixtureRequest) -> PostgresServer:
+    """The PostgreSQL cluster of `--database postgresql` (started once, stopped at the end)."""
+    return start_for_tests(request)
+
+
 @pytest.fixture
-def mailenv(tmp_path: Path, dovecot: Dovecot, smtp_relay: SmtpRelay) -> MailEnv:
+def mailenv_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """database.url for `mailenv`: the SQLite file, or a fresh database on the suite's
+    PostgreSQL, dropped after the test (connections of finished processes included)."""
+    if request.config.getoption("--database") != "postgresql":
+        yield SQLITE_URL
+        return
+    server: PostgresServer = request.getfixturevalue("suite_postgres")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        from mailproc import store
+
+        store.db.close()
+        server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def mailenv(tmp_path: Path, dovecot: Dovecot, smtp_relay: SmtpRelay,
+            mailenv_database: str) -> MailEnv:
     env = MailEnv(dovecot=dovecot, relay=smtp_relay, root=tmp_path,
-                  tok=uuid.uuid4().hex[:8])
+                  tok=uuid.uuid4().hex[:8], database_url=mailenv_database)
     env.write_config()
     result = env.run("init")
     assert result.exit_code == 0, result.output

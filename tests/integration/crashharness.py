@@ -114,13 +114,25 @@ def kill_until_done(config: Path, env: dict[str, str], *, kills: int, seed: int,
     return run
 
 
-def database_facts(db: Path) -> dict[str, Any]:
-    con = sqlite3.connect(db)
+def database_facts(url: str) -> dict[str, Any]:
+    """What the checks need from the database at `url` (SQLite file or PostgreSQL)."""
+    if url.startswith("sqlite:///"):
+        con: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+    else:
+        import psycopg2
+
+        con = psycopg2.connect(url)
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        cur = con.cursor()
+        cur.execute(sql)
+        return list(cur.fetchall())
+
     try:
-        seqs = [r[0] for r in con.execute("select seq from complaint order by seq")]
-        keys = [r[0] for r in con.execute("select key from message where direction = 'in'")]
-        status = dict(con.execute("select status, count(*) from outgoing_mail group by status"))
-        statuses = [r[0] for r in con.execute("select status from complaint")]
+        seqs = [r[0] for r in rows("select seq from complaint order by seq")]
+        keys = [r[0] for r in rows("select key from message where direction = 'in'")]
+        status = dict(rows("select status, count(*) from outgoing_mail group by status"))
+        statuses = [r[0] for r in rows("select status from complaint")]
         return {"seqs": seqs, "incoming": keys, "outbox": status, "statuses": statuses}
     finally:
         con.close()

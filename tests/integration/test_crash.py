@@ -52,7 +52,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_does_nothing_twice(mailenv:
 
     run = kill_until_done(mailenv.config, main_env(mailenv.dovecot.password), kills=KILLS,
                           seed=SEED, deliver_wave=deliver_wave)
-    facts = database_facts(mailenv.root / "var" / "mailproc.db")
+    facts = database_facts(mailenv.database)
     # Every mail exactly once, each a complaint, numbered without gaps.
     assert sorted(facts["incoming"]) == sorted(set(facts["incoming"]))
     assert len(facts["incoming"]) == MAILS, run
@@ -83,7 +83,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_does_nothing_twice(mailenv:
     second = kill_until_done(mailenv.config, main_env(mailenv.dovecot.password),
                              kills=max(2, KILLS // 2), seed=SEED + 1,
                              deliver_wave=deliver_replies)
-    statuses = Counter(database_facts(mailenv.root / "var" / "mailproc.db")["statuses"])
+    statuses = Counter(database_facts(mailenv.database)["statuses"])
     assert statuses == {"planned": MAILS}, (second, statuses)
     departments = {ptpp["To"].split(",")[0].strip() for ptpp in forms}
     answers = Counter(in_reply_to(raw) for dep in departments

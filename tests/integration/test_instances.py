@@ -5,10 +5,12 @@ is killed with SIGKILL, the other takes over within a poll interval."""
 
 from __future__ import annotations
 
+import email
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -50,14 +52,14 @@ def _wait_for(check, seconds: float) -> bool:
 
 def test_two_instances_share_one_database_and_one_mailbox(mailenv: MailEnv, pg_url: str):
     base = mailenv.config.read_text()
-    assert 'url = "sqlite:///var/mailproc.db"' in base
+    assert f'url = "{mailenv.database_url}"' in base
     # Every 6 seconds a poll (IDLE off: the interval poll is what takes over), the digest due
     # from midnight on.
     # The instance killed below may die in the middle of sending: with the Sent folder the
     # survivor settles that mail (the relay files accepted mail there, as Gmail does).
     mailenv.relay.sent_copies = True
     base = base.replace("timeout_seconds = 20\n", 'timeout_seconds = 20\nsent_folder = "Sent"\n', 1)
-    text = base.replace('url = "sqlite:///var/mailproc.db"', f'url = "{pg_url}"') + (
+    text = base.replace(f'url = "{mailenv.database_url}"', f'url = "{pg_url}"') + (
         '\n[schedule]\npoll_minutes = 0.1\nidle = false\n\n[reports]\ndigest_at = "00:00"\n')
     configs = []
     for name in ("a", "b"):
@@ -137,3 +139,47 @@ def test_the_poll_lock_has_one_holder_across_sessions(pg_url: str):
         other.close()  # the session ends: its lock goes with it
     with store.try_exclusive("poll") as mine:
         assert mine
+
+
+def test_two_flushers_on_postgresql_send_side_by_side_each_mail_once(mailenv: MailEnv,
+                                                                      pg_url: str):
+    """Outbox rows are claimed `FOR UPDATE SKIP LOCKED`: two `mailproc outbox flush`
+    processes on one PostgreSQL send at the same time, neither waits for the other, and no
+    mail goes out twice. (With one flusher at a time, the second would find nothing left.)"""
+    from datetime import UTC, datetime
+
+    from mailproc.config import load_settings
+    from mailproc.outgoing import outbox
+
+    text = mailenv.config.read_text().replace(f'url = "{mailenv.database_url}"',
+                                              f'url = "{pg_url}"')
+    mailenv.config.write_text(text)
+    env = main_env(mailenv.dovecot.password)
+    assert subprocess.run([sys.executable, "-m", "mailproc", "--config", str(mailenv.config),
+                           "init"], env=env, capture_output=True).returncode == 0
+    settings = load_settings(mailenv.config, {})
+    store.open_database(settings.database_url)
+    customer = mailenv.customer("pembeli", "example.com")
+    with store.transaction():
+        ids = [outbox.queue_mail(settings=settings, now=datetime.now(UTC), kind="test",
+                                 to=[customer], subject=f"surat {n}", body="isi surat",
+                                 complaint=None).message_id for n in range(24)]
+    store.db.close()
+    mailenv.relay.data_delay = 0.15  # 24 mails take ~3.6 s for one flusher alone
+    flushers = [subprocess.Popen([sys.executable, "-m", "mailproc", "--config",
+                                  str(mailenv.config), "outbox", "flush"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(2)]
+    outs = []
+    for proc in flushers:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+        outs.append(out.decode())
+    sent = [int(out.split()[1].rstrip(",")) for out in outs]
+    assert sum(sent) == 24 and min(sent) > 0, outs  # both took a share
+    sent_ids = [email.message_from_bytes(raw)["Message-ID"].strip("<>")
+                for _, _, raw in mailenv.relay.received]
+    got = Counter(mid for mid in sent_ids if mid in ids)
+    assert got == {mid: 1 for mid in ids}
+    store.open_database(pg_url)
+    assert {r.status for r in store.OutgoingMail.select()} == {"sent"}

@@ -232,7 +232,7 @@ def test_a_new_mail_with_the_form_finds_its_ptpp_by_the_number_inside(mailenv: M
     # The customer asked to receive the analysis and plan (recorded by marketing admin).
     from mailproc import store
 
-    store.open_database(f"sqlite:///{mailenv.root / 'var' / 'mailproc.db'}")
+    store.open_database(mailenv.database)
     store.Complaint.update(send_analysis_to_customer=True).execute()
     store.db.close()
     fresh = EmailMessage()

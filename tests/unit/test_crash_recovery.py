@@ -116,6 +116,49 @@ def test_files_left_staged_after_their_commit_are_placed(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / ".staging").iterdir()) == []
 
 
+def _flush_alongside(path: str, seconds: float, started) -> None:
+    """Another flusher at work: holds the outbox lock shared, as `flush` does."""
+    store.open_database(f"sqlite:///{path}")
+    with store.shared("outbox"):
+        started.set()
+        time.sleep(seconds)
+
+
+def test_a_row_sending_is_left_alone_while_another_flusher_is_alive(tmp_path: Path):
+    """A row in 'sending' is only orphaned when no other flusher holds the outbox lock: while
+    one does, it may be that flusher's mail in mid-conversation, and the flush next to it
+    neither flags nor re-sends it; once that flusher is gone, the next flush settles it."""
+    local = LocalApp(tmp_path)
+    [mid] = _queue(local, 1)
+    _crash_while_sending(local)
+    app = _app(local)
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    other = ctx.Process(target=_flush_alongside,
+                        args=(str(tmp_path / "var" / "mailproc.db"), 30, started))
+    other.start()
+    try:
+        assert started.wait(20)
+        asked: list[list[str]] = []
+
+        def lookup(ids: list[str]) -> set[str]:
+            asked.append(ids)
+            return set()
+
+        outbox.flush(app.settings, app.archive, app.open_transport(), app.clock(),
+                     sent_lookup=lookup)
+        assert asked == [] and _statuses(local) == {mid: "sending"}
+        other.kill()
+        other.join()
+        outbox.flush(app.settings, app.archive, app.open_transport(), app.clock(),
+                     sent_lookup=lookup)
+        assert asked == [[mid]] and _statuses(local) == {mid: "sent"}
+        assert [m["Message-ID"].strip("<>") for m in local.sent()] == [mid]
+    finally:
+        other.kill()
+        other.join()
+
+
 def _hold(path: str, seconds: float, started) -> None:
     store.open_database(f"sqlite:///{path}")
     with store.exclusive("outbox"):
@@ -168,3 +211,39 @@ def test_a_second_poller_is_refused_while_the_first_holds_the_poll_lock(tmp_path
     finally:
         holder.kill()
         holder.join()
+
+
+def test_a_mail_accepted_while_the_database_was_away_is_marked_sent_later(tmp_path: Path,
+                                                                          monkeypatch):
+    """The server accepted the mail, then the database could not record it (PostgreSQL
+    restarting): the row stays 'sending'. This process knows the mail went out, so its next
+    flush marks it sent, without a Sent folder and without a person, and never sends it
+    again."""
+    import peewee
+
+    from mailproc.store import outbox as outbox_rows
+
+    local = LocalApp(tmp_path)
+    [mid] = _queue(local, 1)
+    app = _app(local)
+    real = outbox_rows.mark_sent
+    calls = []
+
+    def database_gone(row, now, **kw):
+        calls.append(kw)
+        if len(calls) == 1:
+            raise peewee.OperationalError("server closed the connection unexpectedly")
+        return real(row, now, **kw)
+
+    monkeypatch.setattr(outbox_rows, "mark_sent", database_gone)
+    try:
+        outbox.flush(app.settings, app.archive, app.open_transport(), app.clock())
+    except peewee.OperationalError:
+        pass
+    else:
+        raise AssertionError("the failure to record did not surface")
+    assert _statuses(local) == {mid: "sending"} and mid in outbox.ACCEPTED_UNRECORDED
+    result = outbox.flush(app.settings, app.archive, app.open_transport(), app.clock())
+    assert result.sent == 0 and _statuses(local) == {mid: "sent"}
+    assert calls[1]["reconciled"] is True and mid not in outbox.ACCEPTED_UNRECORDED
+    assert [m["Message-ID"].strip("<>") for m in local.sent()] == [mid]  # once

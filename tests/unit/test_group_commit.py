@@ -101,13 +101,13 @@ def test_a_batch_that_does_not_commit_leaves_its_mail_in_place(tmp_path: Path,
     def locked_once(head):
         calls["n"] += 1
         if calls["n"] == 1:  # the first batch's chain head, just before its commit
-            raise sqlite3.OperationalError("database is locked")
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: chain_head.id")
         return real_write(head)
 
     monkeypatch.setattr(store_db, "write_head", locked_once)
     summary = app.poll()
     assert summary["outcomes"] == {"complaint": 1}  # the second batch (mail 3)
-    assert len(summary["errors"]) == 1 and "database is locked" in summary["errors"][0]
+    assert len(summary["errors"]) == 1 and "UNIQUE constraint" in summary["errors"][0]
     assert sorted(inbox(app)) == ["Barang rusak 1", "Barang rusak 2"]  # not moved
     assert len(numbers(app)) == 1
     archived = [p for p in (app.root / "archive").rglob("*.eml") if ".staging" not in p.parts]
@@ -117,6 +117,36 @@ def test_a_batch_that_does_not_commit_leaves_its_mail_in_place(tmp_path: Path,
     assert again["outcomes"] == {"complaint": 2}
     assert len(numbers(app)) == 3 and inbox(app) == []
     assert app.json("audit", "verify")["ok"]
+
+
+def test_a_database_locked_past_its_timeout_stops_the_poll_with_the_mail_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """'database is locked' is not this batch's fault: every batch after it would wait the
+    busy timeout and fail the same way. The poll stops with one line, leaves the mail of the
+    failed batch and the ones after it in the mailbox, and says how many were recorded."""
+    from mailproc.intake import services
+
+    app = batch_app(tmp_path, size=2, mails=5)
+    calls = {"n": 0}
+    real = services.process_mail
+
+    def locked_at_the_fourth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the second batch's second mail
+            raise sqlite3.OperationalError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "process_mail", locked_at_the_fourth)
+    result = app.run("poll", "--json")
+    assert result.exit_code == 1
+    assert "database is busy" in result.output and "fuser" in result.output
+    assert "2 mail(s) of this poll were recorded before it" in result.output
+    assert len(numbers(app)) == 2
+    assert sorted(inbox(app)) == ["Barang rusak 3", "Barang rusak 4", "Barang rusak 5"]
+    assert inbox(app, "Quarantine") == []
+    monkeypatch.undo()
+    assert app.poll()["outcomes"] == {"complaint": 3}
+    assert len(numbers(app)) == 5 and inbox(app) == []
 
 
 def test_each_batch_is_sent_before_the_next_is_read(tmp_path: Path,
