@@ -748,6 +748,7 @@ RECAP_SUMMARY = (
     ("open", "Masih terbuka (open)", "per akhir periode"),
     ("on_target_pct", "Selesai tepat waktu", "% dari yang selesai"),
     ("median_days", "Median lama penyelesaian", "hari kerja"),
+    ("by_severity", "Kategori PTPP", "Mayor / Minor / Observasi"),
 )
 
 

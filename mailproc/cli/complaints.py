@@ -43,6 +43,7 @@ def complaint_summary(c: readmodels.ComplaintRow) -> dict[str, Any]:
         "customer": c.customer_email, "customer_name": c.customer_name,
         "received_by": c.received_by or None,
         "category": c.category or None, "categories": list(c.categories),
+        "severity": c.severity,
         "department": c.department or None, "subject": c.subject,
         "first_response_at": iso(c.first_response_at),
         "first_response_due_at": iso(c.first_response_due_at),
@@ -147,7 +148,9 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
     for label, value in (
         ("Diterima", local_time(s, c.received_at)), ("Pelanggan", c.customer_email),
         ("Diterima oleh", c.received_by or None), ("Saluran", c.channel),
-        ("Kategori", ", ".join(c.categories) or "-"), ("Bagian", c.department or "-"),
+        ("Kategori", ", ".join(c.categories) or "-"),
+        ("Kategori PTPP", states.SEVERITY_LABELS[states.Severity(c.severity)]),
+        ("Bagian", c.department or "-"),
         ("Produk", d.product), ("Batch/lot", d.batch), ("Jumlah", d.quantity),
         ("Faktur", d.invoice), ("Surat jalan", d.delivery_note),
         ("Tanggapan pertama", local_time(s, c.first_response_at)),

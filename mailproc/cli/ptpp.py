@@ -37,6 +37,27 @@ def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | Non
                f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
 
 
+@ptpp.command("classify")
+@click.argument("number")
+@click.argument("severity", type=click.Choice(states.SEVERITIES, case_sensitive=False))
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_classify(obj: Ctx, number: str, severity: str, by: str | None) -> None:
+    """Set the PTPP category: mayor, minor or observasi.
+
+    Each routing category gives a default (`severity` in its [[routing.categories]] block);
+    this changes it for one complaint, in the register, the recap and every form rendered
+    from now on. Not once the complaint is closed or rejected.
+
+    Example: mailproc ptpp classify 004/PTPP/MKT/XI/2026 mayor --by rina
+    """
+    from mailproc.ptpp import workflow
+
+    app = obj.app()
+    c = workflow.classify(app, number, severity, actor=operator(by), source="cli")
+    click.echo(f"{c.number}: PTPP category {states.SEVERITY_LABELS[states.Severity(c.severity)]}")
+
+
 @ptpp.command("verify")
 @click.argument("number")
 @click.option("--effective/--not-effective", default=None, required=True,

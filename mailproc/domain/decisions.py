@@ -9,6 +9,7 @@ Accepted lines, case-insensitive, one decision per line:
     TANYA PELANGGAN: <question>     a question mailed to the customer in the complaint's thread
     KIRIM ANALISIS: YA | TIDAK      the customer asked (no longer asks) for the analysis and plan
     TANGGAPAN: <text>               a response already given to the customer by phone/in person
+    KATEGORI: MAYOR | MINOR | OBSERVASI   the PTPP category
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from mailproc.domain.states import severity_of
 
 
 class Kind(StrEnum):
@@ -26,6 +29,7 @@ class Kind(StrEnum):
     ASK_CUSTOMER = "TANYA PELANGGAN"
     SEND_ANALYSIS = "KIRIM ANALISIS"
     RESPONSE = "TANGGAPAN"
+    SEVERITY = "KATEGORI"
 
 
 ACCEPTED_HELP = (
@@ -35,7 +39,8 @@ ACCEPTED_HELP = (
     "CATATAN: <catatan>  (catatan pada keluhan)\n"
     "TANYA PELANGGAN: <pertanyaan>  (dikirim ke pelanggan)\n"
     "KIRIM ANALISIS: YA  (pelanggan meminta hasil analisis dan rencana tindakan)\n"
-    "TANGGAPAN: <tanggapan>  (tanggapan yang sudah diberikan lewat telepon/langsung)"
+    "TANGGAPAN: <tanggapan>  (tanggapan yang sudah diberikan lewat telepon/langsung)\n"
+    "KATEGORI: MAYOR, MINOR atau OBSERVASI  (kategori PTPP)"
 )
 
 _KEYS = {k.value: k for k in Kind}
@@ -140,6 +145,14 @@ def parse(text: str) -> Parsed:
                 problems.append(f"{kind.value}: tulis YA atau TIDAK (tertulis '{value}')")
                 continue
             decisions.append(Decision(kind, "YA" if answer else "TIDAK"))
+            continue
+        if kind == Kind.SEVERITY:
+            severity = severity_of(value)
+            if severity is None:
+                problems.append(f"{kind.value}: tulis MAYOR, MINOR atau OBSERVASI "
+                                f"(tertulis '{value}')")
+                continue
+            decisions.append(Decision(kind, severity.value))
             continue
         decisions.append(Decision(kind, value))
     note = "\n".join(n for n in notes if n)

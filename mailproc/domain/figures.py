@@ -27,6 +27,7 @@ from typing import Any
 from mailproc.domain import states
 from mailproc.domain.calendar import WorkCalendar, due_date_end, overdue_by
 from mailproc.domain.records import ComplaintRecord
+from mailproc.domain.states import SEVERITY_LABELS, Severity
 
 __all__ = [
     "REGISTER_COLUMNS",
@@ -139,6 +140,12 @@ def _department_pic(record: ComplaintRecord) -> str:
     return " / ".join(parts)
 
 
+def _category(record: ComplaintRecord) -> str:
+    """'Kualitas / cacat produk (Mayor)': the complaint category with the PTPP category."""
+    severity = SEVERITY_LABELS.get(Severity(record.severity), record.severity)
+    return f"{record.category} ({severity})" if record.category else severity
+
+
 def _retur(record: ComplaintRecord) -> str:
     """'Y, <claim>' when a return-claim form was received, 'Y' when a return was asked for,
     else 'T'."""
@@ -171,7 +178,7 @@ def register_rows(records: Iterable[ComplaintRecord], cal: WorkCalendar) -> list
                     r.product,
                     r.batch,
                     r.quantity,
-                    r.category,
+                    _category(r),
                     _shorten(r.description),
                     "Y" if r.valid else "T",
                     _department_pic(r),
@@ -328,6 +335,7 @@ class RecapFigures:
     closed: int  # of the month's valid complaints, closed as of `now`
     open: int  # of the month's valid complaints, open as of `now`
     by_category: list[tuple[str, int, float]]
+    by_severity: tuple[int, int, int]  # valid complaints of the month: Mayor, Minor, Observasi
     per_month: list[tuple[str, int]]  # 12 months ending with `month`
     on_target: tuple[int, int, float | None]
     median_close_days: float | None
@@ -358,6 +366,9 @@ def recap(
         closed=sum(1 for r in valid if r.status == states.CLOSED),
         open=sum(1 for r in valid if r.status in states.OPEN_STATUSES),
         by_category=pareto(valid, key=lambda r: r.category),
+        by_severity=(sum(r.severity == Severity.MAYOR for r in valid),
+                     sum(r.severity == Severity.MINOR for r in valid),
+                     sum(r.severity == Severity.OBSERVASI for r in valid)),
         per_month=monthly_counts(all_records, end_month=(year, month), tz=cal.tz),
         on_target=closed_on_target(valid, cal),
         median_close_days=median_days_to_close(valid, cal),

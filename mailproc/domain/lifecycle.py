@@ -75,6 +75,7 @@ class EventKind(StrEnum):
     COMPLAINT_HELD = "complaint_held"  # past the sender's daily limit: kept in triage
     RESPONSE_RECORDED = "response_recorded"
     SEND_ANALYSIS_SET = "send_analysis_set"
+    SEVERITY_SET = "severity_set"  # the PTPP category (Mayor / Minor / Observasi) changed
     NOTE = "note"
     CUSTOMER_ASKED = "customer_asked"
     # forms and decisions by mail
@@ -196,20 +197,25 @@ class Case:
     rejected_reason: str = ""
     send_analysis_to_customer: bool = False
     updated_at: datetime | None = None
+    severity: str = states.DEFAULT_SEVERITY.value
 
     # ---- construction -----------------------------------------------------------------
 
     @classmethod
     def register(cls, number: str, department: str | None, at: datetime,
-                 data: dict[str, Any]) -> tuple[Case, list[DomainEvent]]:
+                 data: dict[str, Any], severity: str = states.DEFAULT_SEVERITY.value
+                 ) -> tuple[Case, list[DomainEvent]]:
         """A new complaint: assigned when routing chose a department, else to triage.
-        `data` is what registration recorded (routing, channel, customer) for the event."""
+        `data` is what registration recorded (routing, channel, customer) for the event;
+        `severity` the PTPP category, the default of the routing category."""
         status = ComplaintStatus(states.initial_status(department))
         _check(None, status)
+        severity = states.Severity(severity).value
         case = cls(number=number, status=status, department=department or "",
-                   cycles=[Cycle(1, department or "")], updated_at=at)
+                   cycles=[Cycle(1, department or "")], updated_at=at, severity=severity)
         return case, [DomainEvent(EventKind.COMPLAINT_REGISTERED,
-                                  {"number": number, "status": str(status), **data})]
+                                  {"number": number, "status": str(status),
+                                   "severity": severity, **data})]
 
     @property
     def cycle(self) -> Cycle:
@@ -367,6 +373,22 @@ class Case:
         if self.first_response_at is None:
             self.first_response_at, self.first_response_note = at, text
         return [DomainEvent(EventKind.RESPONSE_RECORDED, {"text": text})]
+
+    def classify(self, severity: str, at: datetime) -> list[DomainEvent]:
+        """Marketing administration sets the PTPP category. Not on a closed or rejected
+        complaint: its forms and reports are the record. Setting the same category again
+        changes nothing (no event)."""
+        value = states.Severity(severity).value
+        if not self.is_open:
+            raise LifecycleError(
+                f"{self.number}: the PTPP category cannot change once the complaint is "
+                f"{self.status}",
+                "kategori PTPP tidak dapat diubah lagi; status keluhan "
+                f"\"{states.LABELS_ID[self.status]}\"")
+        if value == self.severity:
+            return []
+        previous, self.severity, self.updated_at = self.severity, value, at
+        return [DomainEvent(EventKind.SEVERITY_SET, {"severity": value, "previous": previous})]
 
     def set_send_analysis(self, wanted: bool) -> list[DomainEvent]:
         self.send_analysis_to_customer = wanted

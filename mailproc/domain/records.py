@@ -63,6 +63,7 @@ class ComplaintRecord:
     return_claim: str  # the claim number when a return-claim form was received, else ''
     remarks: str  # e.g. the rejection reason
     cycles: tuple[CycleRecord, ...]
+    severity: str = "minor"  # the PTPP category, a domain.states.Severity value
 
     @property
     def current(self) -> CycleRecord | None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
+from mailproc.domain.states import severity_of
+
 __all__ = [
     "CategoryRule",
     "ExtractedFields",
@@ -62,6 +64,7 @@ class CategoryRule:
     label: str  # Indonesian label for people, e.g. 'Kualitas / cacat produk'
     department: str | None  # department key from configuration; None = triage
     keywords: tuple[str, ...]  # single words or phrases
+    severity: str = "minor"  # the PTPP category a complaint of it starts with
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def classify_text(text: str, rules: RoutingRules) -> RoutingDecision:
 # --------------------------------------------------------------------------- parsing rules
 
 _ROUTING_KEYS = ("categories", "return_keywords", "negators", "slang", "min_stem_length")
-_CATEGORY_KEYS = ("name", "label", "department", "keywords")
+_CATEGORY_KEYS = ("name", "label", "department", "keywords", "severity")
 
 
 def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
@@ -376,7 +379,12 @@ def _category(value: Any, path: str) -> CategoryRule:
     if "keywords" not in value:
         raise ValueError(f"{path}.keywords: expected a list of strings")
     keywords = _word_list(value["keywords"], f"{path}.keywords")
-    return CategoryRule(name=name, label=label, department=department, keywords=keywords)
+    severity = value.get("severity", "minor")
+    if not isinstance(severity, str) or severity_of(severity) is None:
+        raise ValueError(f'{path}.severity: expected "mayor", "minor" or "observasi" '
+                         f"(found {severity!r})")
+    return CategoryRule(name=name, label=label, department=department, keywords=keywords,
+                        severity=str(severity_of(severity)))
 
 
 def rules_from_mapping(data: Mapping[str, Any]) -> RoutingRules:

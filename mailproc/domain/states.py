@@ -52,6 +52,29 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
 OPEN_STATUSES = frozenset(STATUSES) - {CLOSED, REJECTED}
 
 
+class Severity(StrEnum):
+    """The PTPP category of the controlled form (Kategori: Mayor / Minor / Observasi)."""
+
+    MAYOR = "mayor"  # a nonconformity that affects the customer or the product seriously
+    MINOR = "minor"
+    OBSERVASI = "observasi"  # an observation: a risk or an improvement, no nonconformity
+
+
+SEVERITIES = tuple(s.value for s in Severity)
+SEVERITY_LABELS = {Severity.MAYOR: "Mayor", Severity.MINOR: "Minor",
+                   Severity.OBSERVASI: "Observasi"}
+DEFAULT_SEVERITY = Severity.MINOR
+
+
+def severity_of(word: str) -> Severity | None:
+    """The severity a person wrote ('MAYOR', 'Major', 'obs' …), or None."""
+    w = word.strip().lower().rstrip(".!")
+    aliases = {"mayor": Severity.MAYOR, "major": Severity.MAYOR, "minor": Severity.MINOR,
+               "observasi": Severity.OBSERVASI, "observation": Severity.OBSERVASI,
+               "obs": Severity.OBSERVASI}
+    return aliases.get(w)
+
+
 class InvalidTransition(ValueError):
     def __init__(self, current: str | None, target: str) -> None:
         allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none"

@@ -389,6 +389,7 @@ class _Classified:
     fields: ExtractedFields
     department: str | None  # routing's department when it is a configured one
     first_response_due: datetime  # (the first call builds the working-day calendar)
+    severity: str  # the PTPP category: the primary routing category's default
 
 
 def _classify(app: App, new: NewComplaint) -> _Classified:
@@ -397,7 +398,10 @@ def _classify(app: App, new: NewComplaint) -> _Classified:
     routing = classify_text(routing_text, s.routing)
     fields = extract_fields(routing_text, s.extract_patterns)
     department = routing.department if routing.department in s.departments else None
-    return _Classified(routing, fields, department, app.first_response_due(new.received_at))
+    rule = s.routing.category(routing.primary) if routing.primary else None
+    severity = rule.severity if rule is not None else str(states.DEFAULT_SEVERITY)
+    return _Classified(routing, fields, department, app.first_response_due(new.received_at),
+                       severity)
 
 
 def _number(app: App, new: NewComplaint, seq: int) -> str:
@@ -431,7 +435,7 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
         category=routing.primary or "", customer_name=name, customer_email=email,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
         invoice=fields.invoice, delivery_note=fields.delivery_note,
-        description=new.description)
+        description=new.description, severity=classified.severity)
     return documents.prerender_on_registration(app, facts, files, now, return_form=return_form)
 
 
@@ -451,7 +455,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
             "matches": {k: list(v) for k, v in routing.matches.items()},
             "department": department or "", "return_requested": routing.return_requested,
             "return_matches": list(routing.return_matches), "fields": fields.__dict__}
-    case, events = Case.register(number, department, now, data)
+    case, events = Case.register(number, department, now, data, severity=classified.severity)
     customer = (store.find_or_create_customer(new.customer_email, new.customer_name, now)
                 if new.customer_email else
                 queries.new_customer(name=new.customer_name, phone=new.contact, now=now))
@@ -461,6 +465,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
         received_by=new.received_by, contact=new.contact,
         subject=new.subject, description=new.description,
         categories=json.dumps(list(routing.categories)), category=routing.primary or "",
+        severity=case.severity,
         keyword_matches=json.dumps({k: list(v) for k, v in routing.matches.items()},
                                    ensure_ascii=False),
         department=department or "", return_requested=routing.return_requested,
@@ -670,6 +675,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
         channel=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
         contact=complaint.contact,
         category_label=labels.get(primary or "", "Belum terklasifikasi"),
+        severity_label=states.SEVERITY_LABELS[states.Severity(complaint.severity)],
         department_label=dep.name if dep else "Belum ditentukan",
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,

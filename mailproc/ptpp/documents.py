@@ -25,7 +25,7 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import forms, records
+from mailproc.domain import forms, records, states
 from mailproc.domain.lifecycle import EventKind
 from mailproc.domain.records import customer_label
 from mailproc.errors import MailprocError
@@ -118,6 +118,7 @@ class FormFacts:
     description: str = ""
     cycle: int = 1
     previous: dict[str, Any] | None = None  # the cycle before, on a later cycle's form
+    severity: str = "minor"  # the PTPP category, a domain.states.Severity value
 
 
 def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
@@ -136,7 +137,7 @@ def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,
         description=complaint.description, cycle=cycle,
-        previous=_previous_cycle(complaint, cycle))
+        previous=_previous_cycle(complaint, cycle), severity=complaint.severity)
 
 
 def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
                      f"{format_date_id(facts.received_at, s.timezone)}",
         "cycle": facts.cycle,
         "category_label": category_label(app, facts.category),
-        "severity": "Minor",
+        "severity": states.SEVERITY_LABELS[states.Severity(facts.severity)],
         "customer": customer_label(facts.customer_name, facts.customer_email),
         "product": facts.product,
         "batch": facts.batch,

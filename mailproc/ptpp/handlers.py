@@ -36,7 +36,7 @@ from datetime import datetime
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import forms
+from mailproc.domain import forms, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_datetime_id, shorten
@@ -82,7 +82,8 @@ def send_form_to_department(app: App, o: Occurrence) -> None:
         received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
         category=category_label(app, c.category), product=c.product, batch=c.batch,
         quantity=c.quantity, description=shorten(c.description, 3000),
-        filename=data["filename"], issuer=s.issuer, company_name=s.company.name)
+        filename=data["filename"], issuer=s.issuer, company_name=s.company.name,
+        severity_label=states.SEVERITY_LABELS[states.Severity(c.severity)])
     queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_ISSUE, to=dep.addresses,
                cc=s.operations_manager, subject=texts.subject, body=texts.body, complaint=c,
                attachments=[data["document"]], actor=o.actor, source=o.source)

@@ -29,6 +29,7 @@ from mailproc.ptpp.workflow import (
     apply_verification,
     ask_customer,
     assign,
+    classify,
     current_ptpp,
     load,
     record_response,
@@ -401,5 +402,9 @@ def _apply_decision(app: App, number: str, d: decisions.Decision, actor: str,
         set_send_analysis(app, number, wanted=d.value == "YA", actor=actor, source=source)
         return ("Hasil analisis dan rencana tindakan akan dikirim juga ke pelanggan."
                 if d.value == "YA" else "Hasil analisis tidak dikirim ke pelanggan.")
+    if d.kind == k.SEVERITY:
+        c = classify(app, number, d.value, actor=actor, source=source)
+        return ("Kategori PTPP ditetapkan: "
+                f"{states.SEVERITY_LABELS[states.Severity(c.severity)]}.")
     record_response(app, number, text=d.value, actor=actor, source=source)
     return "Tanggapan kepada pelanggan dicatat."

@@ -331,6 +331,26 @@ def record_response(app: App, number: str, *, text: str, actor: str, source: str
     return load(number)
 
 
+def classify(app: App, number: str, severity: str, *, actor: str, source: str) -> Complaint:
+    """Marketing administration sets the PTPP category (Mayor / Minor / Observasi): in the
+    register and the recap at once, and on every form rendered from now on. A form already
+    with the department is not sent again: it was issued as it then stood."""
+    value = states.severity_of(severity)
+    if value is None:
+        raise WorkflowError(
+            f"{severity!r} is not a PTPP category: use mayor, minor or observasi",
+            f"\"{severity}\" bukan kategori PTPP; tulis MAYOR, MINOR atau OBSERVASI")
+    now = app.clock()
+    with UnitOfWork() as uow:
+        complaint, case = uow.load(number)
+        try:
+            events = case.classify(value, now)
+        except lifecycle.LifecycleError as exc:
+            raise WorkflowError(str(exc), exc.id_message) from None
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
+    return load(number)
+
+
 def set_send_analysis(app: App, number: str, *, wanted: bool, actor: str,
                       source: str) -> Complaint:
     """The customer asked (or no longer asks) to receive the analysis and plan."""

@@ -198,6 +198,7 @@ def build_recap(app: App, year: int, month: int, now: datetime,
             "total": fig.total, "valid": fig.valid, "closed": fig.closed, "open": fig.open,
             "on_target_pct": "-" if on_target is None else f"{on_target:.0f}%",
             "median_days": _days(fig.median_close_days),
+            "by_severity": " / ".join(str(n) for n in fig.by_severity),
         },
         "generated": format_date_id(now, app.settings.timezone),
         "prepared_by": app.settings.issuer,
@@ -232,7 +233,8 @@ def send_recap(app: App, year: int, month: int, now: datetime) -> str:
                              company_name=s.company.name, total=fig.total, closed=fig.closed,
                              open=fig.open, median=_days(fig.median_close_days),
                              on_target="-" if fig.on_target[2] is None
-                             else f"{fig.on_target[2]:.0f}%", chain_head=store.chain_head())
+                             else f"{fig.on_target[2]:.0f}%", chain_head=store.chain_head(),
+                             by_severity=" / ".join(str(n) for n in fig.by_severity))
     with store.transaction():
         store.record_files(None, [(rel, hashlib.sha256(content).hexdigest(), len(content))
                                   for rel, content in ((docx_rel, docx), (xlsx_rel, xlsx))],

@@ -42,9 +42,19 @@ def _event_kind_index(database: pw.Database) -> None:
     migrate(migrator.add_index("event", ("kind",), False))
 
 
+def _complaint_severity(database: pw.Database) -> None:
+    # The PTPP category (Mayor / Minor / Observasi, issue #13); complaints registered before
+    # it was kept were printed as Minor, which they stay. Plain ADD COLUMN with its default:
+    # playhouse would rebuild the table on SQLite to make it NOT NULL, and dropping the old
+    # complaint table would null the events' references to it (foreign keys stay on).
+    database.execute_sql(
+        "ALTER TABLE complaint ADD COLUMN severity VARCHAR(20) NOT NULL DEFAULT 'minor'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1.0 schema", None),
     Migration(2, "index on event.kind", _event_kind_index),
+    Migration(3, "complaint.severity (PTPP category)", _complaint_severity),
 )
 
 LATEST = MIGRATIONS[-1].number

@@ -108,6 +108,10 @@ class Complaint(BaseModel):
     description = pw.TextField(default="")
     categories = pw.TextField(default="[]")  # JSON list, best first
     category = pw.CharField(max_length=100, default="")
+    # The PTPP category (domain.states.Severity): mayor / minor / observasi.
+    # The database default too, as migration 3 adds it (a fresh schema equals an upgraded one).
+    severity = pw.CharField(max_length=20, default="minor",
+                            constraints=[pw.SQL("DEFAULT 'minor'")])
     keyword_matches = pw.TextField(default="{}")  # JSON, for the audit trail
     department = pw.CharField(max_length=100, default="")
     return_requested = pw.BooleanField(default=False)

@@ -47,6 +47,7 @@ class ComplaintRow:
     first_response_at: datetime | None
     first_response_due_at: datetime | None
     closed_at: datetime | None
+    severity: str = "minor"  # the PTPP category (domain.states.Severity)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def _row(c: Complaint) -> ComplaintRow:
         received_by=c.received_by, category=c.category,
         categories=tuple(json.loads(c.categories)), department=c.department,
         subject=c.subject, first_response_at=aware(c.first_response_at),
-        first_response_due_at=aware(c.first_response_due_at), closed_at=aware(c.closed_at))
+        first_response_due_at=aware(c.first_response_due_at), closed_at=aware(c.closed_at),
+        severity=c.severity)
 
 
 def _with_customer() -> pw.ModelSelect:

@@ -72,7 +72,7 @@ class UnitOfWork:
 
 _LIFECYCLE_COLUMNS = ("id", "number", "status", "department", "first_response_at",
                       "first_response_note", "closed_at", "rejected_reason",
-                      "send_analysis_to_customer", "updated_at")
+                      "send_analysis_to_customer", "updated_at", "severity")
 
 
 def lifecycle_row(complaint_id: int) -> Complaint:
@@ -117,7 +117,7 @@ def _case(row: Complaint, cycles: list[Cycle]) -> Case:
         first_response_note=row.first_response_note, closed_at=aware(row.closed_at),
         rejected_reason=row.rejected_reason,
         send_analysis_to_customer=row.send_analysis_to_customer,
-        updated_at=aware(row.updated_at))
+        updated_at=aware(row.updated_at), severity=row.severity)
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -149,6 +149,7 @@ def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
         "first_response_note": case.first_response_note, "closed_at": _naive(case.closed_at),
         "rejected_reason": case.rejected_reason,
         "send_analysis_to_customer": case.send_analysis_to_customer,
+        "severity": case.severity,
         "updated_at": _naive(case.updated_at) or row.updated_at,
     }
     changed = {name: value for name, value in values.items() if getattr(row, name) != value}

@@ -66,13 +66,16 @@ def test_assign_from_triage_then_notes_and_requests(mailenv: MailEnv, style: str
 
     mailenv.deliver(admin_reply(mailenv, triage, [
         "CATATAN: pelanggan minta dihubungi sore hari", "KIRIM ANALISIS: YA",
-        "TANGGAPAN: sudah ditelepon, pelanggan menerima penjelasan"], style))
+        "TANGGAPAN: sudah ditelepon, pelanggan menerima penjelasan", "KATEGORI: MAYOR"],
+        style))
     assert mailenv.poll()["outcomes"] == {"decision": 1}
     shown = mailenv.show(NUMBER)
     assert shown["send_analysis_to_customer"] is True
+    assert shown["severity"] == "mayor"  # a service complaint starts as Minor
+    assert "Kategori PTPP ditetapkan: Mayor." in text(notice(mailenv, "Keputusan dicatat"))
     assert shown["status"] == "issued"  # the quoted "TOLAK:" was ignored
     kinds = [e["kind"] for e in shown["events"]]
-    assert {"note", "send_analysis_set", "response_recorded"} <= set(kinds)
+    assert {"note", "send_analysis_set", "response_recorded", "severity_set"} <= set(kinds)
     assert "complaint_rejected" not in kinds
 
 

@@ -411,7 +411,7 @@ def test_register_row_closed_with_return_claim() -> None:
         "Botol 600ml",
         "B2610-01",
         "120 pcs",
-        KUALITAS,
+        f"{KUALITAS} (Minor)",
         "Botol retak di bagian leher.",
         "Y",
         "QC / Budi, Sari",  # PICs distinct, in action order
@@ -432,7 +432,7 @@ def test_register_row_closed_with_return_claim() -> None:
         "Botol 600ml",
         "B2610-01",
         "120 pcs",
-        KUALITAS,
+        f"{KUALITAS} (Minor)",
         "Botol retak di bagian leher.",
         "Y",
         "QC / Budi, Sari",
