@@ -320,13 +320,26 @@ def complaints_respond(obj: Ctx, number: str, text: str, by: str | None) -> None
 def complaints_send_analysis(obj: Ctx, number: str, off: bool, by: str | None) -> None:
     """Mark that the customer asked to receive the analysis and action plan.
 
+    When the current cycle's plan has arrived already, it is mailed to the customer now;
+    otherwise it goes with the plan when the department sends it.
+
     Example: mailproc complaints send-analysis 001/PTPP/MKT/XI/2026
     """
     from mailproc.ptpp import workflow
 
-    workflow.set_send_analysis(obj.app(), number, wanted=not off, actor=operator(by),
-                               source="cli")
-    click.echo(f"{number}: the customer {'will not' if off else 'will'} receive the analysis")
+    app = obj.app()
+    cycle = workflow.set_send_analysis(app, number, wanted=not off, actor=operator(by),
+                                       source="cli")
+    if off:
+        click.echo(f"{number}: the customer will not receive the analysis")
+        return
+    if cycle is None:
+        click.echo(f"{number}: the customer will receive the analysis and plan when the "
+                   "department sends it")
+        return
+    flushed = flush_outbox(app)
+    click.echo(f"{number}: the analysis and plan of cycle {cycle} sent to the customer "
+               f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
 
 
 @complaints.command("send-return-form")

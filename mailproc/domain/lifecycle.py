@@ -75,6 +75,7 @@ class EventKind(StrEnum):
     COMPLAINT_HELD = "complaint_held"  # past the sender's daily limit: kept in triage
     RESPONSE_RECORDED = "response_recorded"
     SEND_ANALYSIS_SET = "send_analysis_set"
+    ANALYSIS_REQUESTED = "analysis_requested"  # a customer's follow-up asks for the analysis
     SEVERITY_SET = "severity_set"  # the PTPP category (Mayor / Minor / Observasi) changed
     NOTE = "note"
     CUSTOMER_ASKED = "customer_asked"
@@ -391,8 +392,14 @@ class Case:
         return [DomainEvent(EventKind.SEVERITY_SET, {"severity": value, "previous": previous})]
 
     def set_send_analysis(self, wanted: bool) -> list[DomainEvent]:
+        """The customer asked (or no longer asks) for the analysis and plan (procedure step
+        7). Asked for after the current cycle's plan arrived, it goes to them now
+        (`send_cycle` in the event); asked for before, it goes with the plan when it comes."""
+        data: dict[str, Any] = {"wanted": wanted}
+        if wanted and not self.send_analysis_to_customer and self.cycle.planned_at is not None:
+            data["send_cycle"] = self.cycle.number
         self.send_analysis_to_customer = wanted
-        return [DomainEvent(EventKind.SEND_ANALYSIS_SET, {"wanted": wanted})]
+        return [DomainEvent(EventKind.SEND_ANALYSIS_SET, data)]
 
 
 def _check(current: str | None, target: ComplaintStatus) -> None:

@@ -4,6 +4,7 @@ answer. Pure: the caller inspects the files and passes a summary in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -126,3 +127,25 @@ def decide_reply(*, role: Role, status: str, number: str,
             "analisis atau laporan penyelesaian, mohon lampirkan formulir PTPP (.docx) yang "
             "sudah diisi dan balas kembali email ini.")
     return ReplyDecision(Action.FOLLOW_UP)
+
+
+# A customer asking, in their own words, for the analysis and action plan (procedure step 7):
+# a sentence naming the thing and a request for it. "Tidak perlu" (no need) cancels it.
+_ANALYSIS_THING = re.compile(
+    r"\b(analisa\w*|analisis\w*|investigasi\w*|akar (masalah|penyebab)\w*|root cause|"
+    r"8d|capa|laporan (perbaikan|tindakan)\w*|rencana (perbaikan|tindakan)\w*)\b")
+_ANALYSIS_ASK = re.compile(
+    r"\b(mohon|minta|meminta|tolong|harap|kirim\w*|dikirim\w*|lampir\w*|bagikan|share|"
+    r"send|please|request|bisa|boleh|kami tunggu|ditunggu)\b")
+_ANALYSIS_NO = re.compile(r"\b(tidak|tak|gak|nggak|ga) (perlu|usah)\b")
+_SENTENCES = re.compile(r"[.!?\n]+")
+
+
+def asks_for_analysis(text: str) -> bool:
+    """Whether a customer's own text (quotes already removed) asks to be sent the analysis
+    and plan: "mohon dikirimkan hasil analisanya", "kami minta laporan 8D"."""
+    for sentence in _SENTENCES.split(text.lower()):
+        if (_ANALYSIS_THING.search(sentence) and _ANALYSIS_ASK.search(sentence)
+                and not _ANALYSIS_NO.search(sentence)):
+            return True
+    return False

@@ -27,6 +27,7 @@ from mailproc import store
 from mailproc.archive import QUARANTINE, UNFILED
 from mailproc.bootstrap import App
 from mailproc.domain import floods, states
+from mailproc.domain.decisions import own_text
 from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
     Decision,
@@ -45,7 +46,7 @@ from mailproc.domain.lifecycle import (
 )
 from mailproc.domain.mailrules import strip_forward_prefix
 from mailproc.domain.replies import Action as ReplyAction
-from mailproc.domain.replies import Role, decide_reply
+from mailproc.domain.replies import Role, asks_for_analysis, decide_reply
 from mailproc.domain.routing import (
     ExtractedFields,
     RoutingDecision,
@@ -729,6 +730,14 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
             kind = replies.refuse_mail_decisions(app, complaint, mail, now, source)
         elif not internal:
             count = queries.count_attachments(message)
+            # Step 7: a customer asking for the analysis is flagged, with the reply that
+            # sends it (marketing administration decides; nothing is sent on a guess).
+            analysis_request = (not complaint.send_analysis_to_customer
+                                and asks_for_analysis(own_text(mail.text)))
+            if analysis_request:
+                store.append_event(complaint=complaint, at=now, actor=mail.from_.email,
+                                   source=source, kind=EventKind.ANALYSIS_REQUESTED,
+                                   data={"message_id": mail.message_id})
             texts = app.texts.render(
                 "notice_follow_up", number=number, company_name=s.company.name,
                 sender_display=(f"{mail.from_.name} <{mail.from_.email}>" if mail.from_.name
@@ -736,6 +745,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                 subject=mail.subject, attachment_count=count,
                 received_at=format_datetime_id(_received_at(fetched, now), s.timezone),
                 status_label=states.LABELS_ID[complaint.status], text=shorten(mail.text),
+                analysis_request=analysis_request,
             )
             queue_mail(settings=s, now=now, kind="notice_follow_up", to=s.marketing_admin,
                        subject=texts.subject, body=texts.body, complaint=complaint,

@@ -225,7 +225,7 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
                          "sender_display": "Budi <budi@pelanggan.example>",
                          "subject": "Re: Barang rusak", "attachment_count": 1,
                          "received_at": _WHEN, "status_label": "PTPP terbit",
-                         "text": "Foto tambahan terlampir."},
+                         "text": "Foto tambahan terlampir.", "analysis_request": True},
     "notice_bounce": {"number": _N, "company_name": _CO, "to": "budi@pelanggan.example",
                       "subject": "Keluhan Anda telah kami terima",
                       "report": "550 5.1.1 user unknown", "ack": True,

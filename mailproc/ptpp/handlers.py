@@ -33,6 +33,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
@@ -110,11 +111,9 @@ def tell_department_withdrawn(app: App, o: Occurrence) -> None:
                actor=o.actor, source=o.source)
 
 
-def tell_sales_the_plan(app: App, o: Occurrence) -> None:
-    """Procedure step 7: sales & marketing are always told the analysis and plan; the
-    customer too when they asked for it."""
-    s, c = app.settings, o.complaint
-    cycle = o.event.data["cycle"]
+def _plan_facts(app: App, c: Complaint, cycle: int) -> dict[str, Any]:
+    """What the analysis-and-plan mail (notice_plan) says of a cycle's accepted form."""
+    s = app.settings
     values = _accepted_values(c, cycle)
     actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
                 "preventive": a.preventive, "pic": a.pic,
@@ -127,18 +126,40 @@ def tell_sales_the_plan(app: App, o: Occurrence) -> None:
                   correction=values.get("correction", ""),
                   category_6m=values.get("category_6m", ""), whys=whys,
                   root_cause=values.get("root_cause", ""), actions=actions, issuer=s.issuer)
+    return common
+
+
+def tell_sales_the_plan(app: App, o: Occurrence) -> None:
+    """Procedure step 7: sales & marketing are always told the analysis and plan; the
+    customer too when they asked for it."""
+    s, c = app.settings, o.complaint
+    common = _plan_facts(app, c, o.event.data["cycle"])
     texts = app.texts.render("notice_plan", audience="Bagian Penjualan dan Pemasaran",
                              attached=True, **common)
     queue_mail(settings=s, now=o.at, kind=MailKind.NOTICE_PLAN, to=s.sales_marketing,
                cc=s.marketing_admin, subject=texts.subject, body=texts.body, complaint=c,
                attachments=[o.event.data["document"]], source=o.source)
-    customer = c.customer
-    if c.send_analysis_to_customer and customer is not None and customer.email:
-        texts = app.texts.render("notice_plan", audience=customer.name or "Bapak/Ibu",
-                                 attached=False, **common)
-        queue_mail(settings=s, now=o.at, kind=MailKind.ANALYSIS_TO_CUSTOMER,
-                   to=[customer.email], subject=texts.subject, body=texts.body, complaint=c,
-                   source=o.source)
+    if c.send_analysis_to_customer:
+        _analysis_to_customer(app, o, common)
+
+
+def _analysis_to_customer(app: App, o: Occurrence, common: dict[str, Any]) -> None:
+    c, customer = o.complaint, o.complaint.customer
+    if customer is None or not customer.email:
+        return  # asked by phone: marketing administration passes it on
+    texts = app.texts.render("notice_plan", audience=customer.name or "Bapak/Ibu",
+                             attached=False, **common)
+    queue_mail(settings=app.settings, now=o.at, kind=MailKind.ANALYSIS_TO_CUSTOMER,
+               to=[customer.email], subject=texts.subject, body=texts.body, complaint=c,
+               actor=o.actor, source=o.source)
+
+
+def send_analysis_now(app: App, o: Occurrence) -> None:
+    """Asked for after the plan arrived: the customer gets the cycle's analysis and plan now
+    (before, `set_send_analysis` only changed a flag read when the next plan came)."""
+    cycle = o.event.data.get("send_cycle")
+    if cycle is not None:
+        _analysis_to_customer(app, o, _plan_facts(app, o.complaint, int(cycle)))
 
 
 def tell_marketing_it_is_done(app: App, o: Occurrence) -> None:
@@ -183,6 +204,7 @@ HANDLERS: dict[EventKind, tuple[Handler, ...]] = {
     EventKind.PTPP_ISSUED: (send_form_to_department,),
     EventKind.PTPP_WITHDRAWN: (tell_department_withdrawn,),
     EventKind.PTPP_PLANNED: (tell_sales_the_plan,),
+    EventKind.SEND_ANALYSIS_SET: (send_analysis_now,),
     EventKind.PTPP_IMPLEMENTED: (tell_marketing_it_is_done,),
     EventKind.COMPLAINT_CLOSED: (close_with_customer_and_sales,),
 }

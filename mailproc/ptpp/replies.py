@@ -399,9 +399,15 @@ def _apply_decision(app: App, number: str, d: decisions.Decision, actor: str,
         ask_customer(app, load(number), question=d.value, actor=actor, source=source)
         return "Pertanyaan telah dikirim ke pelanggan; jawabannya akan masuk ke keluhan ini."
     if d.kind == k.SEND_ANALYSIS:
-        set_send_analysis(app, number, wanted=d.value == "YA", actor=actor, source=source)
-        return ("Hasil analisis dan rencana tindakan akan dikirim juga ke pelanggan."
-                if d.value == "YA" else "Hasil analisis tidak dikirim ke pelanggan.")
+        cycle = set_send_analysis(app, number, wanted=d.value == "YA", actor=actor,
+                                  source=source)
+        if d.value != "YA":
+            return "Hasil analisis tidak dikirim ke pelanggan."
+        if cycle is not None:
+            return (f"Hasil analisis dan rencana tindakan siklus {cycle} telah dikirim ke "
+                    "pelanggan.")
+        return ("Hasil analisis dan rencana tindakan akan dikirim ke pelanggan setelah "
+                "diterima dari bagian terkait.")
     if d.kind == k.SEVERITY:
         c = classify(app, number, d.value, actor=actor, source=source)
         return ("Kategori PTPP ditetapkan: "

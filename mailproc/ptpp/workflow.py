@@ -352,13 +352,16 @@ def classify(app: App, number: str, severity: str, *, actor: str, source: str) -
 
 
 def set_send_analysis(app: App, number: str, *, wanted: bool, actor: str,
-                      source: str) -> Complaint:
-    """The customer asked (or no longer asks) to receive the analysis and plan."""
-    with UnitOfWork() as uow:
+                      source: str) -> int | None:
+    """The customer asked (or no longer asks) to receive the analysis and plan. Returns the
+    cycle whose analysis was queued for the customer now (its plan had arrived already), or
+    None: it goes when the plan comes (or, with `wanted` false, not at all)."""
+    with UnitOfWork(handlers.bus(app)) as uow:
         complaint, case = uow.load(number)
-        uow.save(complaint, case, case.set_send_analysis(wanted), at=app.clock(), actor=actor,
-                 source=source)
-    return load(number)
+        events = case.set_send_analysis(wanted)
+        uow.save(complaint, case, events, at=app.clock(), actor=actor, source=source)
+    sent = events[0].data.get("send_cycle")
+    return int(sent) if sent is not None else None
 
 
 def ask_customer(app: App, complaint: Complaint, *, question: str, actor: str,
