@@ -37,6 +37,31 @@ def ptpp_assign(obj: Ctx, number: str, department: str, note: str, by: str | Non
                f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
 
 
+@ptpp.command("involve")
+@click.argument("number")
+@click.argument("department")
+@click.option("--note", default="", help="What is asked of them (in the mail to them).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def ptpp_involve(obj: Ctx, number: str, department: str, note: str, by: str | None) -> None:
+    """Involve another department in the analysis (procedure step 6).
+
+    It gets the current PTPP form and the customer's original mail, with the responsible
+    department and marketing administration in copy; its replies are recorded on the complaint
+    as staff messages. The responsible department still fills in and returns the form.
+
+    Example: mailproc ptpp involve 004/PTPP/MKT/XI/2026 produksi --note "cek mesin 3"
+    """
+    from mailproc.ptpp import workflow
+
+    app = obj.app()
+    c = workflow.involve(app, number, department, actor=operator(by), source="cli", note=note)
+    flushed = flush_outbox(app)
+    dep = workflow.find_department(app.settings, department)
+    click.echo(f"{c.number}: {dep.name} involved, form and thread sent "
+               f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
 @ptpp.command("classify")
 @click.argument("number")
 @click.argument("severity", type=click.Choice(states.SEVERITIES, case_sensitive=False))

@@ -10,6 +10,7 @@ Accepted lines, case-insensitive, one decision per line:
     KIRIM ANALISIS: YA | TIDAK      the customer asked (no longer asks) for the analysis and plan
     TANGGAPAN: <text>               a response already given to the customer by phone/in person
     KATEGORI: MAYOR | MINOR | OBSERVASI   the PTPP category
+    LIBATKAN: <department>          involve another department (procedure step 6)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Kind(StrEnum):
     SEND_ANALYSIS = "KIRIM ANALISIS"
     RESPONSE = "TANGGAPAN"
     SEVERITY = "KATEGORI"
+    INVOLVE = "LIBATKAN"
 
 
 ACCEPTED_HELP = (
@@ -40,7 +42,8 @@ ACCEPTED_HELP = (
     "TANYA PELANGGAN: <pertanyaan>  (dikirim ke pelanggan)\n"
     "KIRIM ANALISIS: YA  (pelanggan meminta hasil analisis dan rencana tindakan)\n"
     "TANGGAPAN: <tanggapan>  (tanggapan yang sudah diberikan lewat telepon/langsung)\n"
-    "KATEGORI: MAYOR, MINOR atau OBSERVASI  (kategori PTPP)"
+    "KATEGORI: MAYOR, MINOR atau OBSERVASI  (kategori PTPP)\n"
+    "LIBATKAN: <nama bagian>  (bagian lain ikut menganalisis; formulir dan email dikirim)"
 )
 
 _KEYS = {k.value: k for k in Kind}

@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     # the lifecycle
     COMPLAINT_REGISTERED = "complaint_registered"
     DEPARTMENT_ASSIGNED = "department_assigned"
+    DEPARTMENT_INVOLVED = "department_involved"  # another function helps (procedure step 6)
     PTPP_ISSUED = "ptpp_issued"
     PTPP_WITHDRAWN = "ptpp_withdrawn"  # reassigned: the department's form no longer counts
     PTPP_ISSUE_FAILED = "ptpp_issue_failed"
@@ -106,6 +107,7 @@ class MailKind(StrEnum):
     NOTICE_FLOOD = "notice_flood"
     PTPP_ISSUE = "ptpp_issue"
     PTPP_WITHDRAWN = "ptpp_withdrawn"
+    PTPP_INVOLVED = "ptpp_involved"  # the form and the thread to a department that helps
     RETURN_FORM = "return_form"
     FORM_PROBLEM = "form_problem"
     FORM_ACCEPTED = "form_accepted"
@@ -247,6 +249,27 @@ class Case:
         self.status = ComplaintStatus.ASSIGNED
         self.updated_at = at
         return events
+
+    def involve(self, department: str, at: datetime, note: str = "") -> list[DomainEvent]:
+        """Procedure step 6: another function takes part in the analysis. It gets the
+        current cycle's form and the thread to read and answer; the responsible department
+        still fills in and returns the form. Only while the form is out (issued, planned or
+        implemented), never the responsible department itself."""
+        if self.status not in (ComplaintStatus.ISSUED, ComplaintStatus.PLANNED,
+                               ComplaintStatus.IMPLEMENTED):
+            raise LifecycleError(
+                f"{self.number}: another department can be involved only once the PTPP form "
+                f"is out (status issued, planned or implemented); the status is {self.status}",
+                "bagian lain hanya dapat dilibatkan setelah formulir PTPP dikirim; status "
+                f"sekarang \"{states.LABELS_ID[self.status]}\"")
+        if department == self.department:
+            raise LifecycleError(
+                f"{self.number}: {department} is the responsible department already",
+                "bagian tersebut adalah bagian yang bertanggung jawab atas PTPP ini")
+        self.updated_at = at
+        return [DomainEvent(EventKind.DEPARTMENT_INVOLVED,
+                            {"department": department, "cycle": self.cycle.number,
+                             "responsible": self.department, "note": note})]
 
     def issue(self, at: datetime, plan_due: datetime,
               data: dict[str, Any] | None = None) -> list[DomainEvent]:

@@ -250,7 +250,8 @@ def build_message(mail: MailToSend, settings: Settings, archive: Archive,
 
 def _guess_type(name: str) -> tuple[str, str]:
     ctype, _ = mimetypes.guess_type(name)
-    if not ctype:
+    # message/* may not be base64-encoded (RFC 2046 5.2.1): an archived mail goes as a file.
+    if not ctype or ctype.startswith("message/"):
         return "application", "octet-stream"
     main, _, sub = ctype.partition("/")
     return main, sub

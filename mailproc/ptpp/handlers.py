@@ -129,6 +129,35 @@ def _plan_facts(app: App, c: Complaint, cycle: int) -> dict[str, Any]:
     return common
 
 
+def send_form_to_involved(app: App, o: Occurrence) -> None:
+    """Procedure step 6: a department asked to take part gets the current form and the
+    customer's original mail to read; its replies thread back as staff messages. The
+    responsible department is in copy, so both know of each other."""
+    s, c, data = app.settings, o.complaint, o.event.data
+    dep = s.departments[data["department"]]
+    responsible = s.departments.get(data["responsible"])
+    attachments = []
+    form = queries.issued_form(c, data["cycle"])
+    if form is not None:
+        attachments.append(form.archive_path)
+    first = queries.first_incoming_message(c)
+    original = first is not None and bool(first.archive_path)
+    if original:
+        attachments.append(first.archive_path)
+    texts = app.texts.render(
+        "ptpp_involved", number=c.number, department=dep.name,
+        responsible=responsible.name if responsible else data["responsible"],
+        note=data.get("note", ""), customer=customer_name(c) or "-",
+        received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
+        category=category_label(app, c.category), product=c.product, batch=c.batch,
+        description=shorten(c.description, 3000), original=original, issuer=s.issuer,
+        company_name=s.company.name)
+    queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_INVOLVED, to=dep.addresses,
+               cc=(responsible.addresses if responsible else []) + s.marketing_admin,
+               subject=texts.subject, body=texts.body, complaint=c, attachments=attachments,
+               actor=o.actor, source=o.source)
+
+
 def tell_sales_the_plan(app: App, o: Occurrence) -> None:
     """Procedure step 7: sales & marketing are always told the analysis and plan; the
     customer too when they asked for it."""
@@ -203,6 +232,7 @@ def close_with_customer_and_sales(app: App, o: Occurrence) -> None:
 HANDLERS: dict[EventKind, tuple[Handler, ...]] = {
     EventKind.PTPP_ISSUED: (send_form_to_department,),
     EventKind.PTPP_WITHDRAWN: (tell_department_withdrawn,),
+    EventKind.DEPARTMENT_INVOLVED: (send_form_to_involved,),
     EventKind.PTPP_PLANNED: (tell_sales_the_plan,),
     EventKind.SEND_ANALYSIS_SET: (send_analysis_now,),
     EventKind.PTPP_IMPLEMENTED: (tell_marketing_it_is_done,),

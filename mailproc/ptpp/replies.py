@@ -31,6 +31,8 @@ from mailproc.ptpp.workflow import (
     assign,
     classify,
     current_ptpp,
+    find_department,
+    involve,
     load,
     record_response,
     reject,
@@ -408,6 +410,11 @@ def _apply_decision(app: App, number: str, d: decisions.Decision, actor: str,
                     "pelanggan.")
         return ("Hasil analisis dan rencana tindakan akan dikirim ke pelanggan setelah "
                 "diterima dari bagian terkait.")
+    if d.kind == k.INVOLVE:
+        involve(app, number, d.value, actor=actor, source=source)
+        dep = find_department(app.settings, d.value)
+        return (f"Bagian {dep.name} dilibatkan; formulir PTPP dan email keluhan telah dikirim "
+                "ke bagian tersebut.")
     if d.kind == k.SEVERITY:
         c = classify(app, number, d.value, actor=actor, source=source)
         return ("Kategori PTPP ditetapkan: "

@@ -110,6 +110,21 @@ def assign(app: App, number: str, department: str, *, actor: str, source: str,
     return store.complaint_by_number(number)  # type: ignore[return-value]
 
 
+def involve(app: App, number: str, department: str, *, actor: str, source: str,
+            note: str = "") -> Complaint:
+    """Procedure step 6: another department takes part; it gets the form and the thread."""
+    now = app.clock()
+    dep = find_department(app.settings, department)
+    with UnitOfWork(handlers.bus(app)) as uow:
+        complaint, case = uow.load(number)
+        try:
+            events = case.involve(dep.key, now, note)
+        except lifecycle.LifecycleError as exc:
+            raise WorkflowError(str(exc), exc.id_message) from None
+        uow.save(complaint, case, events, at=now, actor=actor, source=source)
+    return load(number)
+
+
 def find_department(settings: Any, name: str) -> Any:
     wanted = name.strip().lower()
     for dep in settings.departments.values():
