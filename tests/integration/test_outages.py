@@ -284,8 +284,9 @@ def test_postgres_restarting_under_mailproc_run_recovers_by_itself(
     and acknowledges the complaint once."""
     pg = restartable_postgres
     text = mailenv.config.read_text()
+    assert f'url = "{mailenv.database_url}"' in text
     mailenv.config.write_text(
-        text.replace('url = "sqlite:///var/mailproc.db"', f'url = "{pg.url}"')
+        text.replace(f'url = "{mailenv.database_url}"', f'url = "{pg.url}"')
         + "\n[schedule]\npoll_minutes = 0.05\nidle = false\n")  # a poll every 3 s
     env = main_env(mailenv.dovecot.password)
     argv = [sys.executable, "-m", "mailproc", "--config", str(mailenv.config)]
