@@ -489,6 +489,7 @@ def build_ptpp() -> DocxDocument:
     a.row(label_cell("Kategori"), cell(para(*kategori, tabs=tabs, before=1, after=1), 3),
           height_mm=6)
     a.row(label_cell("Jenis keluhan"), cell(para(run("{{ category_label }}")), 3), height_mm=6)
+    a.row(label_cell("Keluhan berulang"), cell(para(run("{{ repeat_note }}")), 3), height_mm=6)
     a.row(label_cell("Pelanggan"), cell(para(run("{{ customer }}"))),
           label_cell("Produk"), cell(para(run("{{ product }}"))), height_mm=6)
     a.row(label_cell("No. batch / lot"), cell(para(run("{{ batch }}"))),

@@ -96,6 +96,9 @@ class RoutingRules:
     negators: tuple[str, ...]
     slang: Mapping[str, str]
     min_stem_length: int = 4
+    # A complaint from the same customer about the same product or batch within this many
+    # days of an earlier one is a repeat complaint (domain.repeats); 0 turns the check off.
+    repeat_window_days: int = 90
     # Keyword index, built once here so that classify_text does only dictionary look-ups.
     _compiled: _Compiled = field(init=False, repr=False, compare=False)
 
@@ -332,7 +335,8 @@ def classify_text(text: str, rules: RoutingRules) -> RoutingDecision:
 
 # --------------------------------------------------------------------------- parsing rules
 
-_ROUTING_KEYS = ("categories", "return_keywords", "negators", "slang", "min_stem_length")
+_ROUTING_KEYS = ("categories", "return_keywords", "negators", "slang", "min_stem_length",
+                 "repeat_window_days")
 _CATEGORY_KEYS = ("name", "label", "department", "keywords", "severity")
 
 
@@ -426,6 +430,10 @@ def rules_from_mapping(data: Mapping[str, Any]) -> RoutingRules:
     if isinstance(min_stem, bool) or not isinstance(min_stem, int) or min_stem < 1:
         raise ValueError("routing.min_stem_length: expected a whole number of at least 1")
 
+    window = data.get("repeat_window_days", 90)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError("routing.repeat_window_days: expected a whole number of days (0: off)")
+
     try:
         return RoutingRules(
             categories=tuple(categories),
@@ -433,6 +441,7 @@ def rules_from_mapping(data: Mapping[str, Any]) -> RoutingRules:
             negators=negators,
             slang=slang,
             min_stem_length=min_stem,
+            repeat_window_days=window,
         )
     except ValueError as exc:  # what only shows after slang is applied, e.g. a negator
         raise ValueError(f"routing: {exc}") from exc

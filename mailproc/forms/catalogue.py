@@ -124,6 +124,7 @@ def sample_context(form: str) -> dict[str, Any]:
             "cycle": 2,
             "category_label": "Kualitas produk",
             "severity": "Mayor",
+            "repeat_note": "Tidak",
             "customer": "PT Pelanggan Setia",
             "product": "Botol PET 600 ml",
             "batch": "LOT-2611-07",

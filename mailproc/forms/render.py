@@ -21,6 +21,7 @@ Render context of ``ptpp.docx`` (FM-MR-15)::
     cycle          int, 1 for the first analysis (prefills the cycle control)
     category_label complaint category, e.g. 'Kualitas produk'
     severity       'Mayor' | 'Minor' | 'Observasi'
+    repeat_note    'Tidak', or 'Ya: … keluhan <number>' for a repeat complaint
     customer, product, batch, quantity, invoice, delivery_note, description
     photos         set by render from ``images``: [{image: InlineImage | '', caption: str}]
     photo_rows     set by render: photos two by two, for a two-column photo table

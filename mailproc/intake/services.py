@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from mailproc import store
 from mailproc.archive import QUARANTINE, UNFILED
 from mailproc.bootstrap import App
-from mailproc.domain import floods, states
+from mailproc.domain import floods, repeats, states
 from mailproc.domain.decisions import own_text
 from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
@@ -391,6 +391,7 @@ class _Classified:
     department: str | None  # routing's department when it is a configured one
     first_response_due: datetime  # (the first call builds the working-day calendar)
     severity: str  # the PTPP category: the primary routing category's default
+    repeat_of: str = ""  # the earlier complaint this one repeats (looked up again in the tx)
 
 
 def _classify(app: App, new: NewComplaint) -> _Classified:
@@ -402,7 +403,23 @@ def _classify(app: App, new: NewComplaint) -> _Classified:
     rule = s.routing.category(routing.primary) if routing.primary else None
     severity = rule.severity if rule is not None else str(states.DEFAULT_SEVERITY)
     return _Classified(routing, fields, department, app.first_response_due(new.received_at),
-                       severity)
+                       severity, _repeat_of(app, new, fields))
+
+
+def _repeat_of(app: App, new: NewComplaint, fields: ExtractedFields) -> str:
+    """The earlier complaint `new` repeats (domain.repeats): the same customer, the same
+    product or batch, within routing.repeat_window_days; '' when none."""
+    window = app.settings.routing.repeat_window_days
+    if not window or not new.customer_email or not (fields.product or fields.batch):
+        return ""
+    since = new.received_at - timedelta(days=window)
+    earlier = [repeats.Facts(number, at, email, product, batch)
+               for number, at, email, product, batch in queries.repeat_candidates(
+                   new.customer_email, repeats.company_domain(new.customer_email), since,
+                   new.received_at)]
+    found = repeats.repeat_of(repeats.Facts("", new.received_at, new.customer_email,
+                                            fields.product, fields.batch), earlier, window)
+    return found.number if found is not None else ""
 
 
 def _number(app: App, new: NewComplaint, seq: int) -> str:
@@ -436,7 +453,8 @@ def _prerender(app: App, new: NewComplaint, classified: _Classified,
         category=routing.primary or "", customer_name=name, customer_email=email,
         product=fields.product, batch=fields.batch, quantity=fields.quantity,
         invoice=fields.invoice, delivery_note=fields.delivery_note,
-        description=new.description, severity=classified.severity)
+        description=new.description, severity=classified.severity,
+        repeat_of=classified.repeat_of)
     return documents.prerender_on_registration(app, facts, files, now, return_form=return_form)
 
 
@@ -448,6 +466,8 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
     s = app.settings
     routing, fields, department = classified.routing, classified.fields, classified.department
     local = new.received_at.astimezone(s.timezone)
+    # Again inside the transaction: an earlier mail of the same batch may be the one repeated.
+    repeat_of = _repeat_of(app, new, fields)
     seq = store.next_sequence(local.year)
     number = _number(app, new, seq)
     data = {"channel": new.channel,
@@ -455,7 +475,8 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
             "received_by": new.received_by, "categories": list(routing.categories),
             "matches": {k: list(v) for k, v in routing.matches.items()},
             "department": department or "", "return_requested": routing.return_requested,
-            "return_matches": list(routing.return_matches), "fields": fields.__dict__}
+            "return_matches": list(routing.return_matches), "fields": fields.__dict__,
+            "repeat_of": repeat_of}
     case, events = Case.register(number, department, now, data, severity=classified.severity)
     customer = (store.find_or_create_customer(new.customer_email, new.customer_name, now)
                 if new.customer_email else
@@ -466,7 +487,7 @@ def _register(app: App, new: NewComplaint, classified: _Classified, now: datetim
         received_by=new.received_by, contact=new.contact,
         subject=new.subject, description=new.description,
         categories=json.dumps(list(routing.categories)), category=routing.primary or "",
-        severity=case.severity,
+        severity=case.severity, repeat_of=repeat_of,
         keyword_matches=json.dumps({k: list(v) for k, v in routing.matches.items()},
                                    ensure_ascii=False),
         department=department or "", return_requested=routing.return_requested,
@@ -677,6 +698,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
         contact=complaint.contact,
         category_label=labels.get(primary or "", "Belum terklasifikasi"),
         severity_label=states.SEVERITY_LABELS[states.Severity(complaint.severity)],
+        repeat_of=complaint.repeat_of,
         department_label=dep.name if dep else "Belum ditentukan",
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,

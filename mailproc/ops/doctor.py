@@ -220,7 +220,7 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
         "delivery_note": "SJ-001", "return_requested": True, "attachment_count": 2,
         "status_label": "PTPP terbit", "description": "Kemasan bocor.", "triage": False,
         "ack_sent": True, "ack_note": "", "ptpp_note": "", "example_department": "Quality Control",
-        "severity_label": "Mayor"},
+        "severity_label": "Mayor", "repeat_of": "003/PTPP/MKT/X/2026"},
     "notice_follow_up": {"number": _N, "company_name": _CO,
                          "sender_display": "Budi <budi@pelanggan.example>",
                          "subject": "Re: Barang rusak", "attachment_count": 1,

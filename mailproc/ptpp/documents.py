@@ -119,6 +119,7 @@ class FormFacts:
     cycle: int = 1
     previous: dict[str, Any] | None = None  # the cycle before, on a later cycle's form
     severity: str = "minor"  # the PTPP category, a domain.states.Severity value
+    repeat_of: str = ""  # the earlier complaint this one repeats, '' when none
 
 
 def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
@@ -137,7 +138,8 @@ def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,
         description=complaint.description, cycle=cycle,
-        previous=_previous_cycle(complaint, cycle), severity=complaint.severity)
+        previous=_previous_cycle(complaint, cycle), severity=complaint.severity,
+        repeat_of=complaint.repeat_of)
 
 
 def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
@@ -157,6 +159,8 @@ def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
                      f"{format_date_id(facts.received_at, s.timezone)}",
         "cycle": facts.cycle,
         "category_label": category_label(app, facts.category),
+        "repeat_note": (f"Ya: pelanggan yang sama, produk atau batch yang sama dengan keluhan "
+                        f"{facts.repeat_of}" if facts.repeat_of else "Tidak"),
         "severity": states.SEVERITY_LABELS[states.Severity(facts.severity)],
         "customer": customer_label(facts.customer_name, facts.customer_email),
         "product": facts.product,

@@ -51,10 +51,17 @@ def _complaint_severity(database: pw.Database) -> None:
         "ALTER TABLE complaint ADD COLUMN severity VARCHAR(20) NOT NULL DEFAULT 'minor'")
 
 
+def _complaint_repeat_of(database: pw.Database) -> None:
+    # The earlier complaint a repeat complaint links to (issue #13); '' for the ones before.
+    database.execute_sql(
+        "ALTER TABLE complaint ADD COLUMN repeat_of VARCHAR(100) NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1.0 schema", None),
     Migration(2, "index on event.kind", _event_kind_index),
     Migration(3, "complaint.severity (PTPP category)", _complaint_severity),
+    Migration(4, "complaint.repeat_of (repeat complaints)", _complaint_repeat_of),
 )
 
 LATEST = MIGRATIONS[-1].number

@@ -112,6 +112,9 @@ class Complaint(BaseModel):
     # The database default too, as migration 3 adds it (a fresh schema equals an upgraded one).
     severity = pw.CharField(max_length=20, default="minor",
                             constraints=[pw.SQL("DEFAULT 'minor'")])
+    # The earlier complaint this one repeats (same customer, same product or batch within
+    # routing.repeat_window_days; domain.repeats), '' when none.
+    repeat_of = pw.CharField(max_length=100, default="", constraints=[pw.SQL("DEFAULT ''")])
     keyword_matches = pw.TextField(default="{}")  # JSON, for the audit trail
     department = pw.CharField(max_length=100, default="")
     return_requested = pw.BooleanField(default=False)

@@ -116,6 +116,26 @@ def recent_complaints_from(email: str, since: datetime
             for number, at, subject, text in rows]
 
 
+def repeat_candidates(email: str, domain: str, since: datetime,
+                      until: datetime) -> list[tuple[str, datetime, str, str, str]]:
+    """(number, received_at, customer email, product, batch) of the complaints received in
+    [since, until] from `email`, or from any address at `domain` when one is given, that
+    name a product or a batch; rejected ones left out (the repeat-complaint check)."""
+    who = Customer.email == email.lower()
+    if domain:
+        who |= Customer.email.endswith(f"@{domain}")
+    rows = (Complaint.select(Complaint.number, Complaint.received_at, Customer.email,
+                             Complaint.product, Complaint.batch)
+            .join(Customer)
+            .where(who, Complaint.received_at >= utcnow_naive(since),
+                   Complaint.received_at <= utcnow_naive(until),
+                   (Complaint.product != "") | (Complaint.batch != ""),
+                   Complaint.status != "rejected")
+            .order_by(Complaint.id).tuples())
+    return [(number, aware(at), mail or "", product or "", batch or "")  # type: ignore[misc]
+            for number, at, mail, product, batch in rows]
+
+
 def customer_as_stored(email: str, name: str) -> tuple[str, str]:
     """The (name, email) the customer row will have after `find_or_create_customer(email,
     name, …)`, read without writing: an existing row keeps its name, an empty one is filled."""

@@ -48,6 +48,7 @@ class ComplaintRow:
     first_response_due_at: datetime | None
     closed_at: datetime | None
     severity: str = "minor"  # the PTPP category (domain.states.Severity)
+    repeat_of: str = ""  # the earlier complaint this one repeats
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _row(c: Complaint) -> ComplaintRow:
         categories=tuple(json.loads(c.categories)), department=c.department,
         subject=c.subject, first_response_at=aware(c.first_response_at),
         first_response_due_at=aware(c.first_response_due_at), closed_at=aware(c.closed_at),
-        severity=c.severity)
+        severity=c.severity, repeat_of=c.repeat_of)
 
 
 def _with_customer() -> pw.ModelSelect:

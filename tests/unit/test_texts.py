@@ -15,7 +15,7 @@ def test_customer_text_is_data_never_template():
     out = texts.render("notice_follow_up", number="001/PTPP/MKT/XI/2026", company_name="PT A",
                        sender_display="x <x@example.com>", subject="{{ 7 * 7 }}",
                        attachment_count=0, received_at="-", status_label="-",
-                       text="{% for x in range(3) %}boom{% endfor %} & <b>")
+                       text="{% for x in range(3) %}boom{% endfor %} & <b>", analysis_request=False)
     assert "{{ 7 * 7 }}" in out.body and "49" not in out.body
     assert "{% for x in range(3) %}boom{% endfor %} & <b>" in out.body
 
