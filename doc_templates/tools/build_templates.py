@@ -750,6 +750,7 @@ RECAP_SUMMARY = (
     ("on_target_pct", "Selesai tepat waktu", "% dari yang selesai"),
     ("median_days", "Median lama penyelesaian", "hari kerja"),
     ("by_severity", "Kategori PTPP", "Mayor / Minor / Observasi"),
+    ("satisfaction", "Kepuasan pelanggan", "rata-rata nilai 1-5"),
 )
 
 
@@ -864,6 +865,8 @@ def build_closure() -> DocxDocument:
           label_cell("Kategori"), cell(para(run("{{ complaint.category }}"))), height_mm=6)
     a.row(label_cell("Bagian terkait"), cell(para(run("{{ complaint.department }}")), 3),
           height_mm=6)
+    a.row(label_cell("Kepuasan pelanggan", hint="nilai 1-5"),
+          cell(para(run("{{ complaint.satisfaction }}")), 3), height_mm=6)
     a.row(cell(para(run("Uraian keluhan", b=True), keep_next=True), 4, fill=LABEL_FILL),
           height_mm=5.5)
     a.row(cell(para(run("{{ complaint.description }}")), 4, valign="top"), height_mm=12,

@@ -44,6 +44,7 @@ def complaint_summary(c: readmodels.ComplaintRow) -> dict[str, Any]:
         "received_by": c.received_by or None,
         "category": c.category or None, "categories": list(c.categories),
         "severity": c.severity, "repeat_of": c.repeat_of or None,
+        "satisfaction": c.satisfaction,
         "department": c.department or None, "subject": c.subject,
         "first_response_at": iso(c.first_response_at),
         "first_response_due_at": iso(c.first_response_due_at),

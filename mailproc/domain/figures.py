@@ -27,6 +27,7 @@ from typing import Any
 from mailproc.domain import states
 from mailproc.domain.calendar import WorkCalendar, due_date_end, overdue_by
 from mailproc.domain.records import ComplaintRecord
+from mailproc.domain.satisfaction import Summary, summarise
 from mailproc.domain.states import SEVERITY_LABELS, Severity
 
 __all__ = [
@@ -336,6 +337,7 @@ class RecapFigures:
     open: int  # of the month's valid complaints, open as of `now`
     by_category: list[tuple[str, int, float]]
     by_severity: tuple[int, int, int]  # valid complaints of the month: Mayor, Minor, Observasi
+    satisfaction: Summary  # the ratings the month's complaints got after closing
     per_month: list[tuple[str, int]]  # 12 months ending with `month`
     on_target: tuple[int, int, float | None]
     median_close_days: float | None
@@ -369,6 +371,7 @@ def recap(
         by_severity=(sum(r.severity == Severity.MAYOR for r in valid),
                      sum(r.severity == Severity.MINOR for r in valid),
                      sum(r.severity == Severity.OBSERVASI for r in valid)),
+        satisfaction=summarise(r.satisfaction for r in valid),
         per_month=monthly_counts(all_records, end_month=(year, month), tz=cal.tz),
         on_target=closed_on_target(valid, cal),
         median_close_days=median_days_to_close(valid, cal),

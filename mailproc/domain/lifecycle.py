@@ -76,6 +76,7 @@ class EventKind(StrEnum):
     COMPLAINT_HELD = "complaint_held"  # past the sender's daily limit: kept in triage
     RESPONSE_RECORDED = "response_recorded"
     SEND_ANALYSIS_SET = "send_analysis_set"
+    SATISFACTION_RATED = "satisfaction_rated"  # the customer's rating after closing
     ANALYSIS_REQUESTED = "analysis_requested"  # a customer's follow-up asks for the analysis
     SEVERITY_SET = "severity_set"  # the PTPP category (Mayor / Minor / Observasi) changed
     NOTE = "note"
@@ -118,6 +119,8 @@ class MailKind(StrEnum):
     NOTICE_RETURN_CLAIM = "notice_return_claim"
     CLOSING_CUSTOMER = "closing_customer"
     CLOSURE_REPORT = "closure_report"
+    NOTICE_SATISFACTION = "notice_satisfaction"
+    THANKS_SATISFACTION = "thanks_satisfaction"
     QUESTION_CUSTOMER = "question_customer"
     NOTICE_FOLLOW_UP = "notice_follow_up"
     NOTICE_BOUNCE = "notice_bounce"

@@ -64,6 +64,7 @@ class ComplaintRecord:
     remarks: str  # e.g. the rejection reason
     cycles: tuple[CycleRecord, ...]
     severity: str = "minor"  # the PTPP category, a domain.states.Severity value
+    satisfaction: int | None = None  # the customer's rating after closing, 1-5
 
     @property
     def current(self) -> CycleRecord | None:

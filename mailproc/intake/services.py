@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from mailproc import store
 from mailproc.archive import QUARANTINE, UNFILED
 from mailproc.bootstrap import App
-from mailproc.domain import floods, repeats, states
+from mailproc.domain import floods, repeats, satisfaction, states
 from mailproc.domain.decisions import own_text
 from mailproc.domain.decisions import parse as decide_lines
 from mailproc.domain.intake import (
@@ -732,6 +732,13 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
                           complaint=complaint)
     parsed = (decide_lines(mail.text) if internal and reply.action == ReplyAction.FOLLOW_UP
               else None)
+    # The customer's answer to the closing notice's question: a rating 1-5. The closure
+    # report is rendered again with it here, before the write transaction.
+    rating = (satisfaction.rating_of(own_text(mail.text))
+              if role == Role.CUSTOMER and complaint.status == states.CLOSED
+              and reply.action == ReplyAction.FOLLOW_UP else None)
+    rated = (documents.render_closure_rated(app, complaint, rating) if rating is not None
+             else None)
     with store.transaction():
         message = _create_message(app, fetched, mail, key=mail.key, kind=kind,
                                   group=s.numbering.slug(number), complaint=complaint,
@@ -750,6 +757,11 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
             kind = replies.apply_mail_decisions(app, complaint, mail, parsed, now, source)
         elif parsed is not None and role != Role.ADMIN and parsed.decisions:
             kind = replies.refuse_mail_decisions(app, complaint, mail, now, source)
+        elif rating is not None and rated is not None:
+            workflow.record_satisfaction(app, complaint, rating, shorten(own_text(mail.text)),
+                                         customer=mail.from_.email, source=source, now=now,
+                                         closure=rated)
+            kind = "satisfaction"
         elif not internal:
             count = queries.count_attachments(message)
             # Step 7: a customer asking for the analysis is flagged, with the reply that

@@ -367,6 +367,20 @@ def render_closure(app: App, complaint: Complaint, *, note: str, verifier: str,
         return None, f"{exc}"
 
 
+def render_closure_rated(app: App, complaint: Complaint, rating: int) -> Rendered:
+    """The closure report again, now with the customer's rating (before the write
+    transaction). Archived beside the first one under the next versioned name."""
+    [record] = reportdata.load_records(app.settings, numbers=[complaint.number])
+    from mailproc.reports import jobs as reportjobs
+
+    try:
+        return reportjobs.render_closure(app, complaint.number,
+                                         replace(record, satisfaction=rating)), ""
+    except RENDER_FAILURES as exc:
+        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
+        return None, f"{exc}"
+
+
 def closure_documents(app: App, complaint: Complaint, closure: Rendered, cycle: int,
                        now: datetime) -> list[str]:
     """Archive the closure report; with the final PTPP form, the closure mail's attachments."""

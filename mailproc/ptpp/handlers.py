@@ -153,7 +153,7 @@ def send_form_to_involved(app: App, o: Occurrence) -> None:
         description=shorten(c.description, 3000), original=original, issuer=s.issuer,
         company_name=s.company.name)
     queue_mail(settings=s, now=o.at, kind=MailKind.PTPP_INVOLVED, to=dep.addresses,
-               cc=(responsible.addresses if responsible else []) + s.marketing_admin,
+               cc=[*(responsible.addresses if responsible else ()), *s.marketing_admin],
                subject=texts.subject, body=texts.body, complaint=c, attachments=attachments,
                actor=o.actor, source=o.source)
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import lifecycle, states
-from mailproc.domain.lifecycle import DomainEvent, EventKind
+from mailproc.domain import lifecycle, satisfaction, states
+from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.errors import MailprocError, NotFound
 from mailproc.outgoing.outbox import queue_mail
+from mailproc.outgoing.texts import format_datetime_id
 from mailproc.ptpp import handlers
 from mailproc.ptpp.documents import (
     RENDER_FAILURES,
@@ -364,6 +365,47 @@ def classify(app: App, number: str, severity: str, *, actor: str, source: str) -
             raise WorkflowError(str(exc), exc.id_message) from None
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     return load(number)
+
+
+def record_satisfaction(app: App, complaint: Complaint, rating: int, comment: str, *,
+                        customer: str, source: str, now: datetime,
+                        closure: Rendered) -> None:
+    """The customer's rating after closing (inside the mail's transaction): stored on the
+    complaint with an event; the closure report rendered again with it (`closure`, before the
+    transaction) archived under the next version; marketing administration told (and the
+    operations manager, with the rating's own alarm, when it is low); the customer thanked."""
+    s = app.settings
+    queries.set_satisfaction(complaint, rating)
+    low = rating <= satisfaction.LOW
+    store.append_event(complaint=complaint, at=now, actor=customer, source=source,
+                       kind=EventKind.SATISFACTION_RATED,
+                       data={"rating": rating, "low": low, "comment": comment[:2000]})
+    attachments: list[str] = []
+    rendered, _ = closure
+    if rendered is not None:
+        filename, content = rendered
+        cycle = current_ptpp(complaint).cycle
+        attachments.append(store_document(app, complaint, "closure", cycle, "generated",
+                                          filename, content, now).archive_path)
+    label = satisfaction.label(rating)
+    texts = app.texts.render(
+        "notice_satisfaction", number=complaint.number, company_name=s.company.name,
+        customer_display=store.customer_display(complaint), subject=complaint.subject,
+        closed_at=format_datetime_id(store.aware(complaint.closed_at), s.timezone)
+        if complaint.closed_at else "-",
+        rating_label=label, comment=comment, low=low, report=bool(attachments))
+    queue_mail(settings=s, now=now, kind=MailKind.NOTICE_SATISFACTION, to=s.marketing_admin,
+               cc=[*(s.operations_manager if low else ()), *s.sales_marketing],
+               subject=texts.subject, body=texts.body, complaint=complaint,
+               attachments=attachments, source=source)
+    email = customer_email(complaint)
+    if email:
+        thanks = app.texts.render(
+            "thanks_satisfaction", number=complaint.number, customer_name=complaint.customer.name,
+            rating_label=label, low=low, signature=s.company.signature or s.company.name)
+        queue_mail(settings=s, now=now, kind=MailKind.THANKS_SATISFACTION, to=[email],
+                   subject=thanks.subject, body=thanks.body, complaint=complaint,
+                   source=source, auto_reply_to=email)
 
 
 def set_send_analysis(app: App, number: str, *, wanted: bool, actor: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import figures
+from mailproc.domain import figures, satisfaction
 from mailproc.domain.records import ComplaintRecord
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.outgoing.texts import format_date_id, format_datetime_id
@@ -54,6 +54,7 @@ def closure_context(app: App, record: ComplaintRecord) -> dict[str, Any]:
             "category": record.category or "Belum terklasifikasi",
             "department": record.department, "description": record.description.strip(),
             "subject": record.subject,
+            "satisfaction": satisfaction.label(record.satisfaction),
         },
         "ptpp_number": record.number,
         "date": format_date_id(app.clock(), tz, "-"),
@@ -199,6 +200,7 @@ def build_recap(app: App, year: int, month: int, now: datetime,
             "on_target_pct": "-" if on_target is None else f"{on_target:.0f}%",
             "median_days": _days(fig.median_close_days),
             "by_severity": " / ".join(str(n) for n in fig.by_severity),
+            "satisfaction": _satisfaction(fig.satisfaction),
         },
         "generated": format_date_id(now, app.settings.timezone),
         "prepared_by": app.settings.issuer,
@@ -209,6 +211,13 @@ def build_recap(app: App, year: int, month: int, now: datetime,
     xlsx = reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],
                                  title=f"Rekapitulasi {context['period']}")
     return fig, docx, xlsx
+
+
+def _satisfaction(summary: satisfaction.Summary) -> str:
+    """'4,2 (n = 5)': the average rating with a decimal comma; '-' when nobody rated."""
+    if summary.average is None:
+        return "-"
+    return f"{summary.average:.1f}".replace(".", ",") + f" (n = {summary.count})"
 
 
 def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
@@ -234,7 +243,11 @@ def send_recap(app: App, year: int, month: int, now: datetime) -> str:
                              open=fig.open, median=_days(fig.median_close_days),
                              on_target="-" if fig.on_target[2] is None
                              else f"{fig.on_target[2]:.0f}%", chain_head=store.chain_head(),
-                             by_severity=" / ".join(str(n) for n in fig.by_severity))
+                             by_severity=" / ".join(str(n) for n in fig.by_severity),
+                             satisfaction=_satisfaction(fig.satisfaction),
+                             satisfaction_spread=" · ".join(
+                                 f"{v}: {n}" for v, n in
+                                 zip(range(1, 6), fig.satisfaction.distribution, strict=True)))
     with store.transaction():
         store.record_files(None, [(rel, hashlib.sha256(content).hexdigest(), len(content))
                                   for rel, content in ((docx_rel, docx), (xlsx_rel, xlsx))],

@@ -57,11 +57,17 @@ def _complaint_repeat_of(database: pw.Database) -> None:
         "ALTER TABLE complaint ADD COLUMN repeat_of VARCHAR(100) NOT NULL DEFAULT ''")
 
 
+def _complaint_satisfaction(database: pw.Database) -> None:
+    # The customer's rating after closing (issue #13); NULL: not (yet) rated.
+    database.execute_sql("ALTER TABLE complaint ADD COLUMN satisfaction INTEGER")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1.0 schema", None),
     Migration(2, "index on event.kind", _event_kind_index),
     Migration(3, "complaint.severity (PTPP category)", _complaint_severity),
     Migration(4, "complaint.repeat_of (repeat complaints)", _complaint_repeat_of),
+    Migration(5, "complaint.satisfaction (customer rating)", _complaint_satisfaction),
 )
 
 LATEST = MIGRATIONS[-1].number

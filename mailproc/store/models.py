@@ -115,6 +115,8 @@ class Complaint(BaseModel):
     # The earlier complaint this one repeats (same customer, same product or batch within
     # routing.repeat_window_days; domain.repeats), '' when none.
     repeat_of = pw.CharField(max_length=100, default="", constraints=[pw.SQL("DEFAULT ''")])
+    # The customer's rating after closing, 1-5 (domain.satisfaction); None until they answer.
+    satisfaction = pw.IntegerField(null=True)
     keyword_matches = pw.TextField(default="{}")  # JSON, for the audit trail
     department = pw.CharField(max_length=100, default="")
     return_requested = pw.BooleanField(default=False)

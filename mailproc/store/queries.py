@@ -231,6 +231,12 @@ def add_submission(*, complaint: Complaint, form: str, cycle: int, step: str,
         document=document, created_at=utcnow_naive(now))
 
 
+def set_satisfaction(complaint: Complaint, rating: int) -> None:
+    """The customer's rating after closing (the row object follows)."""
+    fastsql.update(Complaint, {"satisfaction": rating}, id=complaint.id)
+    complaint.satisfaction = rating
+
+
 def touch(complaint: Complaint, now: datetime) -> None:
     """Mark the complaint as changed (a follow-up arrived)."""
     Complaint.update(updated_at=utcnow_naive(now)).where(Complaint.id == complaint.id).execute()

@@ -49,6 +49,7 @@ class ComplaintRow:
     closed_at: datetime | None
     severity: str = "minor"  # the PTPP category (domain.states.Severity)
     repeat_of: str = ""  # the earlier complaint this one repeats
+    satisfaction: int | None = None  # the customer's rating after closing, 1-5
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _row(c: Complaint) -> ComplaintRow:
         categories=tuple(json.loads(c.categories)), department=c.department,
         subject=c.subject, first_response_at=aware(c.first_response_at),
         first_response_due_at=aware(c.first_response_due_at), closed_at=aware(c.closed_at),
-        severity=c.severity, repeat_of=c.repeat_of)
+        severity=c.severity, repeat_of=c.repeat_of, satisfaction=c.satisfaction)
 
 
 def _with_customer() -> pw.ModelSelect:

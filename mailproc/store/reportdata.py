@@ -32,7 +32,7 @@ _COMPLAINT = (
     Complaint.description, Complaint.product, Complaint.batch, Complaint.quantity,
     Complaint.category, Complaint.department, Complaint.status, Complaint.first_response_at,
     Complaint.first_response_due_at, Complaint.closed_at, Complaint.return_requested,
-    Complaint.rejected_reason, Complaint.severity,
+    Complaint.rejected_reason, Complaint.severity, Complaint.satisfaction,
 )
 _CYCLE = (
     Ptpp.complaint, Ptpp.cycle, Ptpp.department, Ptpp.issued_at, Ptpp.plan_due_at,
@@ -115,7 +115,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
         (cid, number, year, seq, received_at, channel, customer_id, customer_name,
          customer_email, subject, description, product, batch, quantity, category, department,
          status, first_response_at, first_response_due_at, closed_at, return_requested,
-         rejected_reason, severity) = row
+         rejected_reason, severity, satisfaction) = row
         if customer_id is None:
             customer_name = customer_email = None
         records.append(ComplaintRecord(
@@ -134,7 +134,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             return_requested=bool(return_requested), return_claim=claims.get(cid, ""),
             remarks=rejected_reason,
             cycles=tuple(_cycle(p, deps.get(p[2], p[2])) for p in cycles.get(cid, ())),
-            severity=severity))
+            severity=severity, satisfaction=satisfaction))
         if progress is not None and (i % 1000 == 0 or i == total):
             progress(i, total)
     return records
