@@ -144,6 +144,13 @@ class CalendarSettings:
     first_response_days: int = 1
     plan_days: int = 3
     remind_at: time = time(8, 0)  # when the daily reminder run happens
+    # Marketing administration's own clocks: choosing the department of a complaint in
+    # triage, and the effectiveness check once the actions are reported done.
+    triage_days: int = 1
+    verify_days: int = 5
+    # Whether the automatic acknowledgement is the first response (procedure 4.4), or a
+    # person's response must be recorded (`complaints respond`, TANGGAPAN:).
+    auto_ack_counts: bool = True
 
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -205,6 +212,9 @@ def _parse_calendar(r: _Reader) -> CalendarSettings:
         first_response_days=int(r.positive("sla.first_response_working_days", 1)),
         plan_days=int(r.positive("sla.plan_working_days", 3)),
         remind_at=remind_at,
+        triage_days=int(r.positive("sla.triage_working_days", 1)),
+        verify_days=int(r.positive("sla.verify_working_days", 5)),
+        auto_ack_counts=r.get("sla.auto_ack_counts_as_first_response", bool, True),
     )
 
 

@@ -158,7 +158,8 @@ def remind(obj: Ctx, as_json: bool) -> None:
         click.echo("today is not a working day: no reminders")
         return
     click.echo(f"reminders: {len(result.reminders)}, escalations: {len(result.escalations)}, "
-               f"no first response: {len(result.no_response)}; sent {flushed.sent}")
+               f"no first response: {len(result.no_response)}, to marketing administration: "
+               f"{len(result.marketing)}; sent {flushed.sent}")
 
 
 # ---- outbox ------------------------------------------------------------------------------

@@ -145,9 +145,11 @@ class MessageKind(StrEnum):
     QUARANTINED = "quarantined"
 
 
-def counts_as_first_response(kind: str) -> bool:
-    """Which mail, once delivered, is the first response to the customer."""
-    return kind == MailKind.ACK
+def counts_as_first_response(kind: str, auto_ack: bool = True) -> bool:
+    """Which mail, once delivered, is the first response to the customer: the automatic
+    acknowledgement, unless the company wants a person's response for that
+    (`sla.auto_ack_counts_as_first_response = false`, `auto_ack` here)."""
+    return auto_ack and kind == MailKind.ACK
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from email.utils import parsedate_to_datetime
 
 __all__ = [
     "AUTO_REPLY_HEADERS",
@@ -136,6 +138,7 @@ _SUBJECT_LABELS = {"subject", "subjek", "perihal"}
 class InlineForward:
     sender: str  # the quoted From/Dari value, Outlook's '*' and [mailto:] cleaned; '' if none
     text: str  # the original's text below the quoted header block, stripped
+    sent: str = ""  # the quoted Date/Sent/Tanggal/Dikirim value as written; '' if none
 
 
 def _header_label(line: str) -> str:
@@ -182,7 +185,7 @@ def find_inline_forward(text: str) -> InlineForward | None:
     if found is None:
         return None
     _marker, start = found
-    sender = ""
+    sender = sent = ""
     end = start
     if start >= len(lines) or not _header_label(lines[start]):
         block_limit = start  # a marker line without a header block: the body follows directly
@@ -198,11 +201,74 @@ def find_inline_forward(text: str) -> InlineForward | None:
             break  # no blank line after the headers: the first non-header line starts the body
         if label in _FROM_LABELS and not sender:
             sender = _clean_sender(_QUOTE_HEADER.match(line).group(2))
+        if label in _SENT_LABELS and not sent:
+            sent = _QUOTE_HEADER.match(line).group(2).replace("*", "").strip()
         end += 1
     body_lines = lines[end:]
     if body_lines and all(line.startswith(">") for line in body_lines if line.strip()):
         body_lines = [re.sub(r"^> ?", "", line) for line in body_lines]
-    return InlineForward(sender, "\n".join(body_lines).strip())
+    return InlineForward(sender, "\n".join(body_lines).strip(), sent)
+
+
+_MONTHS = {name: n for n, names in enumerate((
+    ("jan", "januari", "january"), ("feb", "februari", "february", "pebruari"),
+    ("mar", "maret", "march"), ("apr", "april"), ("mei", "may"), ("jun", "juni", "june"),
+    ("jul", "juli", "july"), ("agu", "agt", "agustus", "aug", "august"),
+    ("sep", "sept", "september"), ("okt", "oktober", "oct", "october"),
+    ("nov", "nopember", "november"), ("des", "desember", "dec", "december")), start=1)
+    for name in names}
+_DAY_MONTH_YEAR = re.compile(r"\b(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})\b")
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
+_RFC2822 = re.compile(r"^\s*(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
+_CLOCK = re.compile(r"\b(\d{1,2})[.:](\d{2})(?:[.:]\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?", re.I)
+
+
+def forward_sent_at(value: str, tz: tzinfo) -> datetime | None:
+    """When a forwarded original was sent, from its quoted Date/Sent line as mail clients
+    write it: 'Mon, 16 Nov 2026 09:12:00 +0700', 'Mon, Nov 16, 2026 at 9:12 AM', 'Senin, 16
+    November 2026 09.12', '16/11/2026 9:12'. Without a zone it is the company's (`tz`); day
+    before month in numeric dates, as in Indonesia. None when it cannot be read."""
+    text = value.strip()
+    if not text:
+        return None
+    parsed = None
+    if _RFC2822.match(text):  # email.utils reads anything loosely ("2:05 PM" as 02:05)
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+    if parsed is not None:
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+    lowered = text.lower()
+    day = month = year = None
+    m = _DAY_MONTH_YEAR.search(lowered)
+    if m and m.group(2) in _MONTHS:
+        day, month, year = int(m.group(1)), _MONTHS[m.group(2)], int(m.group(3))
+    else:
+        m = _MONTH_DAY_YEAR.search(lowered)
+        if m and m.group(1) in _MONTHS:
+            day, month, year = int(m.group(2)), _MONTHS[m.group(1)], int(m.group(3))
+        else:
+            m = _NUMERIC_DATE.search(lowered)
+            if m:
+                day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if day is None or month is None or year is None:
+        return None
+    hour = minute = 0
+    rest = lowered[m.end():] if m else ""
+    clock = _CLOCK.search(rest)
+    if clock:
+        hour, minute = int(clock.group(1)), int(clock.group(2))
+        meridiem = (clock.group(3) or "").replace(".", "")
+        if meridiem == "pm" and hour < 12:
+            hour += 12
+        elif meridiem == "am" and hour == 12:
+            hour = 0
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=tz)
+    except ValueError:
+        return None
 
 
 _FORWARD_PREFIX = re.compile(r"^\s*((fwd?|fw|tr|terusan|diteruskan|wg)\s*:\s*)+", re.I)

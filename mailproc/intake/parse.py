@@ -22,7 +22,7 @@ import email.parser
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TypeVar
 
 from mailproc.domain import mailrules
@@ -426,6 +426,16 @@ def _forward_sender(value: str) -> Address | None:
     if found:
         return Address(*found[0])
     return Address(collapse_ws(value), "")
+
+
+def forwarded_sent_at(mail: IncomingMail, tz: tzinfo) -> datetime | None:
+    """When the customer sent the original of a mail forwarded by staff: the attached
+    message's Date, else the Date/Sent/Tanggal line of the inline forwarded block (read in
+    `tz` when it names no zone); None when neither says."""
+    if mail.forwarded:
+        return mail.forwarded[0].date
+    found = mailrules.find_inline_forward(mail.text)
+    return mailrules.forward_sent_at(found.sent, tz) if found is not None else None
 
 
 def forwarded_original(mail: IncomingMail) -> tuple[Address | None, str]:

@@ -63,6 +63,7 @@ from mailproc.intake.parse import (
     Attachment,
     IncomingMail,
     forwarded_original,
+    forwarded_sent_at,
     parse_message,
 )
 from mailproc.outgoing.message import MAILER_HEADER
@@ -523,8 +524,15 @@ def _new_complaint(fetched: Fetched, mail: IncomingMail, decision: Decision,
     the attachments `_archive_mail` will store, as it will store them."""
     forwarded = decision.verdict == Verdict.FORWARDED_COMPLAINT
     customer_addr = original if forwarded and original else _reply_address(mail)
+    received_at = _received_at(fetched, now)
+    if forwarded:
+        # The clock starts when the customer wrote, not when staff forwarded it; never
+        # later than the forward (a wrong clock or an unreadable date changes nothing).
+        sent = forwarded_sent_at(mail, app.settings.timezone)
+        if sent is not None and sent < received_at:
+            received_at = sent
     new = NewComplaint(
-        channel="email", received_at=_received_at(fetched, now),
+        channel="email", received_at=received_at,
         customer_email=customer_addr.email, customer_name=customer_addr.name,
         subject=strip_forward_prefix(mail.subject) if forwarded else mail.subject,
         description=original_text if forwarded else mail.text,
@@ -698,7 +706,7 @@ def _queue_new_complaint_notice(app: App, complaint: Complaint, primary: str | N
         contact=complaint.contact,
         category_label=labels.get(primary or "", "Belum terklasifikasi"),
         severity_label=states.SEVERITY_LABELS[states.Severity(complaint.severity)],
-        repeat_of=complaint.repeat_of,
+        repeat_of=complaint.repeat_of, ack_counts=s.calendar.auto_ack_counts,
         department_label=dep.name if dep else "Belum ditentukan",
         product=complaint.product, batch=complaint.batch, quantity=complaint.quantity,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,

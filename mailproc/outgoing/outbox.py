@@ -97,7 +97,7 @@ def flush(settings: Settings, archive: Archive, transport: Transport, now: datet
     # settles them.
     with store.try_exclusive("outbox") as alone:
         if alone:
-            reconcile(now, sent_lookup)
+            reconcile(now, sent_lookup, ack_counts=settings.calendar.auto_ack_counts)
     with store.shared("outbox"):
         run = _Flush(settings, archive, transport, now, texts, result)
         run.all(outbox_rows.due(now, limit), limit)
@@ -119,7 +119,8 @@ ORPHANED = ("stopped while it was being sent (mailproc was killed or crashed); w
 ACCEPTED_UNRECORDED: set[str] = set()
 
 
-def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None) -> None:
+def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None, *,
+              ack_counts: bool = True) -> None:
     """Rows left 'sending' by a flusher that died or lost its database (call holding the
     outbox lock). Those this process saw accepted are marked sent. Otherwise, with the Sent
     folder the server files accepted mail in: found there, the mail was sent (marked so); not
@@ -129,7 +130,7 @@ def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None
     known = [row for row in rows if row.message_id in ACCEPTED_UNRECORDED]
     for row in known:
         with store.transaction():
-            outbox_rows.mark_sent(row, now, reconciled=True,
+            outbox_rows.mark_sent(row, now, reconciled=True, ack_counts=ack_counts,
                                   why="accepted by the server while the database was away")
         ACCEPTED_UNRECORDED.discard(row.message_id)
         log.info("outgoing mail %s (%s): accepted by the server while the database was "
@@ -154,7 +155,7 @@ def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None
     for row in rows:
         with store.transaction():
             if row.message_id in found:
-                outbox_rows.mark_sent(row, now, reconciled=True)
+                outbox_rows.mark_sent(row, now, reconciled=True, ack_counts=ack_counts)
             else:
                 outbox_rows.requeue_orphaned(row, now)
         log.warning("outgoing mail %s (%s) left 'sending' by a crash: %s", row.id, row.kind,
@@ -237,7 +238,8 @@ class _Flush:
         return None
 
     def _mark_sent(self, row: OutgoingMail) -> None:
-        outbox_rows.mark_sent(row, self.now)
+        outbox_rows.mark_sent(row, self.now,
+                              ack_counts=self.settings.calendar.auto_ack_counts)
         self.result.sent += 1
 
     def _mark_failed(self, row: OutgoingMail, error: SendError) -> None:

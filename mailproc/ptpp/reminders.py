@@ -29,10 +29,12 @@ class RemindResult:
     reminders: list[str] = field(default_factory=list)  # complaint numbers
     escalations: list[str] = field(default_factory=list)
     no_response: list[str] = field(default_factory=list)
+    marketing: list[str] = field(default_factory=list)  # triage or verification reminders
 
     def as_dict(self) -> dict[str, Any]:
         return {"working_day": self.working_day, "reminders": self.reminders,
-                "escalations": self.escalations, "no_response": self.no_response}
+                "escalations": self.escalations, "no_response": self.no_response,
+                "marketing": self.marketing}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def remind(app: App, *, now: datetime | None = None) -> RemindResult:
         with store.transaction():
             _first_response(app, complaint, now, today, result)
             _department(app, complaint, now, today, c, result)
+            _marketing(app, complaint, now, today, c, result)
     return result
 
 
@@ -101,6 +104,76 @@ def _first_response(app: App, complaint: Complaint, now: datetime, today: Any,
     store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
                        kind="first_response_overdue", data={"due": due.isoformat()})
     result.no_response.append(complaint.number)
+
+
+# Marketing administration's own waiting steps: (status, what the step is, how to do it).
+_MARKETING_STEPS = {
+    states.TRIAGE: ("penentuan bagian yang menangani keluhan",
+                    "Mohon tentukan bagian dengan membalas email pemberitahuan keluhan "
+                    "(BAGIAN: <nama bagian>) atau dengan `mailproc ptpp assign`."),
+    states.IMPLEMENTED: ("evaluasi efektivitas tindakan",
+                         "Mohon catat hasil evaluasi dengan membalas email \"menunggu evaluasi "
+                         "efektivitas\" (EFEKTIF: YA/TIDAK dan CATATAN: ...) atau dengan "
+                         "`mailproc ptpp verify`."),
+}
+
+
+def marketing_due(app: App, complaint: Complaint) -> datetime | None:
+    """When marketing administration's current step is due: the department of a complaint
+    in triage (sla.triage_working_days from receipt), the effectiveness check of a PTPP
+    whose actions were reported done (sla.verify_working_days after that); None otherwise."""
+    s = app.settings
+    if complaint.status == states.TRIAGE:
+        received = store.aware(complaint.received_at)
+        assert received is not None
+        return cal.first_response_due(received, app.calendar, s.calendar.triage_days)
+    if complaint.status == states.IMPLEMENTED:
+        done = store.aware(current_cycle(complaint).implemented_at)
+        return (app.calendar.add_working_days(done, s.calendar.verify_days)
+                if done is not None else None)
+    return None
+
+
+def _marketing(app: App, complaint: Complaint, now: datetime, today: Any,
+               c: cal.WorkCalendar, result: RemindResult) -> None:
+    """Reminders to marketing administration for its own waiting steps, and escalation to
+    the operations manager once overdue: the same rhythm as the department's plan."""
+    s = app.settings
+    due = marketing_due(app, complaint)
+    if due is None:
+        return
+    overdue = now > due
+    soon = not overdue and due.astimezone(s.timezone).date() == c.next_working_day(today)
+    if not (overdue or soon):
+        return
+    if not monitoring.remember_once(complaint, "marketing", "reminder", today, now):
+        return
+    step, how = _MARKETING_STEPS[states.ComplaintStatus(complaint.status)]
+    customer = complaint.customer
+    who = (customer.name or customer.email) if customer else "-"
+    late = f"{cal.overdue_by(due, now, c):.1f}" if overdue else ""
+    texts = app.texts.render("reminder_marketing", number=complaint.number,
+                             company_name=s.company.name, customer=who, step=step, how=how,
+                             due=format_datetime_id(due, s.timezone), overdue=overdue,
+                             late=late)
+    queue_mail(settings=s, now=now, kind="reminder", to=s.marketing_admin,
+               subject=texts.subject, body=texts.body, complaint=complaint, source="remind")
+    item = f"{step}: batas {format_datetime_id(due, s.timezone)}"
+    store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                       kind="reminder_sent", data={"items": [item], "overdue": overdue,
+                                                   "to": "marketing_admin"})
+    result.marketing.append(complaint.number)
+    if overdue and monitoring.remember_once(complaint, "operations", "escalation", today, now):
+        texts = app.texts.render(
+            "escalation_ops", number=complaint.number, company_name=s.company.name,
+            department="Administrasi Marketing", items=[f"{item}; terlambat {late} hari kerja"],
+            customer=who)
+        queue_mail(settings=s, now=now, kind="escalation", to=s.operations_manager,
+                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+                   complaint=complaint, source="remind")
+        store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                           kind="escalated", data={"items": [item], "to": "marketing_admin"})
+        result.escalations.append(complaint.number)
 
 
 def _department(app: App, complaint: Complaint, now: datetime, today: Any,

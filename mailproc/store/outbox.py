@@ -125,14 +125,16 @@ def requeue_orphaned(row: OutgoingMail, now: datetime) -> None:
 
 
 def mark_sent(row: OutgoingMail, now: datetime, *, reconciled: bool = False,
-              why: str = "found in the Sent folder after a crash") -> None:
+              why: str = "found in the Sent folder after a crash",
+              ack_counts: bool = True) -> None:
     """The server accepted the mail (inside a transaction). A mail that counts as the first
-    response is recorded on the case through the lifecycle. `reconciled`: learnt from the
+    response is recorded on the case through the lifecycle (`ack_counts`:
+    sla.auto_ack_counts_as_first_response). `reconciled`: learnt from the
     Sent folder after a crash (or, `why`, otherwise after the fact), not from the SMTP
     answer in this flush."""
     fastsql.update(OutgoingMail, {"status": OutboxStatus.SENT, "sent_at": utcnow_naive(now),
                                   "attempts": row.attempts + 1, "last_error": ""}, id=row.id)
-    if row.complaint_id and counts_as_first_response(row.kind):
+    if row.complaint_id and counts_as_first_response(row.kind, ack_counts):
         complaint = lifecycle_row(row.complaint_id)  # fresh: `due` read it earlier
         case = case_of(complaint, cycle=False)
         if case.ack_sent(now):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from mailproc.domain.mailrules import (
     InlineForward,
     auto_reply_reason,
     find_inline_forward,
+    forward_sent_at,
     strip_forward_prefix,
 )
 
@@ -81,7 +85,7 @@ def test_find_inline_forward_gmail_marker() -> None:
         "Subject: kemasan penyok\nTo: <sales@contoh.co.id>\n\n\nSelamat pagi,\nisi asli.\n"
     )
     assert find_inline_forward(text) == InlineForward(
-        "Siti Rahmawati <siti@example.test>", "Selamat pagi,\nisi asli."
+        "Siti Rahmawati <siti@example.test>", "Selamat pagi,\nisi asli.", "Mon, 24 Nov 2025"
     )
 
 
@@ -92,7 +96,7 @@ def test_find_inline_forward_outlook_block_cleans_the_sender() -> None:
         "> Isi keluhan\n> asli.\n"
     )
     assert find_inline_forward(text) == InlineForward(
-        "Budi <budi@example.com>", "Isi keluhan\nasli."
+        "Budi <budi@example.com>", "Isi keluhan\nasli.", "Monday, November 24, 2025 9:15 AM"
     )
 
 
@@ -116,3 +120,20 @@ def test_find_inline_forward_none() -> None:
 ])
 def test_strip_forward_prefix(subject: str, stripped: str) -> None:
     assert strip_forward_prefix(subject) == stripped
+
+
+# -------------------------------------------------------------------- forward_sent_at
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Mon, 16 Nov 2026 09:12:00 +0700", datetime(2026, 11, 16, 2, 12, tzinfo=UTC)),
+    ("Mon, Nov 16, 2026 at 9:12 AM", datetime(2026, 11, 16, 2, 12, tzinfo=UTC)),
+    ("Monday, November 16, 2026 2:05 PM", datetime(2026, 11, 16, 7, 5, tzinfo=UTC)),
+    ("Senin, 16 November 2026 09.12", datetime(2026, 11, 16, 2, 12, tzinfo=UTC)),
+    ("Kamis, 3 Desember 2026 pukul 14.30", datetime(2026, 12, 3, 7, 30, tzinfo=UTC)),
+    ("16/11/2026 9:12", datetime(2026, 11, 16, 2, 12, tzinfo=UTC)),
+    ("Mon, 24 Nov 2025", datetime(2025, 11, 23, 17, 0, tzinfo=UTC)),
+    ("kemarin sore", None), ("", None), ("31/02/2026", None),
+])
+def test_forward_sent_at(value: str, expected: datetime | None) -> None:
+    assert forward_sent_at(value, ZoneInfo("Asia/Jakarta")) == expected
