@@ -248,7 +248,7 @@ class Settings:
     departments: Mapping[str, Department]
     numbering: NumberPattern
     routing: RoutingRules
-    extract_patterns: Mapping[str, re.Pattern[str]]
+    extract_patterns: Mapping[str, tuple[re.Pattern[str], ...]]
     limits: Limits
     outbox: OutboxSettings
     forms: Mapping[str, FormDocument] = field(default_factory=dict)

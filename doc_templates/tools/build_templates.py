@@ -674,7 +674,7 @@ def build_retur() -> DocxDocument:
         ("Pelanggan", "yang mengajukan", "", ""),
         ("Administrasi Marketing", "penerima klaim", "", ""),
         ("QC / Gudang", "pemeriksa", "", ""),
-        ("Disetujui oleh", "Manager Operasional", "", ""),
+        ("Disetujui oleh", "Manajer Operasional", "", ""),
     ])
     add_to_body(
         doc, top.el, spacer(), a.el, spacer(), b.el, spacer(), signatures,
@@ -821,7 +821,7 @@ def build_recap() -> DocxDocument:
     signatures = signature_table([
         ("Dibuat oleh", "Administrasi Marketing", "{{ prepared_by }}", "{{ generated }}"),
         ("Diperiksa oleh", "Supervisor Admin Marketing", "", ""),
-        ("Disetujui oleh", "Manager Operasional", "", ""),
+        ("Disetujui oleh", "Manajer Operasional", "", ""),
     ], width_mm=width)
 
     add_to_body(
@@ -928,7 +928,7 @@ def build_closure() -> DocxDocument:
     signatures = signature_table([
         ("Dibuat oleh", "Administrasi Marketing", "{{ prepared_by }}", "{{ date }}"),
         ("Diketahui oleh", "Penjualan dan Pemasaran", "", ""),
-        ("Disetujui oleh", "Manager Operasional", "", ""),
+        ("Disetujui oleh", "Manajer Operasional", "", ""),
     ])
 
     add_to_body(

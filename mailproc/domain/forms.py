@@ -350,7 +350,8 @@ def _plan_problems(values: Mapping[str, str], issued_on: date) -> list[FieldProb
     return problems
 
 
-def _implement_problems(values: Mapping[str, str], issued_on: date) -> list[FieldProblem]:
+def _implement_problems(values: Mapping[str, str], issued_on: date,
+                        today: date | None) -> list[FieldProblem]:
     problems = []
     raw = _get(values, "completion_date")
     label = "Tanggal selesai aktual"
@@ -360,6 +361,12 @@ def _implement_problems(values: Mapping[str, str], issued_on: date) -> list[Fiel
         problems.append(FieldProblem("completion_date", label, _unreadable(raw)))
     elif done < issued_on:
         problems.append(FieldProblem("completion_date", label, _before_issue(issued_on)))
+    elif today is not None and done > today:
+        # Done is done: a date still to come is a plan, not a completion.
+        problems.append(FieldProblem(
+            "completion_date", label,
+            f"tidak boleh di masa depan (hari ini {format_date(today)}); isi tanggal tindakan "
+            "benar-benar selesai, atau kirim formulir setelah tindakan selesai"))
     if not _get(values, "completion_evidence"):
         problems.append(FieldProblem("completion_evidence", "Bukti penyelesaian", REQUIRED))
     return problems
@@ -436,13 +443,15 @@ def _claim_problems(values: Mapping[str, str]) -> list[FieldProblem]:
     return problems
 
 
-def validate(values: Mapping[str, str], step: str, *, issued_on: date) -> list[FieldProblem]:
+def validate(values: Mapping[str, str], step: str, *, issued_on: date,
+             today: date | None = None) -> list[FieldProblem]:
     """What keeps a returned form from counting for ``step``; [] when it is complete.
 
     plan: root cause (or at least Mengapa 1) and at least one action row with corrective
     action, PIC and a readable target date not before the issue date; half-filled rows are
     named. implement: the plan rules plus the completion date (readable, not before the issue
-    date) and the evidence. verify: result (one of the options), evaluation note and date.
+    date, not after `today` when given) and the evidence. verify: result (one of the
+    options), evaluation note and date.
     claim: at least one item with name and quantity returned, and a reason ticked. In every
     step any filled date must be readable and any filled dropdown one of its options.
     """
@@ -454,7 +463,7 @@ def validate(values: Mapping[str, str], step: str, *, issued_on: date) -> list[F
     if step in (PLAN, IMPLEMENT):
         problems += _plan_problems(values, issued_on)
     if step == IMPLEMENT:
-        problems += _implement_problems(values, issued_on)
+        problems += _implement_problems(values, issued_on, today)
     if step == VERIFY:
         problems += _verify_problems(values)
     # Dates and dropdowns the step rules already reported are not repeated.

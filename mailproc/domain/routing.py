@@ -465,29 +465,38 @@ _FIELD_NAMES = tuple(f.name for f in fields(ExtractedFields))
 _TRAILING = " \t\r\n.,;:!?\"'"
 
 
-def compile_patterns(patterns: Mapping[str, str]) -> dict[str, re.Pattern[str]]:
-    """Compile the `[extract]` table: field name -> regex with a `(?P<value>...)` group.
+def compile_patterns(patterns: Mapping[str, Any]) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Compile the `[extract]` table: field name -> a regex with a `(?P<value>...)` group, or
+    a list of them tried in order (the first that matches wins: a labelled "Produk: …"
+    before a product named in prose).
 
     Patterns match case-insensitively. A field left out is simply not extracted. Raises
-    ValueError naming the key ("extract.batch: ...") on an unknown field, a bad regex or a
-    missing value group.
+    ValueError naming the key ("extract.batch: ...", "extract.product[1]: ...") on an unknown
+    field, a bad regex or a missing value group.
     """
     if not isinstance(patterns, Mapping):
         raise ValueError("extract: expected a table of field = pattern")
-    compiled: dict[str, re.Pattern[str]] = {}
+    compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
     for key, source in patterns.items():
         path = f"extract.{key}"
         if key not in _FIELD_NAMES:
             raise ValueError(f"{path}: unknown field (expected one of {', '.join(_FIELD_NAMES)})")
-        if not isinstance(source, str):
-            raise ValueError(f"{path}: expected a regular expression as a string")
-        try:
-            pattern = re.compile(source, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"{path}: invalid regular expression: {exc}") from exc
-        if "value" not in pattern.groupindex:
-            raise ValueError(f"{path}: the pattern needs a (?P<value>...) group")
-        compiled[key] = pattern
+        sources = list(enumerate(source)) if isinstance(source, list) else [(None, source)]
+        if not sources:
+            raise ValueError(f"{path}: expected a regular expression or a list of them")
+        out = []
+        for i, text in sources:
+            where = path if i is None else f"{path}[{i}]"
+            if not isinstance(text, str):
+                raise ValueError(f"{where}: expected a regular expression as a string")
+            try:
+                pattern = re.compile(text, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"{where}: invalid regular expression: {exc}") from exc
+            if "value" not in pattern.groupindex:
+                raise ValueError(f"{where}: the pattern needs a (?P<value>...) group")
+            out.append(pattern)
+        compiled[key] = tuple(out)
     return compiled
 
 
@@ -499,11 +508,16 @@ def _clean(value: str) -> str:
     return value
 
 
-def extract_fields(text: str, patterns: Mapping[str, re.Pattern[str]]) -> ExtractedFields:
-    """The first match of each pattern; whitespace collapsed, trailing punctuation removed."""
+def extract_fields(text: str,
+                   patterns: Mapping[str, tuple[re.Pattern[str], ...]]) -> ExtractedFields:
+    """Per field, the first match of its first pattern that matches; whitespace collapsed,
+    trailing punctuation removed."""
     values: dict[str, str] = {}
     for name in _FIELD_NAMES:
-        pattern = patterns.get(name)
-        match = pattern.search(text) if pattern is not None else None
-        values[name] = _clean(match.group("value") or "") if match else ""
+        values[name] = ""
+        for pattern in patterns.get(name, ()):
+            match = pattern.search(text)
+            if match and (match.group("value") or "").strip():
+                values[name] = _clean(match.group("value"))
+                break
     return ExtractedFields(**values)

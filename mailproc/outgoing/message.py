@@ -234,7 +234,8 @@ def build_message(mail: MailToSend, settings: Settings, archive: Archive,
     if mail.cc:
         msg["Cc"] = ", ".join(ascii_domain(a) for a in mail.cc)
     msg["Subject"] = mail.subject if utf8 else _header(mail.subject)
-    msg["Date"] = format_datetime(now)
+    # In the company's time zone ("+0700"), as its people's own mail clients write it.
+    msg["Date"] = format_datetime(now.astimezone(settings.timezone))
     msg["Message-ID"] = f"<{mail.message_id}>"
     if mail.in_reply_to:
         msg["In-Reply-To"] = f"<{mail.in_reply_to}>"

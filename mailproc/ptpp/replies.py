@@ -231,7 +231,8 @@ def _process_ptpp_form(app: App, complaint: Complaint, mail: IncomingMail,
     case = case_of(complaint)
     step = case.form_step(bool(values.get("completion_date", "").strip()
                                or values.get("completion_evidence", "").strip()))
-    problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint))
+    problems = forms.validate(values, step, issued_on=_issued_on(app, ptpp, complaint),
+                              today=now.astimezone(app.settings.timezone).date())
     sender = mail.from_.email
     if problems:
         return _refuse_form(

@@ -36,7 +36,7 @@ PLAN = {
     "action_1_pic": "Kepala Produksi",
     "action_1_target": future(14),
 }
-DONE = PLAN | {"completion_date": future(3),
+DONE = PLAN | {"completion_date": future(0),  # done today: never in the future
                "completion_evidence": "Foto pengendali baru dan catatan suhu 3 shift"}
 
 

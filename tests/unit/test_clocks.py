@@ -126,3 +126,11 @@ def test_a_forwarded_complaint_is_dated_when_the_customer_wrote(tmp_path: Path):
     finally:
         db.close()
     assert json.loads(data)["channel"] == "email"
+
+
+def test_mail_is_dated_in_the_company_time_zone(tmp_path: Path):
+    app = LocalApp(tmp_path)
+    app.deliver((REPO / "examples" / "inbox" / "01-botol-retak.eml").read_bytes())
+    app.poll()
+    dates = {str(m["Date"])[-5:] for m in app.sent()}
+    assert dates == {"+0700"}  # as the people's own mail clients write it, not +0000

@@ -224,6 +224,14 @@ def test_implement_needs_completion_and_the_plan() -> None:
     ]
 
 
+def test_a_completion_date_still_to_come_is_refused() -> None:
+    done = plan(completion_date="2026-12-10", completion_evidence="Sertifikat kalibrasi")
+    assert validate(done, "implement", issued_on=ISSUED, today=date(2026, 12, 10)) == []
+    assert messages(validate(done, "implement", issued_on=ISSUED, today=date(2026, 12, 9))) == [
+        "Tanggal selesai aktual tidak boleh di masa depan (hari ini 09/12/2026); isi tanggal "
+        "tindakan benar-benar selesai, atau kirim formulir setelah tindakan selesai"]
+
+
 def test_verify() -> None:
     assert messages(validate({}, "verify", issued_on=ISSUED)) == [
         "Hasil verifikasi wajib diisi",

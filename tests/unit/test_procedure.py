@@ -114,7 +114,7 @@ def test_plan_reminder_the_day_before_then_daily_overdue_with_escalation(tmp_pat
     assert (r.reminders, r.escalations) == ([c.number], [c.number])
     assert sent_kinds(mark) == [("reminder", c.number), ("escalation", c.number)]
     body = store.OutgoingMail.get(store.OutgoingMail.kind == "escalation").body_text
-    assert "terlambat" in body and "Manager Operasional" in body
+    assert "terlambat" in body and "Manajer Operasional" in body
     assert at(5).working_day is False  # Saturday: nothing
     r = at(7)  # Monday: again, once
     assert (r.reminders, r.escalations) == ([c.number], [c.number])

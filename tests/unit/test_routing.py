@@ -434,7 +434,8 @@ def test_quality_mail(rules: RoutingRules, patterns: dict[str, Any]) -> None:
     fields = extract_fields(QUALITY_MAIL, patterns)
     assert fields.batch == "LOT-2611-07"
     assert fields.quantity == "120 pcs"
-    assert (fields.product, fields.invoice, fields.delivery_note) == ("", "", "")
+    # Named in the prose (issue #13: the product picked out of the text).
+    assert (fields.product, fields.invoice, fields.delivery_note) == ("botol PET 600 ml", "", "")
 
 
 def test_billing_mail(rules: RoutingRules, patterns: dict[str, Any]) -> None:
@@ -643,3 +644,12 @@ def test_rules_from_mapping_defaults_and_empty_department() -> None:
 def test_rules_from_mapping_rejects_a_non_table() -> None:
     with pytest.raises(ValueError, match="^routing: expected a table"):
         rules_from_mapping(["categories"])  # type: ignore[arg-type]
+
+
+def test_a_list_of_patterns_the_first_that_matches_wins() -> None:
+    patterns = compile_patterns({"product": [r"produk:\s*(?P<value>[^,\n]+)",
+                                             r"\b(?P<value>botol\b(?:\s+\w+){0,3}?\s+\d+\s?ml)"]})
+    assert extract_fields("Produk: Tutup 28 mm, botol 600 ml", patterns).product == "Tutup 28 mm"
+    assert extract_fields("kiriman Botol PET 600 ml retak", patterns).product == "Botol PET 600 ml"
+    with pytest.raises(ValueError, match=r"extract\.product\[1\]: the pattern needs"):
+        compile_patterns({"product": [r"(?P<value>x)", r"no group"]})

@@ -41,7 +41,7 @@ def _plan(local: LocalApp) -> dict[str, str]:
             "action_1_corrective": "Ganti pengendali suhu mesin 3",
             "action_1_preventive": "Cek suhu tiap awal shift", "action_1_pic": "Kepala Produksi",
             "action_1_target": local.clock.date_in(14),
-            "completion_date": local.clock.date_in(3),
+            "completion_date": local.clock.date_in(0),
             "completion_evidence": "Foto pengendali baru"}
 
 
