@@ -431,16 +431,18 @@ def add_header(doc: DocxDocument, title: str, *, width_mm: float = TEXT_WIDTH_MM
 
 def signature_table(columns: list[tuple[str, str, str, str]], *,
                     width_mm: float = TEXT_WIDTH_MM) -> El:
-    """columns: (role, who, name expression, date expression)."""
+    """columns: (role, who, name expression, date expression). The table never splits
+    across pages: each row is kept whole (cantSplit) and with the next (keepNext), so a page
+    break falls before it, not between a role and its signature."""
     width = width_mm / len(columns)
     t = Table([width] * len(columns))
     t.row(*(cell([para(run(role, b=True), align="center"),
                   para(run(who, i=True, size=SMALL), align="center")], fill=LABEL_FILL)
-            for role, who, _, _ in columns), height_mm=9)
+            for role, who, _, _ in columns), height_mm=9, keep=True)
     t.row(*(cell(para(run("Tanda tangan", size=7, color="A6A6A6")), valign="top")
-            for _ in columns), height_mm=17)
+            for _ in columns), height_mm=17, keep=True)
     t.row(*(cell(para(run("Nama: ", b=True), run(name))) for _, _, name, _ in columns),
-          height_mm=6)
+          height_mm=6, keep=True)
     t.row(*(cell(para(run("Tanggal: ", b=True), run(day))) for _, _, _, day in columns),
           height_mm=6)
     return t.el
@@ -880,6 +882,9 @@ def build_closure() -> DocxDocument:
     b.el.find(qn("w:tr")).find(qn("w:trPr")).append(_el("w:tblHeader"))
     b.row(label_cell("Koreksi / tindakan segera", 2),
           cell(para(run("{{ c.correction }}")), 4, valign="top"), height_mm=6, keep=True)
+    b.row(label_cell("Tanggal koreksi", 2), cell(para(run("{{ c.correction_date }}"))),
+          label_cell("Pelaksana"), cell(para(run("{{ c.correction_by }}")), 2),
+          height_mm=6, keep=True)
     subheading_row(b, "Analisis akar penyebab")
     b.row(cell(para(run("{%tr for w in c.whys %}", size=6)), 6))
     b.row(label_cell("Mengapa {{ loop.index }}", 2), cell(para(run("{{ w }}")), 4),

@@ -36,6 +36,9 @@ class CycleRecord:
     verifier: str
     verified_at: datetime | None
     closed_at: datetime | None
+    correction_date: date | None = None  # when the immediate correction was made
+    correction_by: str = ""  # who made it
+    documents_revised: str = ""  # procedures, work instructions … revised by the actions
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,10 @@ def _cycle(row: tuple[Any, ...], department: str) -> CycleRecord:
         completion_evidence=plan.get("completion_evidence", ""),
         verification_result=verification_result, verification_note=verification_note,
         verifier=verifier, verified_at=_aware(verified_at),
-        closed_at=_aware(closed_at))
+        closed_at=_aware(closed_at),
+        correction_date=forms.parse_date(plan.get("correction_date", "")),
+        correction_by=plan.get("correction_by", ""),
+        documents_revised=plan.get("documents_revised", ""))
 
 
 def _rows(query: pw.Query) -> list[tuple[Any, ...]]:
