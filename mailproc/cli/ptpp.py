@@ -107,3 +107,74 @@ def ptpp_verify(obj: Ctx, number: str, effective: bool, note: str, verifier: str
     cycle = readmodels.latest_cycle(c.number)
     what = "closed" if c.status == states.CLOSED else f"not effective: cycle {cycle} issued"
     click.echo(f"{c.number}: {what} (outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
+@cli.group()
+def retur() -> None:
+    """The return claim after the customer's claim form: inspection, decision, settlement."""
+
+
+def _retur_step(obj: Ctx, number: str, step: str, by: str | None, **kw: object) -> None:
+    from mailproc.domain import returns
+    from mailproc.ptpp import workflow
+
+    app = obj.app()
+    c = workflow.return_step(app, number, step, actor=operator(by), source="cli", **kw)
+    flushed = flush_outbox(app)
+    state = returns.ReturnState.from_json(c.return_state)
+    click.echo(f"{c.number}: return claim "
+               f"{returns.register_text('', True, state).removeprefix('Y, ')} "
+               f"(outbox: sent {flushed.sent}, deferred {flushed.deferred})")
+
+
+@retur.command("inspect")
+@click.argument("number")
+@click.argument("result")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def retur_inspect(obj: Ctx, number: str, result: str, by: str | None) -> None:
+    """Record what QC / the warehouse found when inspecting the returned goods.
+
+    Example: mailproc retur inspect 001/PTPP/MKT/XI/2026 "15 botol retak di leher, cacat produksi"
+    """
+    _retur_step(obj, number, "inspect", by, result=result)
+
+
+@retur.command("approve")
+@click.argument("number")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def retur_approve(obj: Ctx, number: str, by: str | None) -> None:
+    """Approve the claim (after the inspection); the customer is told.
+
+    Example: mailproc retur approve 001/PTPP/MKT/XI/2026
+    """
+    _retur_step(obj, number, "decide", by, approved=True)
+
+
+@retur.command("reject")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (told to the customer).")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def retur_reject(obj: Ctx, number: str, reason: str, by: str | None) -> None:
+    """Reject the claim with the reason (after the inspection); the customer is told.
+
+    Example: mailproc retur reject 001/PTPP/MKT/XI/2026 --reason "pecah saat bongkar muat"
+    """
+    _retur_step(obj, number, "decide", by, approved=False, reason=reason)
+
+
+@retur.command("settle")
+@click.argument("number")
+@click.argument("kind", type=click.Choice(
+    ["ganti-barang", "nota-kredit", "potong-tagihan", "refund", "klaim-ekspedisi"]))
+@click.option("--reference", default="", help="The credit note, refund … number.")
+@click.option("--by", default=None, help="Operator for the audit trail (default: OS user).")
+@pass_ctx
+def retur_settle(obj: Ctx, number: str, kind: str, reference: str, by: str | None) -> None:
+    """Record how an approved claim was settled; the customer is told.
+
+    Example: mailproc retur settle 001/PTPP/MKT/XI/2026 nota-kredit --reference NK-2612-004
+    """
+    _retur_step(obj, number, "settle", by, kind=kind, reference=reference)

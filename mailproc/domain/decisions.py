@@ -11,6 +11,9 @@ Accepted lines, case-insensitive, one decision per line:
     TANGGAPAN: <text>               a response already given to the customer by phone/in person
     KATEGORI: MAYOR | MINOR | OBSERVASI   the PTPP category
     LIBATKAN: <department>          involve another department (procedure step 6)
+    PEMERIKSAAN: <result>           the return claim's inspection result
+    KLAIM: DISETUJUI | KLAIM: DITOLAK, <reason>   the return claim's decision
+    PENYELESAIAN: <kind> <reference>   how an approved claim was settled
 """
 
 from __future__ import annotations
@@ -19,7 +22,20 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mailproc.domain.returns import SETTLEMENTS
 from mailproc.domain.states import severity_of
+
+
+def settlement_of(value: str) -> tuple[str, str] | None:
+    """'Nota kredit NK-2612-004' → ('nota-kredit', 'NK-2612-004'): the settlement whose name
+    the value starts with, and the rest as the reference."""
+    text = " ".join(value.split())
+    lowered = text.lower()
+    for key, label in sorted(SETTLEMENTS.items(), key=lambda kv: -len(kv[1])):
+        for name in (label.lower(), key.replace("-", " "), key):
+            if lowered.startswith(name):
+                return key, text[len(name):].strip(" :,-")
+    return None
 
 
 class Kind(StrEnum):
@@ -32,6 +48,9 @@ class Kind(StrEnum):
     RESPONSE = "TANGGAPAN"
     SEVERITY = "KATEGORI"
     INVOLVE = "LIBATKAN"
+    RETURN_INSPECTION = "PEMERIKSAAN"
+    RETURN_DECISION = "KLAIM"
+    RETURN_SETTLEMENT = "PENYELESAIAN"
 
 
 ACCEPTED_HELP = (
@@ -43,7 +62,10 @@ ACCEPTED_HELP = (
     "KIRIM ANALISIS: YA  (pelanggan meminta hasil analisis dan rencana tindakan)\n"
     "TANGGAPAN: <tanggapan>  (tanggapan yang sudah diberikan lewat telepon/langsung)\n"
     "KATEGORI: MAYOR, MINOR atau OBSERVASI  (kategori PTPP)\n"
-    "LIBATKAN: <nama bagian>  (bagian lain ikut menganalisis; formulir dan email dikirim)"
+    "LIBATKAN: <nama bagian>  (bagian lain ikut menganalisis; formulir dan email dikirim)\n"
+    "PEMERIKSAAN: <hasil pemeriksaan barang retur>\n"
+    "KLAIM: DISETUJUI  atau  KLAIM: DITOLAK, <alasan>  (keputusan klaim retur)\n"
+    "PENYELESAIAN: <Ganti barang / Nota kredit / Potong tagihan / Refund> <nomor dokumen>"
 )
 
 _KEYS = {k.value: k for k in Kind}
@@ -156,6 +178,26 @@ def parse(text: str) -> Parsed:
                                 f"(tertulis '{value}')")
                 continue
             decisions.append(Decision(kind, severity.value))
+            continue
+        if kind == Kind.RETURN_DECISION:
+            word, _, reason = value.partition(",")
+            claim = word.strip().lower().rstrip(".")
+            if claim in ("disetujui", "setuju", "diterima", "ya"):
+                decisions.append(Decision(kind, "DISETUJUI"))
+            elif claim.split(" ", 1)[0] in ("ditolak", "tolak", "tidak"):
+                reason = reason.strip() or word.strip().partition(" ")[2].strip()
+                decisions.append(Decision(kind, "DITOLAK", reason))
+            else:
+                problems.append(f"{kind.value}: tulis DISETUJUI atau DITOLAK, <alasan> "
+                                f"(tertulis '{value}')")
+            continue
+        if kind == Kind.RETURN_SETTLEMENT:
+            found = settlement_of(value)
+            if found is None:
+                problems.append(f"{kind.value}: tulis Ganti barang, Nota kredit, Potong "
+                                f"tagihan, Refund atau Klaim ke ekspedisi (tertulis '{value}')")
+                continue
+            decisions.append(Decision(kind, found[0], found[1]))
             continue
         decisions.append(Decision(kind, value))
     note = "\n".join(n for n in notes if n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from mailproc.domain import states
+from mailproc.domain import returns, states
 from mailproc.domain.calendar import WorkCalendar, due_date_end, overdue_by
 from mailproc.domain.records import ComplaintRecord
 from mailproc.domain.satisfaction import Summary, summarise
@@ -148,11 +148,11 @@ def _category(record: ComplaintRecord) -> str:
 
 
 def _retur(record: ComplaintRecord) -> str:
-    """'Y, <claim>' when a return-claim form was received, 'Y' when a return was asked for,
+    """'Y, <claim>' when a return-claim form was received, then how the claim ended
+    ('disetujui: Nota kredit NK-12', 'ditolak (alasan)'); 'Y' when a return was asked for,
     else 'T'."""
-    if record.return_claim:
-        return f"Y, {record.return_claim}"
-    return "Y" if record.return_requested else "T"
+    return returns.register_text(record.return_claim, record.return_requested,
+                                 returns.ReturnState.from_json(record.return_state))
 
 
 def _close_days(record: ComplaintRecord, cal: WorkCalendar) -> float | None:

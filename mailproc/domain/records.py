@@ -68,6 +68,7 @@ class ComplaintRecord:
     cycles: tuple[CycleRecord, ...]
     severity: str = "minor"  # the PTPP category, a domain.states.Severity value
     satisfaction: int | None = None  # the customer's rating after closing, 1-5
+    return_state: str = "{}"  # domain.returns.ReturnState as JSON
 
     @property
     def current(self) -> CycleRecord | None:

@@ -333,7 +333,7 @@ def retur_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
         "invoice": facts.invoice,
         "items": [{"name": facts.product, "batch": facts.batch,
                    "qty_sent": facts.quantity, "qty_return": "", "unit": ""}]
-        if facts.product else [],
+        if facts.product or facts.batch else [],
         "description": shorten(facts.description, 1500),
     }
 

@@ -22,7 +22,7 @@ from mailproc.forms import package, readback
 from mailproc.intake.parse import Attachment, IncomingMail
 from mailproc.outgoing.outbox import queue_mail
 from mailproc.ptpp import handlers
-from mailproc.ptpp.documents import customer_name, store_document
+from mailproc.ptpp.documents import customer_email, customer_name, store_document
 from mailproc.ptpp.workflow import (
     WorkflowError,
     add_note,
@@ -36,6 +36,7 @@ from mailproc.ptpp.workflow import (
     load,
     record_response,
     reject,
+    return_step,
     set_send_analysis,
     verify,
 )
@@ -411,6 +412,19 @@ def _apply_decision(app: App, number: str, d: decisions.Decision, actor: str,
                     "pelanggan.")
         return ("Hasil analisis dan rencana tindakan akan dikirim ke pelanggan setelah "
                 "diterima dari bagian terkait.")
+    if d.kind == k.RETURN_INSPECTION:
+        return_step(app, number, "inspect", actor=actor, source=source, result=d.value)
+        return "Hasil pemeriksaan barang retur dicatat."
+    if d.kind == k.RETURN_DECISION:
+        c = return_step(app, number, "decide", actor=actor, source=source,
+                        approved=d.value == "DISETUJUI", reason=d.note)
+        told = " dan pelanggan telah diberi tahu" if customer_email(c) else ""
+        return (f"Klaim retur {'disetujui' if d.value == 'DISETUJUI' else 'ditolak'}{told}.")
+    if d.kind == k.RETURN_SETTLEMENT:
+        c = return_step(app, number, "settle", actor=actor, source=source, kind=d.value,
+                        reference=d.note)
+        told = "; pelanggan telah diberi tahu" if customer_email(c) else ""
+        return f"Penyelesaian klaim retur dicatat{told}."
     if d.kind == k.INVOLVE:
         involve(app, number, d.value, actor=actor, source=source)
         dep = find_department(app.settings, d.value)

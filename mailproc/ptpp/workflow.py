@@ -13,6 +13,7 @@ template never leaves half a state change behind.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,7 +21,7 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import lifecycle, satisfaction, states
+from mailproc.domain import lifecycle, returns, satisfaction, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.errors import MailprocError, NotFound
 from mailproc.outgoing.outbox import queue_mail
@@ -364,6 +365,54 @@ def classify(app: App, number: str, severity: str, *, actor: str, source: str) -
         except lifecycle.LifecycleError as exc:
             raise WorkflowError(str(exc), exc.id_message) from None
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
+    return load(number)
+
+
+def return_step(app: App, number: str, step: str, *, actor: str, source: str,
+                result: str = "", approved: bool = True, reason: str = "", kind: str = "",
+                reference: str = "") -> Complaint:
+    """The return claim to its end: `step` 'inspect' (QC / the warehouse's `result`),
+    'decide' (`approved`, or not with the `reason`: the customer is told), 'settle' (`kind`
+    and `reference`: the customer is told). Refused, changing nothing, out of order."""
+    complaint = load(number)
+    if not (complaint.return_requested or queries.return_claim_number(complaint)):
+        raise WorkflowError(f"{number}: the customer asked for no return",
+                            "pelanggan tidak mengajukan retur untuk keluhan ini")
+    state = returns.ReturnState.from_json(complaint.return_state)
+    try:
+        if step == "inspect":
+            new = returns.inspect(state, result)
+        elif step == "decide":
+            new = returns.decide(state, approved=approved, reason=reason)
+        else:
+            new = returns.settle(state, kind, reference)
+    except returns.ReturnError as exc:
+        raise WorkflowError(f"{number}: {exc}", exc.id_message) from None
+    s, now = app.settings, app.clock()
+    claim = queries.return_claim_number(complaint)
+    email = customer_email(complaint)
+    common = dict(number=number, claim_number=claim, signature=s.company.signature
+                  or s.company.name, customer_name=complaint.customer.name
+                  if complaint.customer else "")
+    with store.transaction():
+        queries.set_return_state(complaint, new.to_json())
+        kinds = {"inspect": EventKind.RETURN_INSPECTED, "decide": EventKind.RETURN_DECIDED,
+                 "settle": EventKind.RETURN_SETTLED}
+        store.append_event(complaint=complaint, at=now, actor=actor, source=source,
+                           kind=kinds[step], data=json.loads(new.to_json()))
+        if step == "decide" and email:
+            texts = app.texts.render("return_decision", approved=new.decision == "approved",
+                                     inspection=new.inspection, reason=new.reason, **common)
+            queue_mail(settings=s, now=now, kind=MailKind.RETURN_DECISION, to=[email],
+                       subject=texts.subject, body=texts.body, complaint=complaint,
+                       actor=actor, source=source)
+        if step == "settle" and email:
+            texts = app.texts.render("return_settled",
+                                     settlement=returns.SETTLEMENTS[new.settlement],
+                                     reference=new.reference, **common)
+            queue_mail(settings=s, now=now, kind=MailKind.RETURN_SETTLED, to=[email],
+                       subject=texts.subject, body=texts.body, complaint=complaint,
+                       actor=actor, source=source)
     return load(number)
 
 

@@ -62,12 +62,19 @@ def _complaint_satisfaction(database: pw.Database) -> None:
     database.execute_sql("ALTER TABLE complaint ADD COLUMN satisfaction INTEGER")
 
 
+def _complaint_return_state(database: pw.Database) -> None:
+    # The return claim's inspection, decision and settlement (issue #13).
+    database.execute_sql("ALTER TABLE complaint ADD COLUMN return_state TEXT NOT NULL "
+                         "DEFAULT '{}'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1.0 schema", None),
     Migration(2, "index on event.kind", _event_kind_index),
     Migration(3, "complaint.severity (PTPP category)", _complaint_severity),
     Migration(4, "complaint.repeat_of (repeat complaints)", _complaint_repeat_of),
     Migration(5, "complaint.satisfaction (customer rating)", _complaint_satisfaction),
+    Migration(6, "complaint.return_state (return claim to its end)", _complaint_return_state),
 )
 
 LATEST = MIGRATIONS[-1].number

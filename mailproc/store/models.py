@@ -120,6 +120,8 @@ class Complaint(BaseModel):
     keyword_matches = pw.TextField(default="{}")  # JSON, for the audit trail
     department = pw.CharField(max_length=100, default="")
     return_requested = pw.BooleanField(default=False)
+    # The return claim after its form arrived (domain.returns.ReturnState as JSON).
+    return_state = pw.TextField(default="{}", constraints=[pw.SQL("DEFAULT '{}'")])
     product = pw.CharField(max_length=300, default="")
     batch = pw.CharField(max_length=200, default="")
     quantity = pw.CharField(max_length=100, default="")

@@ -231,6 +231,21 @@ def add_submission(*, complaint: Complaint, form: str, cycle: int, step: str,
         document=document, created_at=utcnow_naive(now))
 
 
+def set_return_state(complaint: Complaint, state_json: str) -> None:
+    """The return claim's state (domain.returns) after a step (the row object follows)."""
+    fastsql.update(Complaint, {"return_state": state_json}, id=complaint.id)
+    complaint.return_state = state_json
+
+
+def return_claim_number(complaint: Complaint) -> str:
+    """The claim number of the accepted return-claim form, '' when none arrived."""
+    row = (FormSubmission.select(FormSubmission.values)
+           .where(FormSubmission.complaint == complaint, FormSubmission.form == "retur",
+                  FormSubmission.accepted == True)  # noqa: E712
+           .order_by(FormSubmission.id.desc()).first())
+    return json.loads(row.values).get("claim_number", "") if row is not None else ""
+
+
 def set_satisfaction(complaint: Complaint, rating: int) -> None:
     """The customer's rating after closing (the row object follows)."""
     fastsql.update(Complaint, {"satisfaction": rating}, id=complaint.id)

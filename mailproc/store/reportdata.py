@@ -33,6 +33,7 @@ _COMPLAINT = (
     Complaint.category, Complaint.department, Complaint.status, Complaint.first_response_at,
     Complaint.first_response_due_at, Complaint.closed_at, Complaint.return_requested,
     Complaint.rejected_reason, Complaint.severity, Complaint.satisfaction,
+    Complaint.return_state,
 )
 _CYCLE = (
     Ptpp.complaint, Ptpp.cycle, Ptpp.department, Ptpp.issued_at, Ptpp.plan_due_at,
@@ -118,7 +119,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
         (cid, number, year, seq, received_at, channel, customer_id, customer_name,
          customer_email, subject, description, product, batch, quantity, category, department,
          status, first_response_at, first_response_due_at, closed_at, return_requested,
-         rejected_reason, severity, satisfaction) = row
+         rejected_reason, severity, satisfaction, return_state) = row
         if customer_id is None:
             customer_name = customer_email = None
         records.append(ComplaintRecord(
@@ -137,7 +138,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             return_requested=bool(return_requested), return_claim=claims.get(cid, ""),
             remarks=rejected_reason,
             cycles=tuple(_cycle(p, deps.get(p[2], p[2])) for p in cycles.get(cid, ())),
-            severity=severity, satisfaction=satisfaction))
+            severity=severity, satisfaction=satisfaction, return_state=return_state or "{}"))
         if progress is not None and (i % 1000 == 0 or i == total):
             progress(i, total)
     return records
