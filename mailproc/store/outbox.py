@@ -84,10 +84,18 @@ def claim_next(now: datetime, after: int = 0) -> tuple[int, int] | None:
         _CLAIM_SQL[sqlite] = sql
     at = utcnow_naive(now)
     stamp = OutgoingMail.next_attempt_at.db_value(at)
-    with transaction():
-        row = db.obj.execute_sql(sql, [OutboxStatus.SENDING.value, stamp,
-                                       OutboxStatus.QUEUED.value, stamp, after]).fetchone()
-    return (int(row[0]), int(row[1])) if row is not None else None
+    params = [OutboxStatus.SENDING.value, stamp, OutboxStatus.QUEUED.value, stamp, after]
+    for _ in range(1 if sqlite else 3):
+        with transaction():
+            row = db.obj.execute_sql(sql, params).fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
+        # PostgreSQL re-checks a row another flusher claimed meanwhile and drops it rather
+        # than take the next one (LIMIT 1 was spent on it): look again while rows wait.
+        if not sqlite and not fastsql.exists(OutgoingMail, status=OutboxStatus.QUEUED,
+                                             next_attempt_at__le=at, id__gt=after):
+            break
+    return None
 
 
 _CLAIM_SQL: dict[bool, str] = {}
