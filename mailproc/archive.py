@@ -86,6 +86,12 @@ class Archive:
         rel = self.folder(when, group) / "dokumen" / sanitise_filename(filename)
         return self._write(rel, content, same_is_same=False, taken=taken)
 
+    def store_copy(self, rel: str, content: bytes) -> None:
+        """A copy derived from an archived file (a PDF of a Word document), written at once:
+        it is made after the original committed, outside any transaction. Never over an
+        existing file (a copy made meanwhile by another process goes beside it)."""
+        self._write_file(self.path(rel), content)
+
     def path(self, rel: str) -> Path:
         """Absolute path of an archived file; refuses anything that escapes the root."""
         full = (self.root / rel).resolve()

@@ -258,6 +258,10 @@ class Settings:
     max_photos: int = 6
     auto_issue: bool = True  # send the PTPP as soon as routing chose a department
     auto_return_form: bool = True  # send the return-claim form on return words
+    # PDF copies beside the Word files customers and sales & marketing read, when LibreOffice
+    # is installed (`libreoffice`: its path; '' looks on the PATH).
+    pdf_copies: bool = True
+    libreoffice: str = ""
     digest_at: time = time(8, 0)  # the status digest, each working day
     poll_minutes: float = 5.0
     # IMAP IDLE in `mailproc run`: mail handled as it arrives; IDLE re-issued this often.
@@ -735,6 +739,8 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
         auto_issue=r.get("documents.issue_on_registration", bool, True),
         auto_return_form=r.get("documents.return_form_on_registration", bool, True),
+        pdf_copies=r.get("documents.pdf_copies", bool, True),
+        libreoffice=r.get("documents.libreoffice", str, ""),
         digest_at=_parse_time(r, "reports.digest_at", "08:00"),
         max_photos=int(r.positive("documents.max_photos", 6)),
         poll_minutes=float(r.positive("schedule.poll_minutes", 5)),

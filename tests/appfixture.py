@@ -21,6 +21,10 @@ def write_config(root: Path, *, extra: str = "", templates: Path | None = None) 
     """The example configuration with its paths pointed into `root` (templates: the packaged
     ones, or the folder `templates`)."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    # LibreOffice takes seconds a document: the PDF copies are tested where asked for
+    # (tests/integration/test_pdf_copies.py), not in every test that closes a complaint.
+    assert "pdf_copies = true" in text
+    text = text.replace("pdf_copies = true", "pdf_copies = false")
     if templates is not None:
         line = '# templates = "templates"'
         assert line in text

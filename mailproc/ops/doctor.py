@@ -64,7 +64,7 @@ def run(config_path: Path, env: Mapping[str, str],
         return [Check("config", FAIL, _one_line(exc))]
     now = (clock or (lambda: datetime.now(UTC)))()
     checks: list[Check] = []
-    for group in (_config, _templates, _mail_texts, _database, _imap, _smtp, _calendar,
+    for group in (_config, _templates, _mail_texts, _pdf, _database, _imap, _smtp, _calendar,
                   _archive):
         checks += _guarded(group, settings, now)
     return checks
@@ -91,6 +91,23 @@ def _config(settings: Settings, now: datetime) -> list[Check]:
 
 
 # ---- templates -----------------------------------------------------------------------------
+
+def _pdf(settings: Settings, now: datetime) -> list[Check]:
+    """LibreOffice, the optional part that makes the PDF copies (documents.pdf_copies)."""
+    if not settings.pdf_copies:
+        return [Check("pdf copies", OK, "off (documents.pdf_copies = false): Word files only")]
+    from mailproc.forms.pdf import find_soffice
+
+    found = find_soffice(settings.libreoffice)
+    if found is None:
+        where = (f"documents.libreoffice = {settings.libreoffice!r} does not exist"
+                 if settings.libreoffice else "soffice is not on the PATH")
+        return [Check("pdf copies", WARN, f"LibreOffice not found ({where}): documents go as "
+                      "Word files only; install libreoffice-writer (or set "
+                      "documents.pdf_copies = false)")]
+    return [Check("pdf copies", OK, f"{found}: the closure report and the analysis go with a "
+                  "PDF copy")]
+
 
 def _templates(settings: Settings, now: datetime) -> list[Check]:
     out = []

@@ -20,10 +20,11 @@ checked the recipient's mailbox.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mailproc import store
@@ -163,6 +164,12 @@ def reconcile(now: datetime, sent_lookup: Callable[[list[str]], set[str]] | None
                     else "not in the Sent folder, queued again")
 
 
+# The mails whose Word attachments go with a PDF copy: what sales & marketing (and marketing
+# administration, for a rated closure report) read (documents.pdf_copies).
+PDF_KINDS = frozenset({"closure_report", "notice_plan", "notice_satisfaction"})
+_pdf_unavailable_told = False
+
+
 class _Flush:
     """One flush: the claim → build → send → mark of each row."""
 
@@ -171,6 +178,8 @@ class _Flush:
         self.settings, self.archive, self.transport = settings, archive, transport
         self.now, self._texts, self.result = now, texts, result
         self.server_down: str | None = None
+        # PDF copies made in this flush, recorded in the chain with the mail's 'sent' mark.
+        self.copies: list[tuple[str, str, int]] = []
 
     def all(self, ahead: Sequence[OutgoingMail], limit: int | None = None) -> None:
         """Claim, send and mark due rows, oldest first, until none is left (or `limit`).
@@ -198,6 +207,11 @@ class _Flush:
                         self._mark_sent(row)
                     else:
                         self._mark_failed(row, error)
+                    if self.copies:  # PDF copies made for it: in the chain like every file
+                        store.record_files(row.complaint if row.complaint_id else None,
+                                           self.copies, at=now, actor="mailproc",
+                                           source="outbox")
+                        self.copies = []
                     # Past this row only: a mail deferred now is not tried twice in a flush.
                     claimed = (outbox_rows.claim_next(now, after=row_id)
                                if limit is None or done < limit else None)
@@ -218,6 +232,9 @@ class _Flush:
                 body_text=row.body_text, body_html=row.body_html, message_id=row.message_id,
                 in_reply_to=row.in_reply_to, references=tuple(row.references.split()),
                 attachments=tuple(json.loads(row.attachments)))
+            copies = self._pdf_copies(row, list(mail.attachments))
+            if copies:
+                mail = replace(mail, attachments=(*mail.attachments, *copies))
             msg = message.build_message(mail, self.settings, self.archive, self.now, utf8=utf8)
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the flush
             return SendError(f"cannot build the mail: {type(exc).__name__}: {exc}",
@@ -236,6 +253,40 @@ class _Flush:
             return SendError(f"sending failed unexpectedly: {type(exc).__name__}: {exc}",
                              permanent=True)
         return None
+
+    def _pdf_copies(self, row: OutgoingMail, attachments: list[str]) -> list[str]:
+        """A PDF beside each Word attachment of a mail people outside the departments read,
+        made once with LibreOffice (outside any transaction: this is the flush) and kept in
+        the archive next to the Word file; none when LibreOffice is missing or fails (the
+        mail goes with the Word file alone, one line in the log)."""
+        global _pdf_unavailable_told
+        s = self.settings
+        words = [rel for rel in attachments if rel.lower().endswith(".docx")]
+        if row.kind not in PDF_KINDS or not s.pdf_copies or not words:
+            return []
+        from mailproc.forms import pdf
+
+        soffice = pdf.find_soffice(s.libreoffice)
+        if soffice is None:
+            if not _pdf_unavailable_told:
+                _pdf_unavailable_told = True
+                log.warning("LibreOffice is not installed: documents go as Word files without "
+                            "a PDF copy (install libreoffice-writer, or set "
+                            "documents.pdf_copies = false)")
+            return []
+        out = []
+        for rel in words:
+            copy = rel[:-5] + ".pdf"
+            if not self.archive.path(copy).exists():
+                try:
+                    content = pdf.to_pdf(self.archive.read(rel), soffice)
+                    self.archive.store_copy(copy, content)
+                except (pdf.PdfError, OSError) as exc:
+                    log.warning("no PDF copy of %s for outgoing mail %s: %s", rel, row.id, exc)
+                    continue
+                self.copies.append((copy, hashlib.sha256(content).hexdigest(), len(content)))
+            out.append(copy)
+        return out
 
     def _mark_sent(self, row: OutgoingMail) -> None:
         outbox_rows.mark_sent(row, self.now,

@@ -37,6 +37,8 @@ class MailEnv:
     # The config's database.url: a SQLite file under root (relative to it), or a database
     # on the suite's PostgreSQL (--database postgresql).
     database_url: str = SQLITE_URL
+    # LibreOffice takes seconds a document: on only where a test asks for PDF copies.
+    pdf_copies: bool = False
 
     @property
     def database(self) -> str:
@@ -109,6 +111,9 @@ operations_manager = ["{self.addr('ops')}"]
 [outbox]
 backoff_seconds = 1
 backoff_max_seconds = 2
+
+[documents]
+pdf_copies = {str(self.pdf_copies).lower()}
 
 {extra}
 
