@@ -50,6 +50,18 @@ def settlement_key(word: str) -> str | None:
     return None
 
 
+def settlement_of(value: str) -> tuple[str, str] | None:
+    """'Nota kredit NK-2612-004' → ('nota-kredit', 'NK-2612-004'): the settlement whose name
+    the value starts with, and the rest as the reference."""
+    text = " ".join(value.split())
+    lowered = text.lower()
+    for key, label in sorted(SETTLEMENTS.items(), key=lambda kv: -len(kv[1])):
+        for name in (label.lower(), key.replace("-", " "), key):
+            if lowered.startswith(name):
+                return key, text[len(name):].strip(" :,-")
+    return None
+
+
 def inspect(state: ReturnState, result: str) -> ReturnState:
     result = result.strip()
     if not result:

@@ -742,7 +742,8 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
               else None)
     # The customer's answer to the closing notice's question: a rating 1-5. The closure
     # report is rendered again with it here, before the write transaction.
-    rating = (satisfaction.rating_of(own_text(mail.text))
+    own = own_text(mail.text)  # the sender's own words, the quoted original left out
+    rating = (satisfaction.rating_of(own)
               if role == Role.CUSTOMER and complaint.status == states.CLOSED
               and reply.action == ReplyAction.FOLLOW_UP else None)
     rated = (documents.render_closure_rated(app, complaint, rating) if rating is not None
@@ -766,7 +767,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
         elif parsed is not None and role != Role.ADMIN and parsed.decisions:
             kind = replies.refuse_mail_decisions(app, complaint, mail, now, source)
         elif rating is not None and rated is not None:
-            workflow.record_satisfaction(app, complaint, rating, shorten(own_text(mail.text)),
+            workflow.record_satisfaction(app, complaint, rating, shorten(own),
                                          customer=mail.from_.email, source=source, now=now,
                                          closure=rated)
             kind = "satisfaction"
@@ -775,7 +776,7 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
             # Step 7: a customer asking for the analysis is flagged, with the reply that
             # sends it (marketing administration decides; nothing is sent on a guess).
             analysis_request = (not complaint.send_analysis_to_customer
-                                and asks_for_analysis(own_text(mail.text)))
+                                and asks_for_analysis(own))
             if analysis_request:
                 store.append_event(complaint=complaint, at=now, actor=mail.from_.email,
                                    source=source, kind=EventKind.ANALYSIS_REQUESTED,

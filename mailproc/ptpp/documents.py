@@ -357,13 +357,18 @@ def render_closure(app: App, complaint: Complaint, *, note: str, verifier: str,
     transaction). A report that cannot be rendered does not stop the closing: the reason
     comes back instead, and the notice goes without it."""
     [record] = reportdata.load_records(app.settings, numbers=[complaint.number])
-    closed = records.closed_effective(record, note=note, verifier=verifier, at=now)
-    from mailproc.reports import jobs as reportjobs  # the report writers: only when closing
+    return _closure_of(app, records.closed_effective(record, note=note, verifier=verifier,
+                                                     at=now))
+
+
+def _closure_of(app: App, record: records.ComplaintRecord) -> Rendered:
+    """The closure report of `record`, or why it could not be rendered."""
+    from mailproc.reports import jobs as reportjobs  # the report writers: only when needed
 
     try:
-        return reportjobs.render_closure(app, complaint.number, closed), ""
+        return reportjobs.render_closure(app, record.number, record), ""
     except RENDER_FAILURES as exc:
-        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
+        log.error("closure report of %s could not be rendered: %s", record.number, exc)
         return None, f"{exc}"
 
 
@@ -371,14 +376,7 @@ def render_closure_rated(app: App, complaint: Complaint, rating: int) -> Rendere
     """The closure report again, now with the customer's rating (before the write
     transaction). Archived beside the first one under the next versioned name."""
     [record] = reportdata.load_records(app.settings, numbers=[complaint.number])
-    from mailproc.reports import jobs as reportjobs
-
-    try:
-        return reportjobs.render_closure(app, complaint.number,
-                                         replace(record, satisfaction=rating)), ""
-    except RENDER_FAILURES as exc:
-        log.error("closure report of %s could not be rendered: %s", complaint.number, exc)
-        return None, f"{exc}"
+    return _closure_of(app, replace(record, satisfaction=rating))
 
 
 def closure_documents(app: App, complaint: Complaint, closure: Rendered, cycle: int,

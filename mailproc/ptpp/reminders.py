@@ -163,17 +163,31 @@ def _marketing(app: App, complaint: Complaint, now: datetime, today: Any,
                        kind="reminder_sent", data={"items": [item], "overdue": overdue,
                                                    "to": "marketing_admin"})
     result.marketing.append(complaint.number)
-    if overdue and monitoring.remember_once(complaint, "operations", "escalation", today, now):
-        texts = app.texts.render(
-            "escalation_ops", number=complaint.number, company_name=s.company.name,
-            department="Administrasi Marketing", items=[f"{item}; terlambat {late} hari kerja"],
-            customer=who)
-        queue_mail(settings=s, now=now, kind="escalation", to=s.operations_manager,
-                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
-                   complaint=complaint, source="remind")
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
-                           kind="escalated", data={"items": [item], "to": "marketing_admin"})
-        result.escalations.append(complaint.number)
+    if overdue:
+        _escalate(app, complaint, now, today, result, who=who, late_party="Administrasi Marketing",
+                  items=[f"{item}; terlambat {late} hari kerja"], to="marketing_admin")
+
+
+def _escalate(app: App, complaint: Complaint, now: datetime, today: Any,
+              result: RemindResult, *, who: str, late_party: str, items: list[str],
+              to: str = "") -> None:
+    """The operations manager is told of an overdue step (`late_party`: who owes it), at
+    most once a day per complaint, marketing administration in copy."""
+    s = app.settings
+    if not monitoring.remember_once(complaint, "operations", "escalation", today, now):
+        return
+    texts = app.texts.render("escalation_ops", number=complaint.number,
+                             company_name=s.company.name, department=late_party, items=items,
+                             customer=who)
+    queue_mail(settings=s, now=now, kind="escalation", to=s.operations_manager,
+               cc=s.marketing_admin, subject=texts.subject, body=texts.body,
+               complaint=complaint, source="remind")
+    data: dict[str, Any] = {"items": items}
+    if to:
+        data["to"] = to
+    store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
+                       kind="escalated", data=data)
+    result.escalations.append(complaint.number)
 
 
 def _department(app: App, complaint: Complaint, now: datetime, today: Any,
@@ -200,15 +214,8 @@ def _department(app: App, complaint: Complaint, now: datetime, today: Any,
     store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
                        kind="reminder_sent", data={"items": items, "overdue": bool(overdue)})
     result.reminders.append(complaint.number)
-    if overdue and monitoring.remember_once(complaint, "operations", "escalation", today, now):
+    if overdue:
         customer = complaint.customer
-        texts = app.texts.render(
-            "escalation_ops", number=complaint.number, company_name=s.company.name,
-            department=dep.name, items=items[:len(overdue)],
-            customer=(customer.name or customer.email) if customer else "-")
-        queue_mail(settings=s, now=now, kind="escalation", to=s.operations_manager,
-                   cc=s.marketing_admin, subject=texts.subject, body=texts.body,
-                   complaint=complaint, source="remind")
-        store.append_event(complaint=complaint, at=now, actor="mailproc", source="remind",
-                           kind="escalated", data={"items": items[:len(overdue)]})
-        result.escalations.append(complaint.number)
+        _escalate(app, complaint, now, today, result, late_party=dep.name,
+                  who=(customer.name or customer.email) if customer else "-",
+                  items=items[:len(overdue)])

@@ -375,7 +375,8 @@ def return_step(app: App, number: str, step: str, *, actor: str, source: str,
     'decide' (`approved`, or not with the `reason`: the customer is told), 'settle' (`kind`
     and `reference`: the customer is told). Refused, changing nothing, out of order."""
     complaint = load(number)
-    if not (complaint.return_requested or queries.return_claim_number(complaint)):
+    claim = queries.return_claim_number(complaint)
+    if not (complaint.return_requested or claim):
         raise WorkflowError(f"{number}: the customer asked for no return",
                             "pelanggan tidak mengajukan retur untuk keluhan ini")
     state = returns.ReturnState.from_json(complaint.return_state)
@@ -389,7 +390,6 @@ def return_step(app: App, number: str, step: str, *, actor: str, source: str,
     except returns.ReturnError as exc:
         raise WorkflowError(f"{number}: {exc}", exc.id_message) from None
     s, now = app.settings, app.clock()
-    claim = queries.return_claim_number(complaint)
     email = customer_email(complaint)
     common = dict(number=number, claim_number=claim, signature=s.company.signature
                   or s.company.name, customer_name=complaint.customer.name

@@ -47,8 +47,7 @@ def queue(*, message_id: str, kind: str, complaint: Complaint | None, to: list[s
     return row
 
 
-def due(now: datetime, limit: int | None = None,
-        ids: Sequence[int] | None = None) -> list[OutgoingMail]:
+def due(now: datetime, limit: int | None = None) -> list[OutgoingMail]:
     """Queued rows whose time has come, oldest first (with their complaint joined: the events
     of a flush name its number)."""
     query = (OutgoingMail.select(OutgoingMail, Complaint)
@@ -58,8 +57,6 @@ def due(now: datetime, limit: int | None = None,
              .order_by(OutgoingMail.id))
     if limit:
         query = query.limit(limit)
-    if ids is not None:
-        query = query.where(OutgoingMail.id.in_(list(ids)))
     return list(query)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mailproc.domain.decisions import settlement_of
 from mailproc.domain.returns import (
     ReturnError,
     ReturnState,
@@ -13,6 +12,7 @@ from mailproc.domain.returns import (
     register_text,
     settle,
     settlement_key,
+    settlement_of,
 )
 
 
