@@ -134,6 +134,14 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class RecordsSettings:
+    """`[records]`: how long the raw mail and attachments of a finished complaint are kept
+    before `mailproc records purge` may remove them (procedure step 11, UU 27/2022)."""
+
+    retention_years: int = 5
+
+
+@dataclass(frozen=True)
 class CalendarSettings:
     """Working days and hours, and the procedure's clock lengths."""
 
@@ -257,6 +265,9 @@ class Settings:
     issuer: str = "Administrasi Marketing"
     max_photos: int = 6
     auto_issue: bool = True  # send the PTPP as soon as routing chose a department
+    # A not-effective verification's new PTPP takes its own number from the sequence (the
+    # form's "No. PTPP baru"); false: the first number with the cycle as suffix (…-2).
+    new_number_per_cycle: bool = True
     auto_return_form: bool = True  # send the return-claim form on return words
     # PDF copies beside the Word files customers and sales & marketing read, when LibreOffice
     # is installed (`libreoffice`: its path; '' looks on the PATH).
@@ -272,6 +283,7 @@ class Settings:
     from_env: Mapping[str, str] = field(default_factory=dict)  # key → MAILPROC_* that set it
     log_format: str = "text"  # or "json": JSON lines for log collectors (mailproc/logsetup.py)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
 
     def source(self, key: str) -> str:
         """Where a setting came from, for messages: its environment variable, or the file
@@ -484,6 +496,13 @@ def _parse_smtp(url: str, r: _Reader, root: Path, env: Mapping[str, str]) -> Smt
         user=unquote(parts.username or ""), password=password, security=security,
         ca_file=ca_file, timeout=timeout, auth=auth, url_source=r.from_env.get(key, key),
     )
+
+
+def _retention_years(r: _Reader) -> int:
+    value = r.get("records.retention_years", int, RecordsSettings.retention_years)
+    if value < 1:
+        raise r.fail("records.retention_years", f"must be 1 or more (years), got {value}")
+    return value
 
 
 def _auth_method(r: _Reader, key: str) -> str:
@@ -738,6 +757,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         calendar=_parse_calendar(r),
         issuer=r.get("documents.issuer", str, "Administrasi Marketing"),
         auto_issue=r.get("documents.issue_on_registration", bool, True),
+        new_number_per_cycle=r.get("numbering.new_number_per_cycle", bool, True),
         auto_return_form=r.get("documents.return_form_on_registration", bool, True),
         pdf_copies=r.get("documents.pdf_copies", bool, True),
         libreoffice=r.get("documents.libreoffice", str, ""),
@@ -748,6 +768,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         idle_minutes=float(r.positive("schedule.idle_minutes", 25)),
         log_level=r.get("logging.level", str, "INFO").upper(),
         oauth=_parse_oauth(r, root, env),
+        records=RecordsSettings(retention_years=_retention_years(r)),
         log_format=_parse_log_format(r, env),
     )
     for key, conn in (("mailbox.auth", settings.mailbox), ("smtp.auth", settings.smtp)):

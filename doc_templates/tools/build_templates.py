@@ -521,7 +521,8 @@ def build_ptpp() -> DocxDocument:
     # text for this cycle's answers.
     prev = Table([TEXT_WIDTH_MM])
     heading_row(prev, "ANALISIS SIKLUS SEBELUMNYA",
-                "(siklus {{ previous.cycle }}: tindakan dinilai tidak efektif)")
+                "(siklus {{ previous.cycle }}{% if previous.number %}, No. PTPP "
+                "{{ previous.number }}{% endif %}: tindakan dinilai tidak efektif)")
     prev.row(cell([
         para(run("Akar penyebab: ", b=True), run("{{ previous.root_cause }}"), after=2),
         para(run("Tindakan:", b=True)),

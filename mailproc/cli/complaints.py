@@ -99,7 +99,8 @@ def _detail_json(d: readmodels.ComplaintDetail) -> dict[str, Any]:
         "first_response_note": d.first_response_note or None,
         "send_analysis_to_customer": d.send_analysis_to_customer,
         "ptpps": [
-            {"cycle": p.cycle, "status": p.status, "department": p.department or None,
+            {"cycle": p.cycle, "number": p.number or None, "status": p.status,
+             "department": p.department or None,
              "issued_at": iso(p.issued_at), "plan_due_at": iso(p.plan_due_at),
              "planned_at": iso(p.planned_at), "implemented_at": iso(p.implemented_at),
              "root_cause": p.root_cause or None,
@@ -162,7 +163,8 @@ def complaints_show(obj: Ctx, number: str, as_json: bool) -> None:
             click.echo(f"  {label:<18}: {value}")
     click.echo("\nUraian:\n  " + d.description.strip().replace("\n", "\n  "))
     for p in d.cycles:
-        click.echo(f"\nPTPP siklus {p.cycle}: {p.status}, bagian {p.department or '-'}")
+        click.echo(f"\nPTPP {p.number or d.summary.number} (siklus {p.cycle}): {p.status}, "
+                   f"bagian {p.department or '-'}")
         for label, at in (("terbit", p.issued_at), ("batas analisis", p.plan_due_at),
                           ("analisis diterima", p.planned_at),
                           ("tindakan selesai", p.implemented_at),

@@ -17,12 +17,14 @@ Pure: standard library only, no I/O, the time comes in as an argument.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from mailproc.domain import states
+from mailproc.domain.numbering import suffixed
 from mailproc.domain.states import ComplaintStatus
 
 
@@ -101,6 +103,11 @@ class EventKind(StrEnum):
     RECAP_SENT = "recap_sent"
     # records: the sha256 of every archived file (raw mail, attachments, documents, reports)
     FILES_ARCHIVED = "files_archived"
+    # records kept as the law asks (domain.records_law): a tombstone naming the raw mail and
+    # attachments removed (past retention, or erased), a customer's data handed out, erased
+    RECORDS_PURGED = "records_purged"
+    CUSTOMER_EXPORTED = "customer_exported"
+    CUSTOMER_ERASED = "customer_erased"
 
 
 class MailKind(StrEnum):
@@ -193,6 +200,9 @@ class Cycle:
     verifier: str = ""
     verified_at: datetime | None = None
     closed_at: datetime | None = None
+    # The PTPP number of this cycle: the complaint's for cycle 1; a later cycle's own (from
+    # the sequence, or the first with a suffix; numbering.new_number_per_cycle).
+    ptpp_number: str = ""
 
 
 @dataclass
@@ -333,10 +343,13 @@ class Case:
         return event
 
     def verify(self, *, effective: bool, note: str, verifier: str,
-               at: datetime) -> list[DomainEvent]:
+               at: datetime, next_number: str | Callable[[], str] = ""
+               ) -> list[DomainEvent]:
         """The effectiveness check (procedure 9-10). Effective closes the PTPP; not effective
         closes this cycle as such and opens the next one for the same department, to be
-        issued by the caller. Only after implementation, never without a note."""
+        issued by the caller, under `next_number` (or what it returns, called only then: the
+        caller's sequence is not used by a refused verification; by default the first number
+        with the cycle as suffix). Only after implementation, never without a note."""
         if self.status != ComplaintStatus.IMPLEMENTED:
             raise LifecycleError(
                 f"{self.number}: effectiveness can be evaluated only after the actions are "
@@ -362,8 +375,15 @@ class Case:
             events.append(DomainEvent(EventKind.COMPLAINT_CLOSED, {"cycle": c.number}))
             return events
         c.status = PtppStatus.NOT_EFFECTIVE
-        self.cycles.append(Cycle(c.number + 1, self.department))
-        events.append(DomainEvent(EventKind.CYCLE_STARTED, {"cycle": c.number + 1}))
+        number = (next_number() if callable(next_number) else next_number) or suffixed(
+            self.number, c.number + 1)
+        # Linked both ways: the closed cycle names the new PTPP (section C), the new one the
+        # PTPP it follows.
+        events[0].data["new_number"] = number
+        self.cycles.append(Cycle(c.number + 1, self.department, ptpp_number=number))
+        events.append(DomainEvent(EventKind.CYCLE_STARTED,
+                                  {"cycle": c.number + 1, "number": number,
+                                   "previous_number": c.ptpp_number or self.number}))
         return events
 
     def reject(self, reason: str, at: datetime) -> list[DomainEvent]:

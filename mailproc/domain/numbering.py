@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 
+def suffixed(number: str, cycle: int) -> str:
+    """A later cycle's number where a company keeps one number per complaint
+    (`numbering.new_number_per_cycle = false`): ``001/PTPP/MKT/XII/2026-2``."""
+    return f"{number}-{cycle}"
+
+
 def roman_month(month: int) -> str:
     if not 1 <= month <= 12:
         raise ValueError(f"month out of range: {month}")

@@ -135,6 +135,7 @@ def sample_context(form: str) -> dict[str, Any]:
                            "Ditemukan 35 botol retak dari 1.200 pcs yang diterima.",
             "previous": {
                 "cycle": 1,
+                "number": "001/PTPP/MKT/XI/2026",
                 "root_cause": "Suhu cetakan tidak stabil pada mesin blow molding 3.",
                 "actions": [{"no": 1, "cause": "Suhu cetakan turun",
                              "corrective": "Kalibrasi pengendali suhu mesin 3",

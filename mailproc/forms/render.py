@@ -25,7 +25,7 @@ Render context of ``ptpp.docx`` (FM-MR-15)::
     customer, product, batch, quantity, invoice, delivery_note, description
     photos         set by render from ``images``: [{image: InlineImage | '', caption: str}]
     photo_rows     set by render: photos two by two, for a two-column photo table
-    previous       None, or {cycle, root_cause, verification_note,
+    previous       None, or {cycle, number (its PTPP number), root_cause, verification_note,
                    actions: [{no, cause, corrective, preventive, pic, target}]}
 
 Render context of ``retur.docx`` (BKI.FM.MKT.06)::

@@ -72,7 +72,7 @@ from mailproc.outgoing.texts import format_datetime_id, shorten
 from mailproc.ptpp import documents, replies, workflow
 from mailproc.store import Complaint, OutgoingMail, queries, utcnow_naive
 from mailproc.store import outbox as outbox_rows
-from mailproc.store.uow import case_of, save_case
+from mailproc.store.uow import case_of, current_cycle, save_case
 
 log = logging.getLogger(__name__)
 
@@ -733,7 +733,9 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
     # Reading attached forms needs no database: do it before the transaction.
     role = replies.role_of(s, complaint, mail.from_.email)
     files = replies.inspect_files(mail)
-    reply = decide_reply(role=role, status=complaint.status, number=number,
+    # A form must carry the current cycle's PTPP number (a later cycle has its own).
+    reply = decide_reply(role=role, status=complaint.status,
+                         number=current_cycle(complaint).number,
                          files=[f.summary for f in files])
     if reply.action == ReplyAction.QUARANTINE:
         return quarantine(app, fetched, source_key, f"{number}: {reply.message}", mail=mail,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -59,7 +60,7 @@ def store_document(app: App, complaint: Complaint, form: str, cycle: int, origin
     doc = queries.add_document(complaint=complaint, form=form, cycle=cycle, origin=origin,
                                filename=filename, archive_path=rel, content=content,
                                message=message, now=now)
-    if origin == "generated":  # a received form is an attachment: its mail recorded it
+    if origin != "received":  # a received form is an attachment: its mail recorded it
         store.record_files(complaint, [(rel, doc.sha256, doc.size)], at=now, actor="mailproc",
                            source="documents", form=form, cycle=cycle)
     return doc
@@ -93,7 +94,8 @@ def _previous_cycle(complaint: Complaint, cycle: int) -> dict[str, Any] | None:
     actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
                 "preventive": a.preventive, "pic": a.pic, "target": a.target_raw}
                for a in forms.actions_from(plan)]
-    return {"cycle": prev.cycle, "root_cause": prev.root_cause or plan.get("root_cause", ""),
+    return {"cycle": prev.cycle, "number": prev.number,
+            "root_cause": prev.root_cause or plan.get("root_cause", ""),
             "actions": actions,
             "verification_note": prev.verification_note or plan.get("verification_note", "")}
 
@@ -120,6 +122,7 @@ class FormFacts:
     previous: dict[str, Any] | None = None  # the cycle before, on a later cycle's form
     severity: str = "minor"  # the PTPP category, a domain.states.Severity value
     repeat_of: str = ""  # the earlier complaint this one repeats, '' when none
+    ptpp_number: str = ""  # this cycle's PTPP number when it is not `number` (cycle 2+)
 
 
 def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
@@ -139,7 +142,8 @@ def form_facts(complaint: Complaint, ptpp: Ptpp | None = None,
         invoice=complaint.invoice, delivery_note=complaint.delivery_note,
         description=complaint.description, cycle=cycle,
         previous=_previous_cycle(complaint, cycle), severity=complaint.severity,
-        repeat_of=complaint.repeat_of)
+        repeat_of=complaint.repeat_of,
+        ptpp_number=ptpp.number if ptpp is not None else "")
 
 
 def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
@@ -151,7 +155,7 @@ def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
         "company": {"name": s.company.name, "address": s.company.address},
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
-        "ptpp_number": facts.number,
+        "ptpp_number": facts.ptpp_number or facts.number,
         "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
         "to_department": dep.name if dep else facts.department,
         "from_issuer": s.issuer,
@@ -324,7 +328,7 @@ def retur_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
         "claim_number": f"KR-{facts.number}",
-        "ptpp_number": facts.number,
+        "ptpp_number": facts.ptpp_number or facts.number,
         "date": now.astimezone(s.timezone).strftime("%d/%m/%Y"),
         "customer": facts.customer_name or facts.customer_email,
         "contact": facts.customer_email,
@@ -394,13 +398,44 @@ def closure_documents(app: App, complaint: Complaint, closure: Rendered, cycle: 
     return [report.archive_path] + ([final.archive_path] if final else [])
 
 
-def render_next_cycle(app: App, complaint: Complaint, *, note: str,
+def verified_form(app: App, complaint: Complaint, cycle: int, *, effective: bool, note: str,
+                  verifier: str, new_number: str, now: datetime) -> tuple[str, bytes] | None:
+    """The cycle's form as the record of its verification: the newest copy of it (the
+    department's filled form, else the one issued) with section C written in (the result, the
+    status, the note, the date, the verifier and, when not effective, "No. PTPP baru").
+    None when the cycle has no form or it cannot be read (the verification stands without
+    it; the log says why)."""
+    from mailproc.forms.fill import fill_controls
+
+    doc = queries.cycle_form(complaint, cycle)
+    if doc is None:
+        return None
+    values = {
+        "verification_result": "Efektif" if effective else "Tidak efektif",
+        "verification_status": "Closed" if effective else "Open",
+        "verification_note": note.strip(),
+        "verification_date": now.astimezone(app.settings.timezone).strftime("%d/%m/%Y"),
+        "verifier": verifier,
+        "new_ptpp_number": "" if effective else new_number,
+    }
+    try:
+        content, _ = fill_controls(app.archive.read(doc.archive_path), values)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("the verified copy of %s cycle %s was not made: %s", complaint.number,
+                    cycle, exc)
+        return None
+    name = _document_name_of(complaint.number, "ptpp", cycle, app)
+    return name.removesuffix(".docx") + "-terverifikasi.docx", content
+
+
+def render_next_cycle(app: App, complaint: Complaint, *, note: str, number: str,
                       now: datetime) -> tuple[str, bytes]:
-    """The form of cycle n + 1 as it will read once cycle n is verified not effective with
-    `note` (shown on the form as the previous cycle's evaluation): rendered before the write
-    transaction; raises like `render_ptpp`."""
+    """The form of cycle n + 1, PTPP `number`, as it will read once cycle n is verified not
+    effective with `note` (shown on the form as the previous cycle's evaluation): rendered
+    before the write transaction; raises like `render_ptpp`."""
     ptpp = current_cycle(complaint)
     previous = _previous_cycle(complaint, ptpp.cycle + 1) or {}
     facts = replace(form_facts(complaint, ptpp, complaint.department), cycle=ptpp.cycle + 1,
+                    ptpp_number=number,
                     previous={**previous, "verification_note": note.strip()})
     return render_ptpp_from(app, facts, _photos(app, complaint), now)

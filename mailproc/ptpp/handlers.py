@@ -77,8 +77,14 @@ def send_form_to_department(app: App, o: Occurrence) -> None:
     s, c, data = app.settings, o.complaint, o.event.data
     dep = s.departments[data["department"]]
     plan_due = datetime.fromisoformat(data["plan_due"])
+    # A later cycle is a new PTPP with its own number (numbering.new_number_per_cycle): the
+    # subject carries it, so the department's reply finds its cycle.
+    cycle_row = queries.cycle_row(c, data["cycle"])
+    previous = queries.cycle_row(c, data["cycle"] - 1) if data["cycle"] > 1 else None
     texts = app.texts.render(
         "ptpp_to_department", number=c.number, department=dep.name, cycle=data["cycle"],
+        ptpp_number=cycle_row.number if cycle_row is not None else c.number,
+        previous_number=previous.number if previous is not None else "",
         plan_due=format_datetime_id(plan_due, s.timezone), customer=customer_name(c) or "-",
         received_at=format_datetime_id(store.aware(c.received_at), s.timezone),
         category=category_label(app, c.category), product=c.product, batch=c.batch,

@@ -21,7 +21,7 @@ from typing import Any
 
 from mailproc import store
 from mailproc.bootstrap import App
-from mailproc.domain import lifecycle, returns, satisfaction, states
+from mailproc.domain import lifecycle, numbering, returns, satisfaction, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.errors import MailprocError, NotFound
 from mailproc.outgoing.outbox import queue_mail
@@ -40,6 +40,7 @@ from mailproc.ptpp.documents import (
     render_return_form,
     store_document,
     try_render_ptpp,
+    verified_form,
 )
 from mailproc.store import Complaint, Ptpp, queries
 from mailproc.store.uow import UnitOfWork, case_of, current_cycle
@@ -252,23 +253,51 @@ def load(number: str) -> Complaint:
     return complaint
 
 
+def next_cycle_number(app: App, complaint: Complaint, now: datetime, *,
+                      peek: bool = False) -> str:
+    """The PTPP number of the cycle a not-effective verification opens now: the next of the
+    sequence (numbering.new_number_per_cycle; allocated, so call inside the transaction, or
+    `peek` at it before), else the first number with the cycle as suffix."""
+    s = app.settings
+    if not s.new_number_per_cycle:
+        return numbering.suffixed(complaint.number, current_cycle(complaint).cycle + 1)
+    local = now.astimezone(s.timezone)
+    seq = store.peek_sequence(local.year) if peek else store.next_sequence(local.year)
+    return s.numbering.format(seq, local.year, local.month)
+
+
 def apply_verification(app: App, complaint: Complaint, *, effective: bool, note: str,
                        verifier: str, actor: str, source: str, now: datetime,
                        closure: Rendered | None = None,
-                       next_form: tuple[str, bytes] | None = None) -> Complaint:
+                       next_form: tuple[str, str, bytes] | None = None,
+                       verified: tuple[str, tuple[str, bytes] | None] | None = None
+                       ) -> Complaint:
     """Procedure steps 9-10 inside the caller's transaction: effective closes the PTPP (the
     bus mails the customer and sales & marketing, with the closure report: `closure` when the
     caller rendered it before the transaction, else rendered here); not effective starts a
     new cycle, issued to the department with the previous cycle shown on the form
-    (`next_form`, or rendered here). Gates: only after implementation, never without an
-    evaluation note. Called inside a mail's transaction, the documents are rendered inside
-    it: what the mail decides is known only there."""
+    (`next_form`: its PTPP number, file name and content, used when the number allocated
+    here is the one it was rendered for; else rendered here). The verified cycle's form, with
+    section C written in, is kept as a document of the cycle (`verified`: the new number it
+    was made for and the copy, or made here). Gates: only after
+    implementation, never without an evaluation note. Called inside a mail's transaction, the
+    documents are rendered inside it: what the mail decides is known only there."""
     case = case_of(complaint)
     verifier = verifier or actor
     try:
-        events = case.verify(effective=effective, note=note, verifier=verifier, at=now)
+        events = case.verify(effective=effective, note=note, verifier=verifier, at=now,
+                             next_number=lambda: next_cycle_number(app, complaint, now))
     except lifecycle.LifecycleError as exc:
         raise WorkflowError(str(exc), exc.id_message) from None
+    closed = case.cycles[-1] if effective else case.cycles[-2]
+    new_number = "" if effective else case.cycle.ptpp_number
+    if verified is None or verified[0] != new_number:  # a verification by mail
+        copy = verified_form(app, complaint, closed.number, effective=effective, note=note,
+                             verifier=verifier, new_number=new_number, now=now)
+    else:
+        copy = verified[1]
+    if copy is not None:  # before the closure report: the closing mail sends this copy
+        store_document(app, complaint, "ptpp", closed.number, "verified", *copy, now)
     if effective:
         if closure is None:  # a verification by mail
             closure = render_closure(app, complaint, note=note, verifier=verifier, now=now)
@@ -279,8 +308,12 @@ def apply_verification(app: App, complaint: Complaint, *, effective: bool, note:
     with UnitOfWork(handlers.bus(app)) as uow:
         uow.save(complaint, case, events, at=now, actor=actor, source=source)
     if not effective:
-        # Cycle n + 1 was opened by the aggregate; its form goes out now.
-        rendered = next_form or render_ptpp(app, complaint, now)
+        # Cycle n + 1 was opened by the aggregate under its own number; its form goes out
+        # now (rendered again only when another process took the number peeked at).
+        if next_form is not None and next_form[0] == case.cycle.ptpp_number:
+            rendered = next_form[1], next_form[2]
+        else:
+            rendered = render_ptpp(app, complaint, now)
         issue_ptpp(app, complaint, now=now, actor=actor, source=source, rendered=rendered)
     return complaint
 
@@ -298,15 +331,21 @@ def verify(app: App, number: str, *, effective: bool, note: str, actor: str, sou
     except lifecycle.LifecycleError as exc:
         raise WorkflowError(str(exc), exc.id_message) from None
     closure = next_form = None
+    new_number = ""
     if effective:
         closure = render_closure(app, complaint, note=note, verifier=verifier or actor,
                                  now=now)
     else:
-        next_form = render_next_cycle(app, complaint, note=note, now=now)
+        new_number = next_cycle_number(app, complaint, now, peek=True)
+        next_form = (new_number, *render_next_cycle(app, complaint, note=note,
+                                                    number=new_number, now=now))
+    verified = (new_number, verified_form(
+        app, complaint, current_cycle(complaint).cycle, effective=effective, note=note,
+        verifier=verifier or actor, new_number=new_number, now=now))
     with UnitOfWork():
         apply_verification(app, complaint, effective=effective, note=note, verifier=verifier,
                            actor=actor, source=source, now=now, closure=closure,
-                           next_form=next_form)
+                           next_form=next_form, verified=verified)
     return load(number)
 
 

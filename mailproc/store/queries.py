@@ -68,7 +68,13 @@ def complaint_by_message_ids(ids: list[str]) -> Complaint | None:
 
 
 def complaint_by_number(number: str) -> Complaint | None:
-    return Complaint.select().where(Complaint.number == number).first()
+    """The complaint of `number`: its own (the first PTPP's), or that of a later cycle's PTPP
+    (numbering.new_number_per_cycle), so replies and commands may name either."""
+    row = Complaint.select().where(Complaint.number == number).first()
+    if row is None:
+        cycle = Ptpp.select(Ptpp.complaint).where(Ptpp.number == number).first()
+        row = Complaint.get_or_none(Complaint.id == cycle.complaint_id) if cycle else None
+    return row
 
 
 def count_auto_replies_since(address: str, since: datetime) -> int:
@@ -212,6 +218,13 @@ def issued_form(complaint: Complaint, cycle: int) -> Document | None:
     """The newest PTPP form mailproc generated for `cycle`."""
     return fastsql.first(Document, order_by="-id", complaint=complaint, form="ptpp",
                          origin="generated", cycle=cycle)
+
+
+def cycle_form(complaint: Complaint, cycle: int) -> Document | None:
+    """The newest PTPP form of `cycle`, received (the department's, filled) or generated."""
+    return (Document.select().where(Document.complaint == complaint, Document.form == "ptpp",
+                                    Document.cycle == cycle)
+            .order_by(Document.id.desc()).first())
 
 
 def latest_document(complaint: Complaint, form: str) -> Document | None:

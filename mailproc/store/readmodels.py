@@ -27,6 +27,7 @@ from mailproc.store import (
     Ptpp,
     aware,
 )
+from mailproc.store.queries import complaint_by_number
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class CycleRow:
     verifier: str
     verified_at: datetime | None
     closed_at: datetime | None
+    number: str = ""  # this cycle's PTPP number (a later cycle's own; "No. PTPP baru")
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def complaint_list(status: str | None = None) -> list[ComplaintRow]:
 
 def complaint_row(number: str) -> ComplaintRow | None:
     """One complaint as `complaint_list` gives it; None when there is no such number."""
-    c = _with_customer().where(Complaint.number == number).first()
+    c = _with_customer().where(Complaint.number == _own_number(number)).first()
     return _row(c) if c is not None else None
 
 
@@ -202,13 +204,20 @@ def _cycle(p: Ptpp) -> CycleRow:
         planned_at=aware(p.planned_at), implemented_at=aware(p.implemented_at),
         root_cause=p.root_cause, actions=forms.actions_from(json.loads(p.plan or "{}")),
         verification_result=p.verification_result, verification_note=p.verification_note,
-        verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at))
+        verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at),
+        number=p.number)
+
+
+def _own_number(number: str) -> str:
+    """The complaint's number for `number`, which may be a later cycle's PTPP number."""
+    row = complaint_by_number(number)
+    return row.number if row is not None else number
 
 
 def complaint_detail(number: str) -> ComplaintDetail | None:
     """One complaint with its messages, attachments, cycles, documents and events; None when
-    there is no such number."""
-    c = _with_customer().where(Complaint.number == number).first()
+    there is no such number (the complaint's, or a later cycle's PTPP number)."""
+    c = _with_customer().where(Complaint.number == _own_number(number)).first()
     if c is None:
         return None
     messages = Message.select().where(Message.complaint == c.id).order_by(Message.id)
@@ -242,7 +251,8 @@ def complaint_detail(number: str) -> ComplaintDetail | None:
 
 def latest_cycle(number: str) -> int | None:
     """The number of the complaint's newest PTPP cycle; None without a complaint or cycle."""
-    row = (Ptpp.select(Ptpp.cycle).join(Complaint).where(Complaint.number == number)
+    row = (Ptpp.select(Ptpp.cycle).join(Complaint)
+           .where(Complaint.number == _own_number(number))
            .order_by(Ptpp.cycle.desc()).first())
     return row.cycle if row is not None else None
 

@@ -25,6 +25,7 @@ from mailproc.store import fastsql
 from mailproc.store.chain import record
 from mailproc.store.db import on_outcome, transaction
 from mailproc.store.models import Complaint, Ptpp, aware, utcnow_naive
+from mailproc.store.queries import complaint_by_number
 
 
 class Bus(Protocol):
@@ -52,7 +53,7 @@ class UnitOfWork:
         return self._tx.__exit__(kind, exc, tb)
 
     def load(self, number: str) -> tuple[Complaint, Case]:
-        row = Complaint.select().where(Complaint.number == number).first()
+        row = complaint_by_number(number)
         if row is None:
             raise NotFound(f"no complaint {number}; see `mailproc complaints list`")
         return row, case_of(row)
@@ -106,7 +107,8 @@ def case_of(row: Complaint, *, cycle: bool = True) -> Case:
         issued_at=aware(p.issued_at), plan_due_at=aware(p.plan_due_at),
         planned_at=aware(p.planned_at), implemented_at=aware(p.implemented_at),
         verification_result=p.verification_result, verification_note=p.verification_note,
-        verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at))
+        verifier=p.verifier, verified_at=aware(p.verified_at), closed_at=aware(p.closed_at),
+        ptpp_number=p.number)
     return _case(row, [current])
 
 
@@ -179,7 +181,8 @@ def save_case(row: Complaint, case: Case, *, new: bool = False) -> None:
         if c.number in stored or not complete:
             updated = fastsql.update(Ptpp, cycle_values, complaint=row.id, cycle=c.number)
         if not updated:
-            fastsql.create(Ptpp, complaint=row.id, number=row.number, cycle=c.number,
+            fastsql.create(Ptpp, complaint=row.id, number=c.ptpp_number or row.number,
+                           cycle=c.number,
                            created_at=_naive(case.updated_at) or row.updated_at,
                            **cycle_values)
         stored[c.number] = cycle_values

@@ -268,11 +268,30 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     out = mailenv.run("ptpp", "verify", NUMBER, "--not-effective", "--note",
                       "Keluhan serupa terulang pada pengiriman berikutnya", "--by", "rina")
     assert out.exit_code == 0 and "cycle 2 issued" in out.output, out.output
-    # The department receives cycle 2, the form shows the cycle and the previous analysis.
+    # The department receives cycle 2: a new PTPP with the next number of the sequence (the
+    # form's "No. PTPP baru"), the complaint keeping its first; the form shows the cycle, the
+    # PTPP it follows and the previous analysis.
+    second_number = TestClock().number(2)
     second = mailenv.received(qc)[-1]
+    assert second["Subject"].startswith(f"[{second_number}] ")
     assert "(siklus 2)" in second["Subject"] and "siklus ke-2" in text(second)
+    assert f"tindakan pada PTPP {NUMBER} dinilai belum efektif" in " ".join(text(second).split())
     form2 = the_form(second)
     assert readback.read_form(form2).values["cycle"] == "2"
+    assert readback.read_form(form2).values["ptpp_number"] == second_number
+    linked = mailenv.show(second_number)  # either number finds the complaint
+    assert linked["number"] == NUMBER
+    assert [(p["cycle"], p["number"]) for p in linked["ptpps"]] == [
+        (1, NUMBER), (2, second_number)]
+    # The closed cycle's record: its form with section C written in, "No. PTPP baru" too.
+    [verified] = [d for d in linked["documents"] if d["origin"] == "verified"]
+    assert verified["cycle"] == 1 and verified["filename"].endswith("-terverifikasi.docx")
+    section_c = readback.read_form((mailenv.root / "archive" / verified["archive"]).read_bytes()).values
+    assert section_c["new_ptpp_number"] == second_number
+    assert section_c["verification_result"] == "Tidak efektif"
+    assert section_c["verification_status"] == "Open"
+    assert section_c["verifier"] == "rina"
+    assert section_c["root_cause"]  # the department's answers are still there
     import io
     import zipfile
 
@@ -297,6 +316,9 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     assert shown["status"] == "closed" and shown["closed_at"]
     assert [(p["cycle"], p["verification_result"]) for p in shown["ptpps"]] == [
         (1, "not_effective"), (2, "effective")]
+    # The closing mail to sales & marketing carries the last cycle's verified form.
+    closing = [d for d in shown["documents"] if d["origin"] == "verified"]
+    assert [d["cycle"] for d in closing] == [1, 2]
     assert shown["ptpps"][1]["verifier"] == "Rina (Adm. Marketing)"
     # The customer: acknowledgement, return-claim form, and the closing notice.
     subjects = [m["Subject"] for m in mailenv.received(budi)]
@@ -308,6 +330,39 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     # Operations manager: the new-complaint notice and both PTPP forms in copy.
     assert len(mailenv.received("ops")) == 3
     assert any("Verifikasi PTPP dicatat" in m["Subject"] for m in mailenv.received(admin))
+    assert mailenv.run("audit", "verify").exit_code == 0
+
+
+def test_one_number_per_complaint_gives_the_next_cycle_a_suffix(mailenv: MailEnv):
+    """`numbering.new_number_per_cycle = false`: cycle 2 is PTPP "<first>-2"; a command and
+    the department's reply may name it, and the reply's form must carry it."""
+    from mailproc.forms import readback
+
+    mailenv.write_config(extra="[numbering]\nnew_number_per_cycle = false")
+    issued = register(mailenv)
+    qc = mailenv.addr("qc")
+    mailenv.deliver(reply_to(issued, qc, "Selesai.", [("PTPP.docx", fill(the_form(issued),
+                                                                          DONE))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_implemented": 1}
+    out = mailenv.run("ptpp", "verify", NUMBER, "--not-effective", "--note", "Terulang")
+    assert out.exit_code == 0, out.output
+    second = mailenv.received(qc)[-1]
+    assert second["Subject"].startswith(f"[{NUMBER}-2] ")
+    form2 = the_form(second)
+    assert readback.read_form(form2).values["ptpp_number"] == f"{NUMBER}-2"
+    # Cycle 1's form sent again in reply to cycle 2's mail is refused, naming both numbers.
+    mailenv.deliver(reply_to(second, qc, "Ini formulirnya.",
+                             [("PTPP.docx", fill(the_form(issued), DONE))]))
+    mailenv.poll()
+    [problem] = [m for m in mailenv.received(qc) if f"bukan {NUMBER}-2" in text(m)]
+    assert problem["Subject"]
+    mailenv.deliver(reply_to(second, qc, "Siklus 2 selesai.", [("PTPP.docx", fill(form2, DONE))]))
+    assert mailenv.poll()["outcomes"] == {"ptpp_implemented": 1}
+    done = mailenv.run("ptpp", "verify", f"{NUMBER}-2", "--effective", "--note", "Tuntas")
+    assert done.exit_code == 0, done.output
+    shown = mailenv.show(NUMBER)
+    assert [(p["number"], p["verification_result"]) for p in shown["ptpps"]] == [
+        (NUMBER, "not_effective"), (f"{NUMBER}-2", "effective")]
     assert mailenv.run("audit", "verify").exit_code == 0
 
 
