@@ -9,15 +9,19 @@ construction, and it is the only place where `store.on_outcome` meets `Archive`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailproc.archive import Archive
 from mailproc.domain import calendar as cal
 from mailproc.outgoing.texts import MailTexts
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mailproc.config import Settings
@@ -29,6 +33,25 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+LOGO_MAX_BYTES = 1024 * 1024
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def logo_problem(path: Path) -> str:
+    """What is wrong with the logo file at `path` ('' when nothing): forms take a PNG."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or exc}); set company.logo to a PNG file"
+    if head != _PNG:
+        return f"{path}: not a PNG image; save the logo as .png"
+    if size > LOGO_MAX_BYTES:
+        return f"{path}: {size // 1024} KB, more than 1 MB; save a smaller PNG (about 600 px wide)"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,25 @@ class App:
         days_off.update({d: "libur perusahaan" for d in c.company_days_off})
         return cal.WorkCalendar(tz=self.settings.timezone, hours=c.hours, days_off=days_off,
                                 day_length=c.day_length)
+
+    @cached_property
+    def company_logo(self) -> bytes:
+        """The company logo the forms print (company.logo), read once per process; b'' when
+        none is configured or it is not a readable PNG of at most 1 MB (the forms then print
+        their "LOGO" placeholder; the log says why once, `mailproc doctor` too)."""
+        path = self.settings.company.logo
+        if path is None:
+            return b""
+        problem = logo_problem(path)
+        if problem:
+            log.warning("company logo not used: %s", problem)
+            return b""
+        return path.read_bytes()
+
+    def company_context(self) -> dict[str, object]:
+        """`company` of every form's and report's render context: name, address, logo."""
+        c = self.settings.company
+        return {"name": c.name, "address": c.address, "logo": self.company_logo}
 
     def first_response_due(self, received_at: datetime) -> datetime:
         """Procedure 4.4: the first response within N working days (1) of receipt."""

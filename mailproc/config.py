@@ -110,6 +110,8 @@ class Company:
     sender_name: str = ""
     sender_address: str = ""
     signature: str = ""
+    # The company's logo (a PNG) printed in every form header; None: the "LOGO" placeholder.
+    logo: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -646,6 +648,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         sender_name=r.get("company.sender_name", str, ""),
         sender_address=r.addresses("company.sender_address")[0],
         signature=r.get("company.signature", str, ""),
+        logo=_resolve(root, logo) if (logo := r.get("company.logo", str, "")) else None,
     )
     if not company.domains or not all(isinstance(d, str) and d for d in company.domains):
         raise r.fail("company.domains", "list the company's mail domains, e.g. ['contoh.co.id']")

@@ -408,8 +408,11 @@ def add_header(doc: DocxDocument, title: str, *, width_mm: float = TEXT_WIDTH_MM
     ]
     for n, (label, value) in enumerate(rows):
         if n == 0:
-            logo = cell([para(run("LOGO", b=True, color="A6A6A6", size=12), align="center")],
-                        vmerge="restart")
+            # The configured logo (company.logo); the grey placeholder without one.
+            logo = cell([para(run("{% if company.logo is defined and company.logo %}"
+                                  "{{ company.logo }}{% else %}LOGO{% endif %}",
+                                  b=True, color="A6A6A6", size=12), align="center")],
+                        vmerge="restart", valign="center")
             title_cell = cell([
                 para(run(title, b=True, size=11.5), align="center", after=2),
                 para(run("{{ company.name }}", b=True, size=9.5), align="center"),

@@ -13,7 +13,8 @@ empty show their placeholder, as Word shows an empty control.
 
 Render context of ``ptpp.docx`` (FM-MR-15)::
 
-    company        {name, address}
+    company        {name, address, logo}  logo: PNG bytes (company.logo), printed in the
+                   header's logo box; absent or '' prints the "LOGO" placeholder
     doc            {number, revision, revision_date}  document control, from configuration
     ptpp_number    '001/PTPP/MKT/XI/2026'  (prefills the ptpp_number control)
     date           issue date, 'dd/mm/yyyy'
@@ -125,10 +126,41 @@ def _photo(tpl: Any, caption: str, blob: bytes, width_mm: int) -> dict[str, Any]
             "caption": caption}
 
 
+# The logo cell of the controlled-document header: 30 mm wide, four 5.2 mm rows.
+LOGO_BOX_MM = (26.0, 18.0)
+
+
+def _logo(holder: Any, blob: bytes) -> Any:
+    """The company logo fitted into the header's logo box; '' when it cannot be decoded (the
+    template then prints its "LOGO" placeholder)."""
+    from docx.image.image import Image
+    from docx.shared import Mm
+
+    try:
+        header = Image.from_blob(blob)
+        px_w, px_h = header.px_width, header.px_height
+        if px_w <= 0 or px_h <= 0:
+            raise ValueError("image without size")
+    except Exception:  # noqa: BLE001 - python-docx's header parsers raise many kinds
+        return ""
+    box_w, box_h = (int(Mm(v)) for v in LOGO_BOX_MM)
+    scale = min(box_w / px_w, box_h / px_h)
+    width, height = int(px_w * scale), int(px_h * scale)
+    if isinstance(holder, compiled.Media):
+        return compiled.Picture(blob, header.ext, header.content_type, width, height, holder)
+    from docxtpl import InlineImage
+
+    return InlineImage(holder, io.BytesIO(blob), width=width, height=height)
+
+
 def _with_photos(context: Mapping[str, Any], holder: Any,
                  images: Sequence[tuple[str, bytes]], width_mm: int) -> dict[str, Any]:
-    """The context plus `photos` and `photo_rows` (two by two), see the module docstring."""
+    """The context plus `photos` and `photo_rows` (two by two), see the module docstring;
+    `company.logo` given as PNG bytes becomes the picture the header prints."""
     ctx = dict(context)
+    company = ctx.get("company")
+    if isinstance(company, Mapping) and isinstance(company.get("logo"), bytes | bytearray):
+        ctx["company"] = {**company, "logo": _logo(holder, bytes(company["logo"]))}
     photos = [_photo(holder, caption, blob, width_mm) for caption, blob in images]
     ctx["photos"] = photos
     ctx["photo_rows"] = [photos[i:i + 2] for i in range(0, len(photos), 2)]

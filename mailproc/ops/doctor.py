@@ -64,7 +64,7 @@ def run(config_path: Path, env: Mapping[str, str],
         return [Check("config", FAIL, _one_line(exc))]
     now = (clock or (lambda: datetime.now(UTC)))()
     checks: list[Check] = []
-    for group in (_config, _templates, _mail_texts, _pdf, _database, _imap, _smtp, _calendar,
+    for group in (_config, _templates, _mail_texts, _logo, _pdf, _database, _imap, _smtp, _calendar,
                   _archive):
         checks += _guarded(group, settings, now)
     return checks
@@ -91,6 +91,20 @@ def _config(settings: Settings, now: datetime) -> list[Check]:
 
 
 # ---- templates -----------------------------------------------------------------------------
+
+def _logo(settings: Settings, now: datetime) -> list[Check]:
+    """The company logo the form headers print (company.logo)."""
+    from mailproc.bootstrap import logo_problem
+
+    path = settings.company.logo
+    if path is None:
+        return [Check("company logo", WARN, "not set: the form headers print a grey \"LOGO\" "
+                      "box; set company.logo to a PNG file")]
+    problem = logo_problem(path)
+    if problem:
+        return [Check("company logo", FAIL, problem)]
+    return [Check("company logo", OK, f"{path}: printed in every form header")]
+
 
 def _pdf(settings: Settings, now: datetime) -> list[Check]:
     """LibreOffice, the optional part that makes the PDF copies (documents.pdf_copies)."""

@@ -152,7 +152,7 @@ def ptpp_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
     form = s.forms["ptpp"]
     dep = s.departments.get(facts.department)
     return {
-        "company": {"name": s.company.name, "address": s.company.address},
+        "company": app.company_context(),
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
         "ptpp_number": facts.ptpp_number or facts.number,
@@ -324,7 +324,7 @@ def retur_context(app: App, facts: FormFacts, now: datetime) -> dict[str, Any]:
     s = app.settings
     form = s.forms["retur"]
     return {
-        "company": {"name": s.company.name, "address": s.company.address},
+        "company": app.company_context(),
         "doc": {"number": form.number, "revision": form.revision,
                 "revision_date": form.revision_date},
         "claim_number": f"KR-{facts.number}",

@@ -45,7 +45,7 @@ def closure_context(app: App, record: ComplaintRecord) -> dict[str, Any]:
     lead = figures.lead_times(record, cal)
     result_label = {"effective": "Efektif", "not_effective": "Tidak efektif"}
     return {
-        "company": {"name": s.company.name, "address": s.company.address},
+        "company": app.company_context(),
         "doc": _doc(app, "closure"),
         "complaint": {
             "number": record.number, "received": format_datetime_id(record.received_at, tz),
@@ -195,7 +195,7 @@ def build_recap(app: App, year: int, month: int, now: datetime,
     ]
     on_target = fig.on_target[2]
     context = {
-        "company": {"name": app.settings.company.name, "address": app.settings.company.address},
+        "company": app.company_context(),
         "doc": _doc(app, "recap"),
         "period": f"{MONTHS_ID[month - 1]} {year}",
         "summary": {
