@@ -23,12 +23,40 @@ _MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "A
               "September", "Oktober", "November", "Desember")
 
 
-def format_datetime_id(value: datetime, tz: ZoneInfo) -> str:
-    """'25 November 2026 14:05 WIB' in the company's time zone."""
-    local = value.astimezone(tz)
-    zone = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
+# One date style per kind of text (issue #13 item 12):
+# - mail people read: a day '25 November 2026' (format_day_id), a moment
+#   '25 November 2026 14:05 WIB' (format_datetime_id);
+# - forms and reports: a day '25/11/2026' as on the controlled forms (format_date_id), a moment
+#   '25/11/2026 14:05 WIB' (format_datetime_doc);
+# - the CLI, logs and exports for machines: ISO 8601.
+
+
+def _zone(tz: ZoneInfo, local: datetime) -> str:
+    return {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
         tz.key, local.strftime("%Z"))
-    return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year} {local:%H:%M} {zone}"
+
+
+def format_day_id(value: date | datetime | None, tz: ZoneInfo, empty: str = "") -> str:
+    """'25 November 2026' (mail); a datetime is taken in the company's time zone."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = value.astimezone(tz)
+    return f"{value.day} {_MONTHS_ID[value.month - 1]} {value.year}"
+
+
+def format_datetime_doc(value: datetime | None, tz: ZoneInfo, empty: str = "") -> str:
+    """'25/11/2026 14:05 WIB' (forms and reports) in the company's time zone."""
+    if value is None:
+        return empty
+    local = value.astimezone(tz)
+    return f"{local:%d/%m/%Y %H:%M} {_zone(tz, local)}"
+
+
+def format_datetime_id(value: datetime, tz: ZoneInfo) -> str:
+    """'25 November 2026 14:05 WIB' (mail) in the company's time zone."""
+    local = value.astimezone(tz)
+    return f"{format_day_id(local, tz)} {local:%H:%M} {_zone(tz, local)}"
 
 
 def format_date_id(value: date | datetime | None, tz: ZoneInfo, empty: str = "") -> str:

@@ -40,7 +40,7 @@ from mailproc.bootstrap import App
 from mailproc.domain import forms, states
 from mailproc.domain.lifecycle import DomainEvent, EventKind, MailKind
 from mailproc.outgoing.outbox import queue_mail
-from mailproc.outgoing.texts import format_datetime_id, shorten
+from mailproc.outgoing.texts import format_datetime_id, format_day_id, shorten
 from mailproc.ptpp.documents import category_label, customer_email, customer_name
 from mailproc.store import Complaint, queries
 from mailproc.store.uow import current_cycle
@@ -123,7 +123,7 @@ def _plan_facts(app: App, c: Complaint, cycle: int) -> dict[str, Any]:
     values = _accepted_values(c, cycle)
     actions = [{"no": a.no, "cause": a.cause, "corrective": a.corrective,
                 "preventive": a.preventive, "pic": a.pic,
-                "target": a.target.strftime("%d/%m/%Y") if a.target else a.target_raw}
+                "target": format_day_id(a.target, s.timezone) if a.target else a.target_raw}
                for a in forms.actions_from(values)]
     whys = [values[f"why_{i}"] for i in range(1, 6) if values.get(f"why_{i}", "").strip()]
     common = dict(number=c.number, company_name=s.company.name,

@@ -110,3 +110,4 @@ def test_the_configured_logo_reaches_the_forms_and_doctor_checks_it(tmp_path: Pa
     assert checks["company logo"].status == doctor.OK
     logo.write_bytes(b"GIF89a")
     assert doctor._logo(settings, local.clock())[0].status == doctor.FAIL
+
