@@ -9,7 +9,9 @@ name is taken — by a file, by a file staged in this transaction, or by the cal
 (the database's document rows) — goes to the next free versioned name (`name-v2.docx`, …),
 except that the same bytes under the same name are the same record (a message stored again).
 Files are placed with a hard link, which fails instead of replacing a file that appeared
-meanwhile.
+meanwhile. The one removal is `remove`: raw mail and attachments past their retention period,
+or of a customer erased (`mailproc records purge`, `mailproc customer erase`), each named
+first in a `records_purged` tombstone of the event chain.
 
 Writes made while a database transaction is open are staged: the bytes go to
 `.staging/` under the root at once (so a full disk fails the transaction, not the commit),
@@ -100,6 +102,35 @@ class Archive:
         if not full.is_relative_to(self._resolved_root):
             raise ValueError(f"path outside the archive: {rel}")
         return full
+
+    def remove(self, rel: str) -> None:
+        """Remove one archived file: the one deliberate exception to "nothing archived is
+        changed", for raw mail and attachments past their retention period or of a customer
+        who asked to be erased (`mailproc records purge`, `customer erase`). The caller has
+        recorded the removal (a `records_purged` tombstone in the chain) in the open
+        transaction: the file goes after its commit, and stays if it rolls back. Folders left
+        empty go too, up to the complaint's. A file already gone is no error."""
+        target = self.path(rel)
+        if rel in self._staged or target == self.path(".") or target.is_dir():
+            raise ValueError(f"not an archived file: {rel}")
+
+        def commit() -> None:
+            target.unlink(missing_ok=True)
+            folder = target.parent
+            root = self.path(".")
+            # The attachment's own folders (<stem>/<nn>/), never a month's or the root.
+            while folder != root and len(folder.relative_to(root).parts) > 3:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty
+                self._made.discard(folder)
+                folder = folder.parent
+
+        if self._defer is None:
+            commit()
+        else:
+            self._defer(commit, lambda: None)
 
     def read(self, rel: str) -> bytes:
         staged = self._staged.get(rel)

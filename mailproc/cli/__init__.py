@@ -8,7 +8,14 @@ imported below (importing them registers them on `cli`). The entry point is `mai
 
 from __future__ import annotations
 
-from mailproc.cli import admin, complaints, mailcmds, ptpp, reportcmds  # noqa: F401  (register)
+from mailproc.cli import (  # noqa: F401  (register)
+    admin,
+    complaints,
+    mailcmds,
+    ptpp,
+    records,
+    reportcmds,
+)
 from mailproc.cli.base import Ctx, MailprocGroup, cli
 
 __all__ = ["Ctx", "MailprocGroup", "cli", "main"]

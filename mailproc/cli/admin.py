@@ -219,6 +219,7 @@ def audit_verify(obj: Ctx, anchor: str, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": report.ok, "events": chain.events, "problem": chain.problem or None,
                    "event_id": chain.event_id, "files": report.files,
+                   "files_removed": report.removed, "events_redacted": chain.redacted,
                    "file_problems": [{"path": p.path, "problem": p.problem,
                                       "event_id": p.event_id} for p in report.file_problems],
                    "anchor": ({"hash": anchor.strip().lower(),
@@ -231,14 +232,23 @@ def audit_verify(obj: Ctx, anchor: str, as_json: bool) -> None:
                        f"{chain.problem}")
         else:
             click.echo(f"audit trail intact: {chain.events} event(s)")
+            if chain.redacted:
+                click.echo(f"  {chain.redacted} of them with a customer's personal data "
+                           "replaced by `customer erase` (vouched for by its event)")
             if anchor:
                 click.echo(f"anchor {anchor.strip()[:16]}… found: event {chain.anchor_event_id};"
                            " nothing before it was rewritten")
         for p in report.file_problems:
+            if p.problem == "not removed":
+                click.echo(f"archived file NOT REMOVED: {p.path} (its removal was recorded by "
+                           f"event {p.event_id}); run `mailproc records purge` again to finish")
+                continue
             click.echo(f"archived file {p.problem.upper()}: {p.path} (recorded by event "
                        f"{p.event_id}); restore it from a backup (`mailproc backup`)")
         if not report.file_problems:
-            click.echo(f"archived files intact: {report.files} file(s)")
+            click.echo(f"archived files intact: {report.files - report.removed} file(s)"
+                       + (f"; {report.removed} removed as recorded (records purge, customer "
+                          "erase)" if report.removed else ""))
     if not report.ok:
         raise click.exceptions.Exit(1)
 

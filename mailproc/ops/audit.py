@@ -1,5 +1,7 @@
 """`mailproc audit verify`: the event chain (and, given one, an anchor printed earlier in a
-digest or recap) and every archived file the chain names, read back and hashed."""
+digest or recap) and every archived file the chain names, read back and hashed. A file that a
+later `records_purged` tombstone names (removed past its retention period, or with an erased
+customer's data) must be absent instead."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from mailproc.archive import Archive
 @dataclass(frozen=True)
 class FileProblem:
     path: str
-    problem: str  # 'missing', 'changed' or 'outside the archive'
-    event_id: int  # the files_archived event that recorded it
+    # 'missing', 'changed', 'outside the archive', or 'not removed' (a tombstone says it
+    # was removed, and it is still there)
+    problem: str
+    event_id: int  # the files_archived event that recorded it (the tombstone: not removed)
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class AuditReport:
     chain: store.ChainReport
     files: int
     file_problems: tuple[FileProblem, ...]
+    removed: int = 0  # of `files`, those a tombstone recorded as removed (and absent)
 
     @property
     def ok(self) -> bool:
@@ -31,11 +36,30 @@ class AuditReport:
 
 def audit(archive: Archive, *, anchor: str = "",
           progress: Callable[[int, int], None] | None = None) -> AuditReport:
-    """Check the chain, then each archived file it names (missing or changed: named)."""
+    """Check the chain, then each archived file it names (missing or changed: named); a
+    file removed since by a tombstone must be gone."""
     chain = store.verify_chain(anchor)
     files = list(store.archived_files())
+    tombstones = store.removed_files()
+    last_archived = {rel: event_id for event_id, rel, _digest, _size in files}
     problems: list[FileProblem] = []
+    removed = 0
     for done, (event_id, rel, digest, _size) in enumerate(files, start=1):
+        if progress is not None:
+            progress(done, len(files))
+        gone_by = tombstones.get(rel, 0)
+        if gone_by > event_id:
+            if last_archived[rel] > gone_by:
+                continue  # archived again after its removal: that later record is checked
+            try:
+                present = archive.path(rel).exists()
+            except ValueError:
+                present = False
+            if present:
+                problems.append(FileProblem(rel, "not removed", gone_by))
+            else:
+                removed += 1
+            continue
         try:
             with archive.path(rel).open("rb") as fh:
                 actual = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -46,6 +70,4 @@ def audit(archive: Archive, *, anchor: str = "",
         else:
             if actual != digest:
                 problems.append(FileProblem(rel, "changed", event_id))
-        if progress is not None:
-            progress(done, len(files))
-    return AuditReport(chain, len(files), tuple(problems))
+    return AuditReport(chain, len(files), tuple(problems), removed)

@@ -19,6 +19,8 @@ from mailproc.store.chain import (
     event_hash,
     record,
     record_files,
+    removed_files,
+    rewrite_event,
     verify_chain,
 )
 from mailproc.store.db import (
@@ -92,4 +94,5 @@ __all__ = [
     "exclusive", "record", "record_files", "archived_files", "chain_head",
     "save_position", "savepoint", "shared", "step", "transaction", "try_exclusive", "utcnow_naive",
     "verify_chain", "lock_key", "connection_lost", "drop_connection", "explain_unavailable",
+    "removed_files", "rewrite_event",
 ]

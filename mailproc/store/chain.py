@@ -12,7 +12,7 @@ from typing import Any
 
 import peewee as pw
 
-from mailproc.domain.lifecycle import DomainEvent
+from mailproc.domain.lifecycle import DomainEvent, EventKind
 from mailproc.store import fastsql
 from mailproc.store.db import GENESIS_HASH, current_chain, is_sqlite
 from mailproc.store.models import ChainHead, Complaint, Event, StoreError, aware, utcnow_naive
@@ -79,6 +79,9 @@ class ChainReport:
     problem: str = ""  # '' when the chain is intact; else names the first bad event
     event_id: int | None = None
     anchor_event_id: int | None = None  # the event whose hash is the anchor, when found
+    # Events whose personal data a later `customer_erased` event replaced (`rewrite_event`):
+    # their content is vouched for by that event, their place in the chain by their hash.
+    redacted: int = 0
 
 
 def archived_files() -> Iterator[tuple[int, str, str, int]]:
@@ -91,9 +94,53 @@ def archived_files() -> Iterator[tuple[int, str, str, int]]:
             yield event.id, str(f["path"]), str(f["sha256"]), int(f.get("size", -1))
 
 
+def removed_files() -> dict[str, int]:
+    """Archive path → the `records_purged` event (a tombstone) that recorded its removal, the
+    latest when several did: such a file is expected to be absent from then on."""
+    removed: dict[str, int] = {}
+    query = (Event.select(Event.id, Event.data).where(Event.kind == EventKind.RECORDS_PURGED)
+             .order_by(Event.id))
+    for event in query.iterator():
+        for f in json.loads(event.data).get("files", []):
+            removed[str(f["path"])] = event.id
+    return removed
+
+
+def rewrite_event(event: Event, *, actor: str, source: str, data: Any) -> str:
+    """Replace an event's actor, source and data: only a customer's erasure does this, to
+    take their personal data out of the log. The event keeps its stored hash and its link,
+    so the chain and any anchor printed earlier still hold; the digest of the new content is
+    returned, for the erasure event to record (`redacted_events`) — `verify_chain` accepts
+    the new content because that later event of the chain names it."""
+    data_json = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+    number = (Complaint.select(Complaint.number).where(Complaint.id == event.complaint_id)
+              .scalar() if event.complaint_id else "") or ""
+    at = aware(event.at)
+    assert at is not None
+    digest = event_hash(event.prev_hash, at.replace(tzinfo=None), actor, source, event.kind,
+                        number, data_json)
+    (Event.update(actor=actor, source=source, data=data_json)
+     .where(Event.id == event.id).execute())
+    return digest
+
+
+def _redactions() -> dict[int, tuple[int, str]]:
+    """Event id → (the `customer_erased` event that rewrote it, the digest of its content
+    since then); the latest erasure wins."""
+    out: dict[int, tuple[int, str]] = {}
+    query = (Event.select(Event.id, Event.data).where(Event.kind == EventKind.CUSTOMER_ERASED)
+             .order_by(Event.id))
+    for event in query.iterator():
+        for item in json.loads(event.data).get("redacted_events", []):
+            out[int(item["event"])] = (event.id, str(item["sha256"]))
+    return out
+
+
 def verify_chain(anchor: str = "") -> ChainReport:
     """Walk the event chain from the start: every event must hash to what it says and point at
-    the one before it; the chain head must be the last event. Names the first break.
+    the one before it; the chain head must be the last event. Names the first break. An
+    event whose personal data a customer's erasure replaced (`rewrite_event`) passes when its
+    content hashes to what that later erasure event recorded for it.
 
     `anchor`: a head hash printed earlier (digest, recap). It must be the hash of an event of
     the intact chain: a chain rewritten before that point, even with every hash recomputed,
@@ -101,7 +148,8 @@ def verify_chain(anchor: str = "") -> ChainReport:
     prev = GENESIS_HASH
     anchor = anchor.strip().lower()
     anchored: int | None = 0 if anchor == GENESIS_HASH else None
-    count = 0
+    count = redacted = 0
+    redactions = _redactions()
     query = (Event.select(Event, Complaint.id, Complaint.number)
              .join(Complaint, pw.JOIN.LEFT_OUTER).order_by(Event.id))
     for event in query.iterator():
@@ -117,9 +165,12 @@ def verify_chain(anchor: str = "") -> ChainReport:
         digest = event_hash(event.prev_hash, at.replace(tzinfo=None), event.actor,
                             event.source, event.kind, number, event.data)
         if digest != event.hash:
-            return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) was "
-                                      "altered: its content no longer matches its hash",
-                               event.id)
+            by, vouched = redactions.get(event.id, (0, ""))
+            if by <= event.id or digest != vouched:
+                return ChainReport(count, f"event {event.id} ({event.kind}, {at.isoformat()}) "
+                                          "was altered: its content no longer matches its hash",
+                                   event.id)
+            redacted += 1
         prev = event.hash
         if anchored is None and anchor and event.hash == anchor:
             anchored = event.id
@@ -131,7 +182,7 @@ def verify_chain(anchor: str = "") -> ChainReport:
         return ChainReport(count, f"the anchor {anchor[:16]}… is not the hash of any event: the "
                                   "chain was rewritten before that point (or the anchor comes "
                                   "from another installation)")
-    return ChainReport(count, anchor_event_id=anchored)
+    return ChainReport(count, anchor_event_id=anchored, redacted=redacted)
 
 
 def record(complaint: Complaint | None, events: Iterable[DomainEvent], *, at: datetime,

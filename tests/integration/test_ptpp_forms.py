@@ -286,7 +286,8 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     # The closed cycle's record: its form with section C written in, "No. PTPP baru" too.
     [verified] = [d for d in linked["documents"] if d["origin"] == "verified"]
     assert verified["cycle"] == 1 and verified["filename"].endswith("-terverifikasi.docx")
-    section_c = readback.read_form((mailenv.root / "archive" / verified["archive"]).read_bytes()).values
+    archived = (mailenv.root / "archive" / verified["archive"]).read_bytes()
+    section_c = readback.read_form(archived).values
     assert section_c["new_ptpp_number"] == second_number
     assert section_c["verification_result"] == "Tidak efektif"
     assert section_c["verification_status"] == "Open"
