@@ -6,7 +6,7 @@ complaints, in one run, each against the aim of 2 s on this machine (item 5 of i
 Builds a throwaway installation (the example configuration, SQLite in a temp folder), inserts
 N complaints spread over the 12 months before the recap month (a third closed with a two-cycle
 history, a tenth rejected, the rest open at various steps), then times, in this process:
-  recap     reportjobs.build_recap: load the records, figures, 4 charts, the Word recap, the .xlsx
+  recap     reportjobs.build_recap: load the records, figures, 8 charts, the Word recap, the .xlsx
   register  reportjobs.export_register as .xlsx and as .csv, every complaint
 The first recap pays the one-time imports (matplotlib, openpyxl, docx, the holiday data);
 --again times a second recap in the same process, as a long-running `mailproc run` makes it.

@@ -33,7 +33,7 @@ from typing import Any
 
 from docx import Document
 from docx.document import Document as DocxDocument
-from docx.enum.section import WD_ORIENT
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -392,10 +392,13 @@ def add_to_body(doc: DocxDocument, *elements: El) -> None:
         sect.addprevious(el)
 
 
-def add_header(doc: DocxDocument, title: str, *, width_mm: float = TEXT_WIDTH_MM) -> None:
+def add_header(doc: DocxDocument, title: str, *, width_mm: float = TEXT_WIDTH_MM,
+               section: int = 0) -> None:
     """The controlled-document block: logo | title + company | document control, on every
-    page (it lives in the page header). A wider page widens the title column only."""
-    header = doc.sections[0].header
+    page (it lives in the page header). A wider page widens the title column only; a later
+    ``section`` (another orientation) gets a header of its own."""
+    header = doc.sections[section].header
+    header.is_linked_to_previous = False
     hdr = header._element
     for p in list(hdr.iterchildren(qn("w:p"))):
         hdr.remove(p)
@@ -718,10 +721,11 @@ def section_title(text: str, note: str = "", *, page_break: bool = False) -> El:
     return p
 
 
-# ---- Rekapitulasi Keluhan Pelanggan (A4 landscape) ----------------------------------------
+# ---- Rekapitulasi Keluhan Pelanggan (A4 portrait, the register A4 landscape) -------------
 
 # The register columns of DOMAIN.md with their widths (mm, adding up to 277) and alignment.
-# At 7 pt a dd/mm/yyyy date needs 14.5 mm and 'WhatsApp' or 'Keterlambatan' fit unbroken.
+# These are the starting widths only: mailproc sizes the columns from each month's rows
+# (reports.output.fit_register), so no word is broken in the middle.
 RECAP_COLUMNS: tuple[tuple[str, float, str], ...] = (
     ("No", 6, "center"),
     ("No. PTPP", 21, "left"),
@@ -747,17 +751,40 @@ REGISTER_SIZE = 7  # pt: 19 columns on a landscape page
 # Header words too long for their column get a soft hyphen (Word and LibreOffice honour it).
 _SOFT_HYPHENS = {"penyelesaian": "penye\u00adlesaian", "Keterangan": "Kete\u00adrangan"}
 
-# summary.* keys, in the order shown: (key, label, hint).
+# summary.* keys, in the order shown, five to a row: (key, label, hint).
 RECAP_SUMMARY = (
     ("total", "Jumlah keluhan", "diterima dalam periode"),
     ("valid", "Keluhan valid", "dari keluhan diterima"),
-    ("closed", "Selesai (closed)", "ditutup dalam periode"),
-    ("open", "Masih terbuka (open)", "per akhir periode"),
+    ("closed", "Selesai (closed)", "dari keluhan valid"),
+    ("open", "Masih terbuka (open)", "dari keluhan valid"),
     ("on_target_pct", "Selesai tepat waktu", "% dari yang selesai"),
-    ("median_days", "Median lama penyelesaian", "hari kerja"),
+    ("median_days", "Median lama penyelesaian", "sejak diterima"),
     ("by_severity", "Kategori PTPP", "Mayor / Minor / Observasi"),
     ("satisfaction", "Kepuasan pelanggan", "rata-rata nilai 1-5"),
+    ("repeats", "Keluhan berulang", "dari keluhan periode ini"),
+    ("open_total", "Seluruh keluhan terbuka", "per {{ review.as_of }}, semua periode"),
 )
+# B. Lead times per step: (header, width mm, expression, alignment).
+RECAP_STEPS = (
+    ("Tahap", 33, "{{ s.label }}", "left"),
+    ("Diukur dari \u2192 sampai", 44, "{{ s.span }}", "left"),
+    ("Target", 28, "{{ s.target }}", "left"),
+    ("Selesai (n)", 14, "{{ s.done }}", "center"),
+    ("Median (hari kerja)", 16, "{{ s.median }}", "center"),
+    ("Tepat waktu", 15, "{{ s.on_time }}", "center"),
+    ("% tepat waktu", 14, "{{ s.pct }}", "center"),
+    ("Belum selesai, lewat target", 16, "{{ s.late_open }}", "center"),
+)
+# D. Repeat complaints.
+RECAP_REPEATS = (
+    ("No. PTPP", 36, "{{ r.number }}", "left"),
+    ("Tanggal terima", 18, "{{ r.received }}", "center"),
+    ("Pelanggan", 32, "{{ r.customer }}", "left"),
+    ("Produk / batch", 32, "{{ r.product }}", "left"),
+    ("Mengulang keluhan", 36, "{{ r.repeat_of }}", "left"),
+    ("Status", 26, "{{ r.status }}", "left"),
+)
+AGE_BUCKETS = ("0\u20132", "3\u20135", "6\u201310", "> 10")
 
 
 def _header_run(label: str, **fmt: Any) -> El:
@@ -774,40 +801,117 @@ def _header_run(label: str, **fmt: Any) -> El:
     return r
 
 
+def _page_break_before(p: El) -> El:
+    p.find(qn("w:pPr")).insert(0, _el("w:pageBreakBefore"))
+    return p
+
+
+def _list_table(columns: tuple[tuple[str, float, str, str], ...], loop: str, empty: str,
+                *, size: float = 8.5, bold_first: bool = True) -> El:
+    """A small table: a header row (repeated on a new page), one row per item of the docxtpl
+    loop ``loop`` ('s in review.steps'), and ``empty`` when there is none. The columns are
+    wide enough for their longest word at ``size`` (a PTPP number at 8 pt needs 31 mm)."""
+    t = Table([w for _, w, _, _ in columns])
+    cell_margins(t, 57)
+    n = len(columns)
+    t.row(*(cell(para(run(h, b=True, size=size), align="center"), fill=LABEL_FILL)
+            for h, _, _, _ in columns), height_mm=7, header=True, keep=True)
+    t.row(cell(para(run(f"{{%tr for {loop} %}}", size=6)), n))
+    t.row(*(cell(para(run(expr, size=size, b=bold_first and k == 0), align=align),
+                 valign="top")
+            for k, (_, _, expr, align) in enumerate(columns)), height_mm=5.5)
+    t.row(cell(para(run("{%tr endfor %}", size=6)), n))
+    items = loop.split(" in ", 1)[1]
+    t.row(cell(para(run(f"{{%tr if not {items} %}}", size=6)), n))
+    t.row(cell(para(run(empty, i=True, size=size), align="center"), n), height_mm=6)
+    t.row(cell(para(run("{%tr endif %}", size=6)), n))
+    return t.el
+
+
+def _note(text: str) -> El:
+    return para(run(text, i=True, size=7.5, color="595959"), before=2)
+
+
 def build_recap() -> DocxDocument:
-    width = LANDSCAPE_WIDTH_MM
-    doc = new_document("Rekapitulasi Keluhan Pelanggan", "Rekapitulasi {{ period }}",
-                       landscape=True)
+    """Portrait pages for the management review (summary, lead times per step, open
+    complaints by age, repeats, then the charts two to a page, each with its caption and
+    note), and a landscape section for the register and the signatures."""
+    width = TEXT_WIDTH_MM
+    doc = new_document("Rekapitulasi Keluhan Pelanggan", "Rekapitulasi {{ period }}")
     add_header(doc, "REKAPITULASI KELUHAN PELANGGAN", width_mm=width)
 
-    top = Table([30, 110, 32, width - 172])
+    top = Table([30, 60, 32, width - 122])
     top.row(label_cell("Periode"), cell(para(run("{{ period }}", b=True))),
             label_cell("Tanggal dibuat"), cell(para(run("{{ generated }}"))), height_mm=6)
 
-    # A. Summary: labels over values, one column per figure.
-    n = len(RECAP_SUMMARY)
-    summary = Table([width / n] * n)
-    summary.row(*(cell([para(run(label, b=True, size=9), align="center"),
-                        para(run(hint, i=True, size=7.5, color="595959"),
-                             align="center")], fill=LABEL_FILL)
-                  for _, label, hint in RECAP_SUMMARY), height_mm=9, keep=True)
-    summary.row(*(cell(para(run(f"{{{{ summary.{key} }}}}", b=True, size=13),
-                            align="center", before=2, after=2))
-                  for key, _, _ in RECAP_SUMMARY), height_mm=10)
+    # A. Summary: labels over values, five figures to a row.
+    per_row = 5
+    summary = Table([width / per_row] * per_row)
+    for at in range(0, len(RECAP_SUMMARY), per_row):
+        part = RECAP_SUMMARY[at:at + per_row]
+        summary.row(*(cell([para(run(label, b=True, size=8.5), align="center"),
+                            para(run(hint, i=True, size=7, color="595959"),
+                                 align="center")], fill=LABEL_FILL)
+                      for _, label, hint in part), height_mm=9, keep=True)
+        summary.row(*(cell(para(run(f"{{{{ summary.{key} }}}}", b=True, size=12),
+                                align="center", before=2, after=2))
+                      for key, _, _ in part), height_mm=9, keep=at + per_row < len(RECAP_SUMMARY))
 
-    # B. Charts: title then image, each kept together.
+    # C. Open complaints by age: the four buckets and their total.
+    ages = Table([width / 5] * 5)
+    ages.row(*(cell(para(run(f"{b} hari kerja", b=True, size=8.5), align="center"),
+                    fill=LABEL_FILL) for b in AGE_BUCKETS),
+             cell(para(run("Jumlah", b=True, size=8.5), align="center"), fill=LABEL_FILL),
+             height_mm=6, keep=True)
+    ages.row(*(cell(para(run(f"{{{{ review.ages[{n}] }}}}", b=True, size=12), align="center",
+                         before=1, after=1)) for n in range(len(AGE_BUCKETS))),
+             cell(para(run("{{ summary.open_total }}", b=True, size=12), align="center",
+                       before=1, after=1)), height_mm=8)
+
+    # E. Charts, two to a page: the caption kept with its chart and the note under it; every
+    # odd chart after the first starts a page.
+    caption = "Grafik {{ loop.index }}. {{ chart.title }}"
     charts = [
         jinja_para("{%p for chart in charts %}"),
-        para(run("Grafik {{ loop.index }}. {{ chart.title }}", b=True, size=9.5), keep_next=True,
-             before=6, after=2),
-        para(run("{{ chart.image }}"), align="center", after=2),
+        jinja_para("{%p if loop.index is odd and not loop.first %}"),
+        _page_break_before(para(run(caption, b=True, size=9.5), keep_next=True, after=2)),
+        jinja_para("{%p else %}"),
+        para(run(caption, b=True, size=9.5), keep_next=True, before=10, after=2),
+        jinja_para("{%p endif %}"),
+        para(run("{{ chart.image }}"), align="center", keep_next=True),
+        para(run("{{ chart.note }}", i=True, size=7.5, color="595959"), before=1, after=4),
         jinja_para("{%p endfor %}"),
         jinja_para("{%p if not charts %}"),
         para(run("Tidak ada grafik.", i=True, color="808080")),
         jinja_para("{%p endif %}"),
     ]
 
-    # C. Register on its own pages; the column header row repeats on every page.
+    add_to_body(
+        doc, top.el,
+        section_title("A. RINGKASAN"), summary.el,
+        section_title("B. WAKTU PROSES PER TAHAP TERHADAP TARGET",
+                      "hari kerja; keluhan periode ini, sampai tanggal dibuat"),
+        _list_table(tuple(RECAP_STEPS), "s in review.steps", "Belum ada data."),
+        _note("Tahap PTPP (analisis, pelaksanaan, verifikasi) dihitung per siklus. Tepat waktu: "
+              "tahap yang selesai sebelum batas waktunya; tahap yang belum selesai dan sudah "
+              "lewat target dihitung di kolom terakhir."),
+        section_title("C. KELUHAN TERBUKA MENURUT UMUR",
+                      "per {{ review.as_of }}; semua periode; umur sejak keluhan diterima"),
+        ages.el,
+        section_title("D. KELUHAN BERULANG",
+                      "pelanggan yang sama, produk atau batch yang sama"),
+        _list_table(tuple(RECAP_REPEATS), "r in review.repeats",
+                    "Tidak ada keluhan berulang pada periode ini.", size=8, bold_first=False),
+        section_title("E. GRAFIK", page_break=True), *charts,
+    )
+
+    # F. The register on landscape pages; the column header row repeats on every page.
+    doc.add_section(WD_SECTION.NEW_PAGE)
+    landscape = doc.sections[1]
+    landscape.orientation = WD_ORIENT.LANDSCAPE
+    landscape.page_width, landscape.page_height = Mm(297), Mm(210)
+    landscape.left_margin = landscape.right_margin = Mm(10)
+    add_header(doc, "REKAPITULASI KELUHAN PELANGGAN", width_mm=LANDSCAPE_WIDTH_MM, section=1)
     reg = Table([w for _, w, _ in RECAP_COLUMNS])
     cell_margins(reg, 40, 20)
     cols = len(RECAP_COLUMNS)
@@ -828,16 +932,15 @@ def build_recap() -> DocxDocument:
         ("Dibuat oleh", "Administrasi Marketing", "{{ prepared_by }}", "{{ generated }}"),
         ("Diperiksa oleh", "Supervisor Admin Marketing", "", ""),
         ("Disetujui oleh", "Manajer Operasional", "", ""),
-    ], width_mm=width)
+    ], width_mm=LANDSCAPE_WIDTH_MM)
 
     add_to_body(
-        doc, top.el,
-        section_title("A. RINGKASAN"), summary.el,
-        section_title("B. GRAFIK"), *charts,
-        section_title("C. DAFTAR KELUHAN PELANGGAN", "periode {{ period }}", page_break=True),
+        doc,
+        section_title("F. DAFTAR KELUHAN PELANGGAN", "periode {{ period }}"),
         reg.el, spacer(8), signatures,
         para(run("Rekapitulasi Keluhan Pelanggan \u00b7 catatan mutu menurut prosedur "
-                 "penanganan keluhan pelanggan; lama penyelesaian dihitung dalam hari kerja.",
+                 "penanganan keluhan pelanggan dan masukan tinjauan manajemen (ISO 9001 "
+                 "klausul 9.3); lama penyelesaian dihitung dalam hari kerja.",
                  size=7.5, color="808080"), before=3),
     )
     return doc

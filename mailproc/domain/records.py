@@ -10,6 +10,10 @@ from datetime import date, datetime
 from mailproc.domain.forms import Action
 from mailproc.domain.states import ComplaintStatus
 
+# `ComplaintRecord.return_claim` of an accepted return-claim form whose "No. Klaim" was left
+# empty: a form arrived, its number is the one it was issued with (KR-<PTPP number>).
+CLAIM_WITHOUT_NUMBER = "diterima"
+
 
 def customer_label(name: str | None, email: str | None) -> str:
     """A customer as forms and mail show them: "Name <address>", or what is known ('')."""
@@ -69,6 +73,7 @@ class ComplaintRecord:
     severity: str = "minor"  # the PTPP category, a domain.states.Severity value
     satisfaction: int | None = None  # the customer's rating after closing, 1-5
     return_state: str = "{}"  # domain.returns.ReturnState as JSON
+    repeat_of: str = ""  # the earlier complaint this one repeats (domain.repeats), '' when none
 
     @property
     def current(self) -> CycleRecord | None:

@@ -199,19 +199,12 @@ def sample_record(now: datetime) -> ComplaintRecord:
 def sample_recap_context(app: App, record: ComplaintRecord, now: datetime) -> dict[str, Any]:
     """The recap's context as `reportjobs.build_recap` passes it (charts are added by
     `reports.render_recap`)."""
+    local = now.astimezone(app.settings.timezone)
+    fig = figures.recap([record], year=local.year, month=local.month, now=now,
+                        cal=app.calendar, targets=reportjobs.step_targets(app))
     rows = figures.register_rows([record], app.calendar)
-    return {
-        "company": {"name": app.settings.company.name, "address": app.settings.company.address},
-        "doc": reportjobs._doc(app, "recap"),  # noqa: SLF001
-        "period": f"{reportjobs.MONTHS_ID[now.month - 1]} {now.year}",
-        "summary": {"total": 1, "valid": 1, "closed": 1, "open": 0, "on_target_pct": "100%",
-                    "median_days": "4,0 hari kerja", "by_severity": "1 / 3 / 1",
-                    "satisfaction": "4,2 (n = 5)"},
-        "generated": now.strftime("%d/%m/%Y"),
-        "prepared_by": app.settings.issuer,
-        "rows": [list(r.display()) for r in rows],
-        "columns": list(figures.REGISTER_COLUMNS),
-    }
+    return reportjobs.recap_context(app, fig, rows, year=local.year, month=local.month,
+                                    now=now)
 
 
 # ---- mail texts ----------------------------------------------------------------------------
@@ -337,7 +330,8 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
               "open": 2, "median": "4,0 hari kerja", "on_target": "80%",
               "chain_head": "3f5a" * 16, "by_severity": "1 / 3 / 1",
               "satisfaction": "4,2 (n = 5)",
-              "satisfaction_spread": "1: 0 · 2: 1 · 3: 0 · 4: 2 · 5: 2"},
+              "satisfaction_spread": "1: 0 · 2: 1 · 3: 0 · 4: 2 · 5: 2", "repeats": 1,
+              "open_total": 4, "open_at": "30/11/2026"},
     "notice_no_response": {"number": _N, "company_name": _CO, "customer": "PT Pelanggan Setia",
                            "channel": "telepon", "contact": "0812-3456-789", "due": _WHEN},
     "reminder_department": {"number": _N, "company_name": _CO, "department": "Quality Control",

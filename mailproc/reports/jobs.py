@@ -7,7 +7,6 @@ from __future__ import annotations
 import calendar as stdlib_calendar
 import hashlib
 import logging
-from bisect import bisect_left
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -153,6 +152,18 @@ def month_bounds(app: App, year: int, month: int) -> tuple[datetime, datetime]:
     return start, datetime(year, month, last, tzinfo=tz) + timedelta(days=1)
 
 
+def step_targets(app: App) -> figures.StepTargets:
+    """The procedure's clocks from the settings (`sla.*_working_days`)."""
+    c = app.settings.calendar
+    return figures.StepTargets(first_response=c.first_response_days, triage=c.triage_days,
+                               plan=c.plan_days, verify=c.verify_days)
+
+
+# Under the trend charts: a gap is not a zero.
+_GAP_NOTE = ("\u2013 : tidak ada data (sebelum keluhan pertama tercatat di sistem atau bulan "
+             "yang belum berjalan); 0 berarti tidak ada keluhan pada bulan itu.")
+
+
 def build_recap(app: App, year: int, month: int, now: datetime,
                 progress: Callable[[int, int], None] | None = None
                 ) -> tuple[figures.RecapFigures, bytes, bytes]:
@@ -163,7 +174,8 @@ def build_recap(app: App, year: int, month: int, now: datetime,
     start, end = month_bounds(app, year, month)
     year_ago = month_bounds(app, *(_shift(year, month, -11)))[0]
     # The month in full; the 11 months before only feed counts and medians (received, status,
-    # closed), so their cycles are neither read nor parsed.
+    # closed), so their cycles are neither read nor parsed; before those, only what was still
+    # open at the month's end (its age counts).
     in_month = reportdata.load_records(app.settings, received_from=start, received_to=end)
     done = len(in_month)
     before = reportdata.load_records(
@@ -171,49 +183,112 @@ def build_recap(app: App, year: int, month: int, now: datetime,
         progress=None if progress is None else lambda i, n: progress(done + i, done + n))
     if progress is not None and not before:
         progress(done, done)
-    records = before + in_month  # oldest first, as one load_records would give them
-    fig = figures.recap(records, year=year, month=month, now=now, cal=cal)
+    older_open = reportdata.load_records(app.settings, received_to=year_ago,
+                                         with_cycles=False, open_at=min(end, now))
+    records = older_open + before + in_month  # oldest first, as one load would give them
+    fig = figures.recap(records, year=year, month=month, now=now, cal=cal,
+                        targets=step_targets(app), data_from=reportdata.first_received_at())
     rows = figures.register_rows(in_month, cal)
-    received = [r.received_at for r in records]
-    per_month_median = []
-    for tag, _ in fig.per_month:
-        y, m = int(tag[:4]), int(tag[5:])
-        lo, hi = month_bounds(app, y, m)
-        month_records = records[bisect_left(received, lo):bisect_left(received, hi)]
-        median = figures.median_days_to_close(month_records, cal)
-        per_month_median.append((tag, median or 0.0))
-    charts = [
-        ("Jumlah keluhan per bulan (12 bulan)", reports.chart_png(
-            "per_month", fig.per_month, title="")),
-        ("Pareto keluhan per kategori", reports.chart_png(
-            "pareto", fig.by_category, title="")),
-        ("Keluhan ditutup sesuai target", reports.chart_png(
-            "on_target", (fig.on_target[0], fig.on_target[1] - fig.on_target[0]),
-            title="")),
-        ("Median lama penyelesaian (hari kerja)", reports.chart_png(
-            "median", per_month_median, title="")),
+    context = recap_context(app, fig, rows, year=year, month=month, now=now)
+    docx = reports.render_recap(app.settings.forms["recap"].template, context,
+                                recap_charts(fig, context["review"]["as_of"]))
+    xlsx = reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],
+                                 title=f"Rekapitulasi {context['period']}")
+    return fig, docx, xlsx
+
+
+def recap_charts(fig: figures.RecapFigures, as_of: str) -> list[tuple[str, bytes, str]]:
+    """The recap's charts, two to a page: (title, PNG, note)."""
+    from mailproc.reports import output as reports  # see render_closure
+
+    def chart(kind: str, data: Any) -> bytes:
+        return reports.chart_png(kind, data, title="")
+
+    def pareto(rows: list[tuple[str, int, float]], what: str) -> tuple[bytes, str]:
+        top = figures.pareto_top(rows)
+        note = f"Keluhan valid periode ini per {what}; garis merah: persentase kumulatif."
+        if len(top) < len(rows):
+            note += (f" Ditampilkan {len(top) - 1} terbanyak; sisanya digabung sebagai "
+                     "\u201cLainnya\u201d.")
+        return chart("pareto", top), note
+
+    on_target = fig.on_target
+    return [
+        ("Jumlah keluhan per bulan (12 bulan)", chart("per_month", fig.per_month), _GAP_NOTE),
+        ("Median lama penyelesaian per bulan (hari kerja)",
+         chart("median", fig.per_month_median),
+         "Keluhan yang diterima pada bulan itu dan sudah ditutup; \u2013 : belum ada yang "
+         "ditutup atau tidak ada data."),
+        ("Pareto keluhan per kategori", *pareto(fig.by_category, "kategori")),
+        ("Pareto keluhan per produk", *pareto(fig.by_product, "produk")),
+        ("Pareto keluhan per pelanggan", *pareto(fig.by_customer, "pelanggan")),
+        (f"Keluhan terbuka menurut umur per {as_of}", chart("age", fig.open_by_age),
+         "Semua keluhan yang masih terbuka, dari periode mana pun; umur dalam hari kerja "
+         "sejak keluhan diterima."),
+        ("Ketepatan waktu per tahap", chart("steps", [
+            (s.label, s.pct, s.on_time, s.judged) for s in fig.steps]),
+         "Persentase tahap yang selesai dalam target (batang oranye: di bawah 80%); "
+         "rinciannya pada tabel B."),
+        ("Keluhan ditutup sesuai target", chart(
+            "on_target", (on_target[0], on_target[1] - on_target[0])),
+         "Keluhan periode ini yang sudah ditutup dan memiliki tanggal target tindakan."),
     ]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def recap_context(app: App, fig: figures.RecapFigures, rows: list[figures.RegisterRow], *,
+                  year: int, month: int, now: datetime) -> dict[str, Any]:
+    """The recap template's context (reports.output's docstring) from the month's figures."""
+    tz = app.settings.timezone
     on_target = fig.on_target[2]
-    context = {
+    # The open complaints are counted at the month's end (the first moment of the next
+    # month): the day shown is the month's last.
+    as_of = format_date_id(fig.open_at - timedelta(microseconds=1), tz)
+    return {
         "company": app.company_context(),
         "doc": _doc(app, "recap"),
         "period": f"{MONTHS_ID[month - 1]} {year}",
         "summary": {
             "total": fig.total, "valid": fig.valid, "closed": fig.closed, "open": fig.open,
-            "on_target_pct": "-" if on_target is None else f"{on_target:.0f}%",
+            "on_target_pct": _pct(on_target),
             "median_days": _days(fig.median_close_days),
             "by_severity": " / ".join(str(n) for n in fig.by_severity),
             "satisfaction": _satisfaction(fig.satisfaction),
+            "repeats": len(fig.repeats),
+            "open_total": sum(n for _, n in fig.open_by_age),
         },
-        "generated": format_date_id(now, app.settings.timezone),
+        "review": {
+            "as_of": as_of,
+            "steps": [{"label": s.label, "span": s.span, "target": s.target,
+                       "done": s.done, "median": _number(s.median),
+                       "on_time": f"{s.on_time}/{s.judged}" if s.judged else "-",
+                       "pct": _pct(s.pct), "late_open": s.late_open} for s in fig.steps],
+            "ages": [n for _, n in fig.open_by_age],
+            "repeats": [{"number": r.number, "received": f"{r.received:%d/%m/%Y}",
+                         "customer": r.customer, "product": "\n".join(
+                             p for p in (r.product, r.batch) if p),
+                         "category": r.category, "repeat_of": r.repeat_of,
+                         "status": r.status} for r in fig.repeats],
+        },
+        "generated": format_date_id(now, tz),
         "prepared_by": app.settings.issuer,
-        "rows": [list(r.display()) for r in rows],
+        "rows": [_register_line(r) for r in rows],
         "columns": list(figures.REGISTER_COLUMNS),
     }
-    docx = reports.render_recap(app.settings.forms["recap"].template, context, charts)
-    xlsx = reports.register_xlsx(figures.REGISTER_COLUMNS, [r.values for r in rows],
-                                 title=f"Rekapitulasi {context['period']}")
-    return fig, docx, xlsx
+
+
+def _register_line(row: figures.RegisterRow) -> list[str]:
+    """A register row as the recap prints it: working days with a decimal comma ('2,5')
+    like every other number in the document."""
+    return [_number(v) if isinstance(v, float) else text
+            for v, text in zip(row.values, row.display(), strict=True)]
 
 
 def _satisfaction(summary: satisfaction.Summary) -> str:
@@ -250,7 +325,11 @@ def send_recap(app: App, year: int, month: int, now: datetime) -> str:
                              satisfaction=_satisfaction(fig.satisfaction),
                              satisfaction_spread=" · ".join(
                                  f"{v}: {n}" for v, n in
-                                 zip(range(1, 6), fig.satisfaction.distribution, strict=True)))
+                                 zip(range(1, 6), fig.satisfaction.distribution, strict=True)),
+                             repeats=len(fig.repeats),
+                             open_total=sum(n for _, n in fig.open_by_age),
+                             open_at=format_date_id(fig.open_at - timedelta(microseconds=1),
+                                                    s.timezone))
     with store.transaction():
         store.record_files(None, [(rel, hashlib.sha256(content).hexdigest(), len(content))
                                   for rel, content in ((docx_rel, docx), (xlsx_rel, xlsx))],

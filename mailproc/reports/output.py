@@ -20,8 +20,19 @@ Render context of ``doc_templates/recap.docx`` (Rekapitulasi Keluhan Pelanggan):
                  open           PTPPs still open at the end of the period
                  on_target_pct  closed on or before their target date, e.g. '83% (10/12)'
                  median_days    median working days from receipt to closing, e.g. '4,5'
-    rows         the register: one list of 19 strings per complaint, in REGISTER_COLUMNS order
-    charts       set by render_recap: [{title, image}]
+                 by_severity    '1 / 6 / 4' (Mayor / Minor / Observasi)
+                 satisfaction   '4,2 (n = 5)'
+                 repeats        repeat complaints among the period's complaints
+                 open_total     every complaint open at review.as_of, whenever received
+    review       the management review (ISO 9001 9.3), strings as printed:
+                 as_of    'dd/mm/yyyy': the day open complaints are counted and aged at
+                 steps    [{label, span, target, done, median, on_time, pct, late_open}]: the
+                          lead time of each step of the procedure against its target
+                 ages     [count, ...] open complaints aged 0-2, 3-5, 6-10, >10 working days
+                 repeats  [{number, received, customer, product, repeat_of, status}]
+    rows         the register: one list of 19 strings per complaint, in REGISTER_COLUMNS order;
+                 render_recap sizes the register's columns from them (``fit_register``)
+    charts       set by render_recap: [{title, image, note}]
 
 Render context of ``doc_templates/closure.docx`` (Laporan Penutupan PTPP)::
 
@@ -49,12 +60,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import re
 import textwrap
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -71,8 +84,11 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "Retur (Y/T, no. klaim)", "Keterangan",
 )
 
-CHART_KINDS = ("per_month", "pareto", "on_target", "median")
-CHART_WIDTH_MM = 240  # recap charts: the landscape text width is 267 mm
+CHART_KINDS = ("per_month", "pareto", "on_target", "median", "age", "steps")
+# Recap charts: two with their captions on one A4 portrait page (180 mm of text width).
+CHART_WIDTH_MM = 160
+CHART_SIZE_IN = (8.0, 4.75)  # 16 x 9.5 cm printed: the fonts print at about 9 pt
+CHART_DPI = 150  # 1200 x 712 px
 PROGRESS_EVERY = 500  # register rows between progress calls
 
 _MONTHS_ID = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov",
@@ -110,14 +126,14 @@ def _fmt(value: float, decimals: int = 1) -> str:
 
 
 def _figure(title: str) -> tuple[Any, Any]:
-    """A 10 x 5 inch figure (1000 x 500 px at 100 dpi) not registered with pyplot, so it is
-    freed with its last reference and never leaks between calls or threads."""
+    """A CHART_SIZE_IN figure not registered with pyplot, so it is freed with its last
+    reference and never leaks between calls or threads."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless, in case anything else imports pyplot later
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 5), dpi=100)
+    fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
     ax = fig.add_subplot()
     if title:
         ax.set_title(title, fontsize=15, fontweight="bold", pad=14, loc="left")
@@ -135,33 +151,93 @@ def _no_data(ax: Any) -> None:
 
 
 def _bars(ax: Any, labels: list[str], values: list[float | None], ylabel: str,
-          *, integer: bool, decimals: int = 1) -> None:
-    """Vertical bars with their value above; None is a gap marked '\u2013'."""
-    from matplotlib.ticker import MaxNLocator
+          *, integer: bool, decimals: int = 1, colors: list[str] | None = None) -> None:
+    """Vertical bars with their value above; None (no data) is a gap: no bar, a pale band
+    and a grey '\u2013' where it would stand - unlike a 0, which is a value."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     heights = [v or 0.0 for v in values]
-    bars = ax.bar(range(len(labels)), heights, color=_BAR, width=0.65, zorder=2)
+    bars = ax.bar(range(len(labels)), heights, color=colors or _BAR, width=0.65, zorder=2)
     top = max(heights, default=0) or 1
-    for bar, value in zip(bars, values, strict=True):
+    for x, (bar, value) in enumerate(zip(bars, values, strict=True)):
+        if value is None:  # no data: a pale band, so a gap never reads as a 0
+            ax.axvspan(x - 0.4, x + 0.4, color="#F2F2F2", zorder=1, linewidth=0)
         text = "\u2013" if value is None else _fmt(value, decimals)
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.015, text,
-                ha="center", va="bottom", fontsize=11)
+                ha="center", va="bottom", fontsize=11,
+                color="#808080" if value is None else "black")
     ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_ylim(0, top * 1.15)
     ax.set_ylabel(ylabel, fontsize=11)
     ax.yaxis.grid(True, color=_GRID, zorder=0)
     if integer:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+
+
+def _tick(value: float, _: Any = None) -> str:
+    """An axis number in Indonesian style, without trailing zeros: '17,5', '20'."""
+    return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def _months(data: Sequence[Sequence[Any]]) -> list[str]:
+    """'Nov 26' under each bar; on two lines when there are many bars (12 months)."""
+    labels = [_month_label(str(k)) for k, *_ in data]
+    return [label.replace(" ", "\n") for label in labels] if len(labels) > 6 else labels
 
 
 def _per_month(ax: Any, data: Sequence[Sequence[Any]]) -> None:
-    _bars(ax, [_month_label(str(k)) for k, *_ in data], [_num(v[1]) for v in data],
-          "Jumlah keluhan", integer=True)
+    _bars(ax, _months(data), [_num(v[1]) for v in data], "Jumlah keluhan", integer=True)
 
 
 def _median(ax: Any, data: Sequence[Sequence[Any]]) -> None:
-    _bars(ax, [_month_label(str(k)) for k, *_ in data], [_num(v[1]) for v in data],
-          "Hari kerja", integer=False)
+    _bars(ax, _months(data), [_num(v[1]) for v in data], "Hari kerja", integer=False)
+
+
+_AGE_COLORS = (_BAR, _BAR, "#ED7D31", _LINE)  # older than a week stands out
+
+
+def _age(ax: Any, data: Sequence[Sequence[Any]]) -> None:
+    """Open complaints per age bucket: [('0-2', count), ...]."""
+    labels = [str(k).replace("-", "\u2013") for k, *_ in data]
+    _bars(ax, labels, [_num(v[1]) for v in data], "Jumlah keluhan terbuka", integer=True,
+          colors=[_AGE_COLORS[min(i, 3)] for i in range(len(labels))])
+    ax.set_xlabel("Umur (hari kerja sejak diterima)", fontsize=11)
+
+
+def _steps(ax: Any, data: Sequence[Sequence[Any]]) -> None:
+    """Horizontal bars: the % of each step finished on time, orange under 80 % (a cue for
+    the eye, said in the recap's note, not a target of the procedure). Rows are (label, %
+    or None, on time, judged); a step with nothing judged shows 'belum ada data'."""
+    labels = [textwrap.fill(str(row[0]), 18) for row in data]
+    values = [_num(row[1]) for row in data]
+    y = list(range(len(labels)))[::-1]  # the first step on top
+    colors = [_BAR if (v or 0) >= 80 else _BAR_LATE for v in values]
+    ax.barh(y, [v or 0.0 for v in values], color=colors, height=0.6, zorder=2)
+    for yi, row, value in zip(y, data, values, strict=True):
+        if value is None:
+            text, color = "belum ada data", "#808080"
+        else:
+            text, color = f"{value:.0f}% ({row[2]}/{row[3]})", "black"
+        ax.text((value or 0) + 1.5, yi, text, va="center", fontsize=10.5, color=color)
+    ax.set_yticks(y, labels, fontsize=10)
+    ax.set_xlim(0, 118)
+    ax.set_xticks([0, 20, 40, 60, 80, 100], ["0%", "20%", "40%", "60%", "80%", "100%"])
+    ax.axvline(100, color=_GRID, linewidth=1, zorder=1)
+    ax.set_xlabel("Selesai dalam target", fontsize=11)
+    ax.xaxis.grid(True, color=_GRID, zorder=0)
+
+
+def _bar_label(text: str, width: int = 14) -> str:
+    """A label under a bar, at most 3 lines of about ``width`` characters; an e-mail address
+    on two lines cut after its '@', each part shortened with '\u2026' when too long."""
+    if "@" in text and " " not in text.strip():
+        local, _, domain = text.strip().partition("@")
+        return "\n".join(part if len(part) <= width else part[:width - 1] + "\u2026"
+                         for part in (local + "@", domain))
+    return textwrap.fill(text, width, max_lines=3, placeholder="\u2026",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _pareto(ax: Any, data: Sequence[Sequence[Any]]) -> None:
@@ -169,7 +245,11 @@ def _pareto(ax: Any, data: Sequence[Sequence[Any]]) -> None:
     are (label, count, cumulative %) or (label, count); a missing % is computed."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    labels = [textwrap.fill(str(row[0]), 14, max_lines=3, placeholder="\u2026") for row in data]
+    # The axes are about 950 px wide; a character of an f-point label about 0.6 f pt at
+    # 150 dpi. Each bar's label gets its share, a character less so neighbours never touch.
+    size = 11 if len(data) <= 4 else 10 if len(data) <= 6 else 9
+    width = max(6, int(950 / max(len(data), 1) / (0.6 * size * CHART_DPI / 72)) - 1)
+    labels = [_bar_label(str(row[0]), width) for row in data]
     counts = [float(row[1]) for row in data]
     total = sum(counts) or 1.0
     cumulative: list[float] = []
@@ -183,9 +263,9 @@ def _pareto(ax: Any, data: Sequence[Sequence[Any]]) -> None:
     for bar, count in zip(bars, counts, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), _fmt(count),
                 ha="center", va="bottom", fontsize=11)
-    ax.set_xticks(x, labels, fontsize=10 if len(labels) > 7 else 11)
+    ax.set_xticks(x, labels, fontsize=size)
     ax.set_ylabel("Jumlah keluhan", fontsize=11)
-    ax.set_ylim(0, (max(counts) or 1) * 1.15)
+    ax.set_ylim(0, (max(counts) or 1) * 1.35)  # the tallest bar clear of the 100% point
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.grid(True, color=_GRID, zorder=0)
     ax2 = ax.twinx()
@@ -241,14 +321,18 @@ def _swatch(fig: Any, x: float, y: float, color: str) -> Any:
 
 def chart_png(kind: str, data: Sequence[Sequence[Any]] | Sequence[float], *,
               title: str) -> bytes:
-    """A chart as PNG bytes, about 1000 x 500 px at 100 dpi, deterministic for equal input.
+    """A chart as PNG bytes, 1200 x 712 px (16 x 9.5 cm at 190 dpi), deterministic for equal
+    input.
 
-    kind 'per_month': [('2026-11', count), ...], bars labelled 'Nov 26';
+    kind 'per_month': [('2026-11', count or None), ...], bars labelled 'Nov 26'; None is a
+                      month without data, a gap (not a 0);
          'pareto':    [(label, count, cumulative %), ...] (the % may be left out), largest
                       first, bars with the cumulative % line on a second axis;
          'on_target': (closed on target, closed late) or [(label, count), ...], a donut
                       with the on-target %;
-         'median':    [('2026-11', median working days or None), ...], bars.
+         'median':    [('2026-11', median working days or None), ...], bars, None a gap;
+         'age':       [('0-2', count), ...], open complaints per age bucket;
+         'steps':     [(step, % on time or None, on time, judged), ...], horizontal bars.
     ``title`` is drawn at the top left; '' draws none (when the document prints it).
     """
     if kind not in CHART_KINDS:
@@ -263,13 +347,17 @@ def chart_png(kind: str, data: Sequence[Sequence[Any]] | Sequence[float], *,
         _median(ax, rows)
     elif kind == "pareto":
         _pareto(ax, rows)
+    elif kind == "age":
+        _age(ax, rows)
+    elif kind == "steps":
+        _steps(ax, rows)
     else:
         _on_target(fig, ax, rows)
     if kind != "on_target" or not rows:
         fig.tight_layout()
     out = io.BytesIO()
     # No 'Software' text chunk and no timestamp: equal data gives equal bytes.
-    fig.savefig(out, format="png", dpi=100, metadata={"Software": None},
+    fig.savefig(out, format="png", dpi=CHART_DPI, metadata={"Software": None},
                 facecolor="white")
     fig.clear()
     return out.getvalue()
@@ -279,10 +367,14 @@ def chart_png(kind: str, data: Sequence[Sequence[Any]] | Sequence[float], *,
 
 
 def render_recap(template: Path | bytes, context: Mapping[str, Any],
-                 charts: Sequence[tuple[str, bytes]], *,
+                 charts: Sequence[tuple[str, bytes] | tuple[str, bytes, str]], *,
                  chart_width_mm: float = CHART_WIDTH_MM, strict: bool = False,
                  jinja_rows: bool = False) -> bytes:
-    """The monthly recap as .docx bytes; ``charts`` are (title, PNG) pairs shown in order.
+    """The monthly recap as .docx bytes; ``charts`` are (title, PNG) or (title, PNG, note)
+    shown in order (the note is printed under the chart).
+
+    The register's column widths are set from the rows before rendering (``fit_register``):
+    no column narrower than its longest word, the rest of the width where the text is.
 
     forms.render.render keeps the template object to itself, so each chart goes in as a
     one-off marker text that is then replaced by the inline picture (python-docx).
@@ -297,8 +389,16 @@ def render_recap(template: Path | bytes, context: Mapping[str, Any],
     nonce = uuid.uuid4().hex
     markers = [f"[[chart-{n}-{nonce}]]" for n in range(len(charts))]
     ctx = dict(context)
-    ctx["charts"] = [{"title": title, "image": marker}
-                     for (title, _), marker in zip(charts, markers, strict=True)]
+    ctx["charts"] = [{"title": chart[0], "image": marker,
+                      "note": chart[2] if len(chart) > 2 else ""}  # type: ignore[misc]
+                     for chart, marker in zip(charts, markers, strict=True)]
+    # A context made for the recap before the management review (and tests of the register
+    # alone) prints the review's sections empty.
+    ctx.setdefault("review", {"as_of": "", "steps": [], "ages": ["", "", "", ""],
+                              "repeats": []})
+    rows = ctx.get("rows")
+    if isinstance(rows, Sequence) and not isinstance(rows, str):
+        template = fit_register(template, rows)
     plan = None if jinja_rows else _RowPlan.of(template, nonce)
     rows_xml = None if plan is None else plan.rows_xml(ctx.get("rows", _MISSING), strict)
     if plan is None or rows_xml is None:
@@ -306,8 +406,9 @@ def render_recap(template: Path | bytes, context: Mapping[str, Any],
     else:
         rendered = render(plan.template, ctx, strict=strict)
     if charts:
-        rendered = _place_images(rendered, dict(zip(markers, charts, strict=True)),
-                                 chart_width_mm)
+        rendered = _place_images(
+            rendered, {m: (c[0], c[1]) for m, c in zip(markers, charts, strict=True)},
+            chart_width_mm)
     if plan is not None and rows_xml is not None:
         rendered = plan.splice(rendered, rows_xml)
     return rendered
@@ -496,6 +597,202 @@ def _replace_part(content: bytes, name: str, data: bytes) -> bytes:
             zout.writestr(info, data if info.filename == name else zin.read(info.filename),
                           compress_type=info.compress_type)
     return out.getvalue()
+
+
+# ---- the register's column widths ---------------------------------------------------------
+
+_TWIPS_PER_MM = 1440 / 25.4
+_PT_MM = 25.4 / 72
+_WORD_MAX_MM = 40.0  # a longer word (a web address) may break rather than squeeze the rest
+_LINE_MAX_MM = 70.0  # what a column wants at most: longer text wraps
+_FIT_SLACK = 1.02  # LibreOffice and Word round and space a little differently from the metrics
+_SMALLEST_PT = 6.0  # the register's text shrinks to this, in half points, before words break
+_SLOT = re.compile(r"\{\{\s*[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]\s*\}\}")
+# Where Word and LibreOffice may end a line inside a word (Unicode line breaking): after a
+# hyphen followed by a letter ('pt-sentosa'); never before a digit ('LOT-2610-26').
+_BREAK_AFTER_HYPHEN = re.compile(r"(?<=-)(?=[^\W\d_])")
+
+
+def unbreakable(text: str) -> list[str]:
+    """The pieces of ``text`` a line never splits: its words, cut after a hyphen that is
+    followed by a letter."""
+    return [p for word in text.split() for p in _BREAK_AFTER_HYPHEN.split(word)]
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """What a column's text needs, in em of its font: the widest unbreakable piece of the
+    body (regular) and of the header (bold), and the longest body line."""
+
+    piece: float
+    head: float
+    line: float
+
+    def low(self, size_pt: float, header_pt: float, padding_mm: float) -> float:
+        widest = max(self.piece * size_pt, self.head * header_pt) * _PT_MM
+        return min(widest, _WORD_MAX_MM) * _FIT_SLACK + padding_mm
+
+    def want(self, size_pt: float, header_pt: float, padding_mm: float) -> float:
+        line = max(self.line * size_pt, self.head * header_pt) * _PT_MM
+        return max(min(line, _LINE_MAX_MM) * _FIT_SLACK + padding_mm,
+                   self.low(size_pt, header_pt, padding_mm))
+
+
+def _needs(headers: Sequence[Sequence[str]], rows: Sequence[Sequence[Any]],
+           slots: Sequence[int | None]) -> list[_Needs]:
+    from mailproc.reports.textwidth import em
+
+    out = []
+    for k, slot in enumerate(slots):
+        head = max((em(p, True) for p in headers[k]), default=0.0)
+        piece = line = 0.0
+        if slot is not None:
+            texts = {str(v) for row in rows
+                     if slot < len(row) and (v := row[slot]) is not None and v != ""}
+            pieces = {p for t in texts for p in unbreakable(t)}
+            piece = max((em(p) for p in pieces), default=0.0)
+            line = max((em(ln) for t in texts for ln in t.splitlines()), default=0.0)
+        out.append(_Needs(piece, head, line))
+    return out
+
+
+def _share(lows: list[float], wants: list[float], available: float) -> list[float]:
+    """Widths adding up to ``available``: each column its minimum, the rest to the columns
+    whose text wants more room, in proportion to what each wants more (as browsers lay out
+    an automatic table); all shrunk in proportion when the minimums alone do not fit."""
+    total_low = sum(lows)
+    if total_low >= available:
+        return [w * available / total_low for w in lows]
+    spare = available - total_low
+    more = [want - low for want, low in zip(wants, lows, strict=True)]
+    if sum(more) >= spare:
+        return [low + spare * m / sum(more) for low, m in zip(lows, more, strict=True)]
+    rest = spare - sum(more)  # everything fits on one line: the rest by what each wants
+    return [want + rest * want / sum(wants) for want in wants]
+
+
+def column_widths(headers: Sequence[Sequence[str]], rows: Sequence[Sequence[Any]],
+                  slots: Sequence[int | None], available_mm: float, *, size_pt: float,
+                  header_size_pt: float, padding_mm: float) -> list[float]:
+    """Widths in mm, adding up to ``available_mm``, for the columns of a table in Arial.
+    Column k shows value ``slots[k]`` of each row (None: nothing from the rows) under the
+    header pieces ``headers[k]`` (bold; the label's words, cut where it may hyphenate).
+
+    A column's minimum is its widest unbreakable piece (``unbreakable``: a word, or a part of
+    a hyphenated one) of the header or the values, plus the cell padding, so no word is
+    broken in the middle (a piece wider than _WORD_MAX_MM, a long web address, may still
+    break). What is left goes to the columns whose text wants more room (its longest line,
+    up to _LINE_MAX_MM), in proportion to what each wants (``_share``)."""
+    needs = _needs(headers, rows, slots)
+    return _share([n.low(size_pt, header_size_pt, padding_mm) for n in needs],
+                  [n.want(size_pt, header_size_pt, padding_mm) for n in needs], available_mm)
+
+
+def _header_pieces(tc: Any) -> list[str]:
+    """A header cell's words, each cut at its soft hyphens (a cut piece ends with '-', as
+    printed)."""
+    text = []
+    for el in tc.iter(f"{{{_W}}}t", f"{{{_W}}}softHyphen", f"{{{_W}}}br", f"{{{_W}}}tab"):
+        local = etree.QName(el).localname
+        if local == "t":
+            text.append(el.text or "")
+        else:
+            text.append("\u00ad" if local == "softHyphen" else " ")
+    pieces = []
+    for word in "".join(text).split():
+        parts = word.split("\u00ad")
+        pieces += [p + "-" for p in parts[:-1]] + [parts[-1]]
+    return pieces
+
+
+def _font_size(el: Any, default: float) -> float:
+    sz = next(el.iter(f"{{{_W}}}sz"), None)
+    try:
+        return int(sz.get(f"{{{_W}}}val")) / 2 if sz is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def fit_register(template: Path | bytes, rows: Sequence[Sequence[Any]]) -> Path | bytes:
+    """The recap template with its register's columns sized for ``rows`` (see
+    ``column_widths``): the table holding the ``{%tr for row in rows %}`` row, its width
+    kept. A template whose register is laid out otherwise (merged cells in the body row, no
+    such loop) is returned as it is."""
+    try:
+        data = bytes(template) if isinstance(template, bytes | bytearray) else \
+            Path(template).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            root = etree.fromstring(zf.read("word/document.xml"),
+                                    etree.XMLParser(resolve_entities=False))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return template  # render() says what is wrong with the template
+    w = f"{{{_W}}}"
+    starts = [tr for tr in root.iter(f"{w}tr") if _LOOP_START.fullmatch(_text_of(tr))]
+    if len(starts) != 1 or starts[0].getparent().tag != f"{w}tbl":
+        return template
+    start = starts[0]
+    table = start.getparent()
+    grid = table.find(f"{w}tblGrid")
+    cols = grid.findall(f"{w}gridCol") if grid is not None else []
+    body = start.getnext()
+    if not cols or body is None or body.tag != f"{w}tr":
+        return template
+    cells = body.findall(f"{w}tc")
+    if len(cells) != len(cols) or body.find(f".//{w}gridSpan") is not None:
+        return template
+    try:
+        available = sum(int(c.get(f"{w}w")) for c in cols)
+    except (TypeError, ValueError):
+        return template
+    slots = [int(m.group(1)) if (m := _SLOT.search(_text_of(tc))) else None for tc in cells]
+    head = table.find(f"{w}tr")
+    head_cells = head.findall(f"{w}tc") if head is not None and head is not start else []
+    if len(head_cells) != len(cols):
+        head_cells = []
+    headers = [_header_pieces(tc) for tc in head_cells] or [[] for _ in cols]
+    padding = 0.0
+    margins = table.find(f"{w}tblPr/{w}tblCellMar")
+    for side in ("left", "right", "start", "end"):
+        el = margins.find(f"{w}{side}") if margins is not None else None
+        if el is not None and (el.get(f"{w}w") or "").isdigit():
+            padding += int(el.get(f"{w}w")) / _TWIPS_PER_MM
+    padding = padding or 108 * 2 / _TWIPS_PER_MM  # Word's default cell margins
+    size = _font_size(body, 10.0)
+    head_size = _font_size(head, 10.0) if head_cells else 10.0
+    needs = _needs(headers, rows, slots)
+    width = available / _TWIPS_PER_MM
+    # The largest text size, in half points down to _SMALLEST_PT, at which every column
+    # holds its widest word: smaller print rather than broken words.
+    scale = 1.0
+    while True:
+        lows = [n.low(size * scale, head_size * scale, padding) for n in needs]
+        if sum(lows) <= width or size * (scale - 0.5 / size) < _SMALLEST_PT:
+            break
+        scale -= 0.5 / size
+    widths = _share(lows, [n.want(size * scale, head_size * scale, padding) for n in needs],
+                    width)
+    if scale < 1.0:
+        for sz in itertools.chain(body.iter(f"{w}sz", f"{w}szCs"),
+                                  head.iter(f"{w}sz", f"{w}szCs") if head_cells else ()):
+            value = sz.get(f"{w}val") or ""
+            if value.isdigit():
+                sz.set(f"{w}val", str(round(int(value) * scale)))
+    twips = [int(x * _TWIPS_PER_MM) for x in widths]
+    twips[twips.index(max(twips))] += available - sum(twips)  # the total stays exact
+    for col, value in zip(cols, twips, strict=True):
+        col.set(f"{w}w", str(value))
+    for tr in table.findall(f"{w}tr"):
+        k = 0
+        for tc in tr.findall(f"{w}tc"):
+            span_el = tc.find(f"{w}tcPr/{w}gridSpan")
+            span = int(span_el.get(f"{w}val", "1")) if span_el is not None else 1
+            tcw = tc.find(f"{w}tcPr/{w}tcW")
+            if tcw is not None:
+                tcw.set(f"{w}w", str(sum(twips[k:k + span])))
+                tcw.set(f"{w}type", "dxa")
+            k += span
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return _replace_part(data, "word/document.xml", document)
 
 
 def _place_images(content: bytes, images: Mapping[str, tuple[str, bytes]],

@@ -21,7 +21,7 @@ import peewee as pw
 from mailproc import store
 from mailproc.config import Settings
 from mailproc.domain import forms, states
-from mailproc.domain.records import ComplaintRecord, CycleRecord
+from mailproc.domain.records import CLAIM_WITHOUT_NUMBER, ComplaintRecord, CycleRecord
 from mailproc.store import Complaint, Customer, FormSubmission, Ptpp, utcnow_naive
 
 _aware = store.aware
@@ -33,7 +33,7 @@ _COMPLAINT = (
     Complaint.category, Complaint.department, Complaint.status, Complaint.first_response_at,
     Complaint.first_response_due_at, Complaint.closed_at, Complaint.return_requested,
     Complaint.rejected_reason, Complaint.severity, Complaint.satisfaction,
-    Complaint.return_state,
+    Complaint.return_state, Complaint.repeat_of,
 )
 _CYCLE = (
     Ptpp.complaint, Ptpp.cycle, Ptpp.department, Ptpp.issued_at, Ptpp.plan_due_at,
@@ -72,14 +72,16 @@ def _rows(query: pw.Query) -> list[tuple[Any, ...]]:
 
 def load_records(settings: Settings, *, received_from: datetime | None = None,
                  received_to: datetime | None = None, numbers: list[str] | None = None,
-                 with_cycles: bool = True,
+                 with_cycles: bool = True, open_at: datetime | None = None,
                  progress: Callable[[int, int], None] | None = None) -> list[ComplaintRecord]:
     """Every complaint received in [received_from, received_to) (or the given numbers), oldest
     first, with its cycles (in cycle order).
 
     `with_cycles=False` leaves every record's `cycles` empty (so `current` and `target` are
     None) and skips reading and parsing them: for figures that only count and time complaints
-    (the recap's 11 months before its own)."""
+    (the recap's 11 months before its own). `open_at` keeps only the complaints still open at
+    that moment (open now, or closed after it; rejected ones never): the recap's open
+    complaints by age that were received before its year."""
     s = settings
     labels = {rule.name: rule.label for rule in s.routing.categories}
     deps = {key: dep.name for key, dep in s.departments.items()}
@@ -91,6 +93,10 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             query = query.where(Complaint.received_at < utcnow_naive(received_to))
         if numbers is not None:
             query = query.where(Complaint.number.in_(numbers))
+        if open_at is not None:
+            query = query.where(Complaint.status.in_([str(x) for x in states.OPEN_STATUSES])
+                                | ((Complaint.status == states.CLOSED.value)
+                                   & (Complaint.closed_at >= utcnow_naive(open_at))))
         return query
 
     complaints = _rows(selected(
@@ -110,7 +116,8 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             .where(FormSubmission.form == "retur",
                    FormSubmission.accepted == True)  # noqa: E712
             .order_by(FormSubmission.id))):
-        claims[complaint_id] = json.loads(values).get("claim_number", "") or "diterima"
+        claims[complaint_id] = (json.loads(values).get("claim_number", "")
+                                or CLAIM_WITHOUT_NUMBER)
     records = []
     total = len(complaints)
     closed = states.CLOSED
@@ -119,7 +126,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
         (cid, number, year, seq, received_at, channel, customer_id, customer_name,
          customer_email, subject, description, product, batch, quantity, category, department,
          status, first_response_at, first_response_due_at, closed_at, return_requested,
-         rejected_reason, severity, satisfaction, return_state) = row
+         rejected_reason, severity, satisfaction, return_state, repeat_of) = row
         if customer_id is None:
             customer_name = customer_email = None
         records.append(ComplaintRecord(
@@ -138,7 +145,15 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             return_requested=bool(return_requested), return_claim=claims.get(cid, ""),
             remarks=rejected_reason,
             cycles=tuple(_cycle(p, deps.get(p[2], p[2])) for p in cycles.get(cid, ())),
-            severity=severity, satisfaction=satisfaction, return_state=return_state or "{}"))
+            severity=severity, satisfaction=satisfaction, return_state=return_state or "{}",
+            repeat_of=repeat_of or ""))
         if progress is not None and (i % 1000 == 0 or i == total):
             progress(i, total)
     return records
+
+
+def first_received_at() -> datetime | None:
+    """When the first complaint on record was received (any status), None when there is none:
+    where the recap's monthly trend starts having data."""
+    row = _rows(Complaint.select(pw.fn.MIN(Complaint.received_at)))
+    return _aware(row[0][0]) if row else None

@@ -122,6 +122,13 @@ REPORT_CONTEXTS = {
         "rows": [[f"{r}-{c} {{{{ x }}}} & <y>" if c % 3 else "" for c in range(19)]
                  for r in range(25)],
         "charts": [],
+        "review": {"as_of": "30/11/2026", "ages": [1, 0, 2, 0],
+                   "steps": [{"label": "Tanggapan pertama", "span": "a \u2192 b",
+                              "target": "maks. 1 hari kerja", "done": 2, "median": "0,5",
+                              "on_time": "2/2", "pct": "100%", "late_open": 0}],
+                   "repeats": [{"number": "002/PTPP/MKT/XI/2026", "received": "03/11/2026",
+                                "customer": "PT <Maju>", "product": "Botol\nLOT-1",
+                                "repeat_of": "001/PTPP/MKT/X/2026", "status": "Ditutup"}]},
     },
 }
 

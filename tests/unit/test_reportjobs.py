@@ -101,7 +101,7 @@ def test_closure_report_digest_recap_and_register(tmp_path: Path):
     recap = docx.Document(out / "Rekapitulasi-Keluhan-2026-10.docx")
     cells = [cell.text for t in recap.tables for row in t.rows for cell in row.cells]
     assert a in cells and b in cells and "CV Maju & Jaya" in cells
-    assert len(recap.inline_shapes) == 4  # the charts
+    assert len(recap.inline_shapes) == 8  # the charts
     sheet = openpyxl.load_workbook(out / "Register-Keluhan-2026-10.xlsx").active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][1] == "No. PTPP" and len(rows) == 4

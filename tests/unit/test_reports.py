@@ -66,16 +66,16 @@ CHART_DATA: dict[str, Any] = {
 def test_chart_png_is_a_png_of_the_expected_size(kind: str) -> None:
     content = chart_png(kind, CHART_DATA[kind], title="Grafik uji")
     width, height = png_size(content)
-    assert (width, height) == (1000, 500)
+    assert (width, height) == (1200, 712)  # 16 x 9.5 cm: two to an A4 page
     assert b"Software" not in content[:4096]  # no tool/version text chunk
     assert chart_png(kind, CHART_DATA[kind], title="Grafik uji") == content  # deterministic
 
 
 def test_chart_png_variants() -> None:
-    assert png_size(chart_png("per_month", [], title="Kosong")) == (1000, 500)
-    assert png_size(chart_png("pareto", [("A", 3), ("B", 1)], title="")) == (1000, 500)
+    assert png_size(chart_png("per_month", [], title="Kosong")) == (1200, 712)
+    assert png_size(chart_png("pareto", [("A", 3), ("B", 1)], title="")) == (1200, 712)
     assert png_size(chart_png("on_target", [("Tepat waktu", 0), ("Terlambat", 0)],
-                              title="")) == (1000, 500)
+                              title="")) == (1200, 712)
     with pytest.raises(ValueError):
         chart_png("pie", [], title="x")
 
@@ -138,7 +138,11 @@ def test_render_recap() -> None:
     header = "\n".join(c.text for t in doc.sections[0].header.tables for row in t.rows
                        for c in row.cells)
     assert "BKI.FM.MKT.07" in header and "PT Contoh Manufaktur Indonesia" in header
-    assert doc.sections[0].page_width > doc.sections[0].page_height  # landscape
+    # The review pages portrait, the register's section landscape, each with the header.
+    assert doc.sections[0].page_width < doc.sections[0].page_height
+    assert doc.sections[1].page_width > doc.sections[1].page_height
+    assert "BKI.FM.MKT.07" in "\n".join(c.text for t in doc.sections[1].header.tables
+                                         for row in t.rows for c in row.cells)
 
     text = docx_text(content)
     assert "November 2026" in text and "50% (1/2)" in text and "4,5" in text
@@ -150,9 +154,9 @@ def test_render_recap() -> None:
     media = [n for n in zipfile.ZipFile(io.BytesIO(content)).namelist()
              if n.startswith("word/media/")]
     assert len(media) == 2
-    # About 24 cm wide (EMU), height from the 2:1 image.
-    assert abs(doc.inline_shapes[0].width.cm - 24) < 0.1
-    assert abs(doc.inline_shapes[0].height.cm - 12) < 0.1
+    # 16 cm wide, the height from the image: 9.5 cm, two charts to a portrait page.
+    assert abs(doc.inline_shapes[0].width.cm - 16) < 0.1
+    assert abs(doc.inline_shapes[0].height.cm - 9.5) < 0.1
 
 
 def test_render_recap_without_rows_or_charts() -> None:
