@@ -340,6 +340,18 @@ def first_response_due(received: datetime, cal: WorkCalendar, days: int = 1) -> 
     return cal.add_working_days(received, days)
 
 
+def triage_due(received: datetime, cal: WorkCalendar, days: int = 1) -> datetime:
+    """Marketing administration chooses the department of a complaint in triage within
+    `days` working days of receipt (sla.triage_working_days)."""
+    return cal.add_working_days(received, days)
+
+
+def verify_due(implemented: datetime, cal: WorkCalendar, days: int = 5) -> datetime:
+    """The effectiveness check is due `days` working days after the actions were reported
+    done (sla.verify_working_days)."""
+    return cal.add_working_days(implemented, days)
+
+
 def reminder_time(
     due: datetime, cal: WorkCalendar, *, not_before: datetime | None = None
 ) -> datetime:

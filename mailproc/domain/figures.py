@@ -29,7 +29,13 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from mailproc.domain import returns, states
-from mailproc.domain.calendar import WorkCalendar, due_date_end, overdue_by
+from mailproc.domain.calendar import (
+    WorkCalendar,
+    due_date_end,
+    overdue_by,
+    triage_due,
+    verify_due,
+)
 from mailproc.domain.records import CLAIM_WITHOUT_NUMBER, ComplaintRecord
 from mailproc.domain.satisfaction import Summary, summarise
 from mailproc.domain.states import SEVERITY_LABELS, Severity
@@ -182,6 +188,13 @@ def _close_days(record: ComplaintRecord, cal: WorkCalendar) -> float | None:
     return _days(cal.working_days_between(record.received_at, record.closed_at))
 
 
+def _remarks(record: ComplaintRecord) -> str:
+    """Keterangan: the rejection reason, and each new PTPP a not-effective verification
+    issued for the complaint ("No. PTPP baru")."""
+    new = [f"PTPP baru (siklus {cycle}): {number}" for cycle, number in record.new_ptpps]
+    return "; ".join(part for part in (record.remarks, *new) if part)
+
+
 def register_rows(records: Iterable[ComplaintRecord], cal: WorkCalendar) -> list[RegisterRow]:
     """The register, one row per complaint (rejected ones included, 'Valid' = 'T'), ordered by
     `received_at` (then number), numbered 1..n. 'Lama penyelesaian' is the working days from
@@ -210,7 +223,7 @@ def register_rows(records: Iterable[ComplaintRecord], cal: WorkCalendar) -> list
                     _close_days(r, cal),
                     states.LABELS_ID.get(r.status, r.status),
                     _retur(r),
-                    r.remarks,
+                    _remarks(r),
                 )
             )
         )
@@ -496,7 +509,7 @@ def step_lead_times(
              is_open)
         first = r.cycles[0] if r.cycles else None
         step("triage", r.received_at, first.issued_at if first else None,
-             cal.add_working_days(r.received_at, targets.triage),
+             triage_due(r.received_at, cal, targets.triage),
              status in (states.TRIAGE, states.ASSIGNED))
         for c in r.cycles:
             current = c is r.cycles[-1]
@@ -510,7 +523,7 @@ def step_lead_times(
                  current and status == states.PLANNED)
             if c.implemented_at is not None:
                 step("verification", c.implemented_at, c.verified_at,
-                     cal.add_working_days(c.implemented_at, targets.verify),
+                     verify_due(c.implemented_at, cal, targets.verify),
                      current and status == states.IMPLEMENTED)
         target = r.target
         if r.closed_at is not None:
@@ -665,16 +678,25 @@ class Digest:
     closed_since: list[DigestItem]  # oldest closing first
 
 
-def _owed(record: ComplaintRecord, cal: WorkCalendar) -> list[tuple[str, datetime]]:
+def _owed(record: ComplaintRecord, cal: WorkCalendar,
+          targets: StepTargets) -> list[tuple[str, datetime]]:
     """What an open complaint owes, as the monitoring job sees it: the first response while none
-    is recorded; the analysis & plan while issued (current cycle's plan_due_at); each dated
-    action of the current cycle while planned (the end of its target day, `due_date_end`)."""
+    is recorded; the choice of department while in triage (`triage_due`); the analysis & plan
+    while issued (current cycle's plan_due_at); each dated action of the current cycle while
+    planned (the end of its target day, `due_date_end`); the effectiveness check once the
+    actions are reported done (`verify_due`)."""
     out: list[tuple[str, datetime]] = []
     if record.first_response_at is None and record.first_response_due_at is not None:
         out.append(("Tanggapan pertama ke pelanggan", record.first_response_due_at))
+    if record.status == states.TRIAGE:
+        out.append(("Penentuan bagian (Administrasi Marketing)",
+                    triage_due(record.received_at, cal, targets.triage)))
     cycle = record.current
     if cycle is None:
         return out
+    if record.status == states.IMPLEMENTED and cycle.implemented_at is not None:
+        out.append(("Evaluasi efektivitas (Administrasi Marketing)",
+                    verify_due(cycle.implemented_at, cal, targets.verify)))
     if record.status == states.ISSUED and cycle.plan_due_at is not None:
         out.append(("Analisis akar penyebab & rencana tindakan", cycle.plan_due_at))
     if record.status == states.PLANNED:
@@ -693,11 +715,13 @@ def digest(
     now: datetime,
     since: datetime | None,
     cal: WorkCalendar,
+    targets: StepTargets | None = None,
 ) -> Digest:
     """The status digest at `now`.
 
     - open_by_step: open complaints per status, every open status in state-machine order.
-    - overdue: owed items (see `_owed`) with due < now, most late first (working days late).
+    - overdue: owed items (see `_owed`; marketing administration's own steps timed by
+      `targets`, the settings' clocks) with due < now, most late first (working days late).
     - due_soon: owed items with now <= due <= the end of working hours of the 2nd next working
       day after `now`'s local date (Mon 10:00 -> up to Wed 17:00), soonest first.
     - closed_since: valid complaints closed after `since`; when `since` is None (no previous
@@ -721,7 +745,7 @@ def digest(
     soon: list[DigestItem] = []
     for r in open_records:
         label = states.LABELS_ID.get(r.status, r.status)
-        for what, due in _owed(r, cal):
+        for what, due in _owed(r, cal, targets or StepTargets()):
             if due < now:
                 raw = overdue_by(due, now, cal)
                 late.append(

@@ -74,6 +74,8 @@ class ComplaintRecord:
     satisfaction: int | None = None  # the customer's rating after closing, 1-5
     return_state: str = "{}"  # domain.returns.ReturnState as JSON
     repeat_of: str = ""  # the earlier complaint this one repeats (domain.repeats), '' when none
+    # (cycle, PTPP number) of the later cycles that are new PTPPs ("No. PTPP baru"), in order.
+    new_ptpps: tuple[tuple[int, str], ...] = ()
 
     @property
     def current(self) -> CycleRecord | None:

@@ -331,7 +331,7 @@ MAIL_SAMPLES: dict[str, dict[str, Any]] = {
               "chain_head": "3f5a" * 16, "by_severity": "1 / 3 / 1",
               "satisfaction": "4,2 (n = 5)",
               "satisfaction_spread": "1: 0 · 2: 1 · 3: 0 · 4: 2 · 5: 2", "repeats": 1,
-              "open_total": 4, "open_at": "30/11/2026"},
+              "open_total": 4, "open_at": "30 November 2026"},
     "notice_no_response": {"number": _N, "company_name": _CO, "customer": "PT Pelanggan Setia",
                            "channel": "telepon", "contact": "0812-3456-789", "due": _WHEN},
     "reminder_department": {"number": _N, "company_name": _CO, "department": "Quality Control",

@@ -126,10 +126,10 @@ def marketing_due(app: App, complaint: Complaint) -> datetime | None:
     if complaint.status == states.TRIAGE:
         received = store.aware(complaint.received_at)
         assert received is not None
-        return cal.first_response_due(received, app.calendar, s.calendar.triage_days)
+        return cal.triage_due(received, app.calendar, s.calendar.triage_days)
     if complaint.status == states.IMPLEMENTED:
         done = store.aware(current_cycle(complaint).implemented_at)
-        return (app.calendar.add_working_days(done, s.calendar.verify_days)
+        return (cal.verify_due(done, app.calendar, s.calendar.verify_days)
                 if done is not None else None)
     return None
 

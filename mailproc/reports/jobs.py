@@ -16,7 +16,7 @@ from mailproc.bootstrap import App
 from mailproc.domain import figures, satisfaction
 from mailproc.domain.records import ComplaintRecord
 from mailproc.outgoing.outbox import queue_mail
-from mailproc.outgoing.texts import format_date_id, format_datetime_id
+from mailproc.outgoing.texts import format_date_id, format_datetime_id, format_day_id
 from mailproc.store import monitoring, reportdata
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def render_closure(app: App, number: str,
 def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any]]:
     records = [r for r in reportdata.load_records(app.settings) if r.valid]
     since = monitoring.last_event_at("digest_sent")
-    digest = figures.digest(records, now=now, since=since, cal=app.calendar)
+    digest = figures.digest(records, now=now, since=since, cal=app.calendar,
+                            targets=step_targets(app))
     tz = app.settings.timezone
 
     def item(i: figures.DigestItem) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def build_digest(app: App, now: datetime) -> tuple[figures.Digest, dict[str, Any
                 "late": _days(i.days_late) if i.days_late else ""}
 
     context = {
-        "date": format_datetime_id(now, tz).rsplit(" ", 2)[0],
+        "date": format_day_id(now, tz),
         "company_name": app.settings.company.name,
         "open_by_step": digest.open_by_step,
         "open_total": sum(n for _, n in digest.open_by_step),
@@ -328,7 +329,7 @@ def send_recap(app: App, year: int, month: int, now: datetime) -> str:
                                  zip(range(1, 6), fig.satisfaction.distribution, strict=True)),
                              repeats=len(fig.repeats),
                              open_total=sum(n for _, n in fig.open_by_age),
-                             open_at=format_date_id(fig.open_at - timedelta(microseconds=1),
+                             open_at=format_day_id(fig.open_at - timedelta(microseconds=1),
                                                     s.timezone))
     with store.transaction():
         store.record_files(None, [(rel, hashlib.sha256(content).hexdigest(), len(content))

@@ -109,6 +109,15 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
                 Ptpp.select(*_CYCLE).join(Complaint, on=(Ptpp.complaint == Complaint.id))
                 .order_by(Ptpp.complaint, Ptpp.cycle, Ptpp.id))):
             cycles[row[0]].append(row)
+    # The later cycles' own PTPP numbers (numbering.new_number_per_cycle): few rows, read
+    # also without the cycles, for the register.
+    new_ptpps: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for complaint_id, cycle, ptpp_number in _rows(selected(
+            Ptpp.select(Ptpp.complaint, Ptpp.cycle, Ptpp.number)
+            .join(Complaint, on=(Ptpp.complaint == Complaint.id))
+            .where(Ptpp.cycle > 1, Ptpp.number != Complaint.number)
+            .order_by(Ptpp.complaint, Ptpp.cycle))):
+        new_ptpps[complaint_id].append((cycle, ptpp_number))
     claims: dict[int, str] = {}
     for complaint_id, values in _rows(selected(
             FormSubmission.select(FormSubmission.complaint, FormSubmission.values)
@@ -146,7 +155,7 @@ def load_records(settings: Settings, *, received_from: datetime | None = None,
             remarks=rejected_reason,
             cycles=tuple(_cycle(p, deps.get(p[2], p[2])) for p in cycles.get(cid, ())),
             severity=severity, satisfaction=satisfaction, return_state=return_state or "{}",
-            repeat_of=repeat_of or ""))
+            repeat_of=repeat_of or "", new_ptpps=tuple(new_ptpps.get(cid, ()))))
         if progress is not None and (i % 1000 == 0 or i == total):
             progress(i, total)
     return records

@@ -317,6 +317,17 @@ def test_full_lifecycle_two_cycles(mailenv: MailEnv):
     assert shown["status"] == "closed" and shown["closed_at"]
     assert [(p["cycle"], p["verification_result"]) for p in shown["ptpps"]] == [
         (1, "not_effective"), (2, "effective")]
+    # The register names the new PTPP beside the complaint's first number.
+    from mailproc import store
+    from mailproc.config import load_settings
+
+    store.open_database(mailenv.database)
+    try:
+        [record] = store.reportdata.load_records(load_settings(mailenv.config, {}),
+                                                 with_cycles=False)
+    finally:
+        store.db.close()
+    assert record.number == NUMBER and record.new_ptpps == ((2, second_number),)
     # The closing mail to sales & marketing carries the last cycle's verified form.
     closing = [d for d in shown["documents"] if d["origin"] == "verified"]
     assert [d["cycle"] for d in closing] == [1, 2]

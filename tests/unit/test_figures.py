@@ -41,6 +41,7 @@ from mailproc.domain.figures import (
     Digest,
     DigestItem,
     LeadTimes,
+    StepTargets,
     closed_on_target,
     digest,
     lead_times,
@@ -459,6 +460,17 @@ def test_register_row_two_cycles_return_without_claim() -> None:
     assert v[4] == "telepon"
 
 
+def test_register_names_the_new_ptpps_of_a_complaint_in_keterangan() -> None:
+    """Issue #13 item 2: each not-effective cycle's new PTPP ("No. PTPP baru")."""
+    r4 = replace(ALL[3], new_ptpps=((2, "011/PTPP/MKT/X/2026"),), remarks="")
+    v = register_rows([r4], CAL)[0].values
+    assert v[1] == r4.number  # the complaint keeps its first number
+    assert v[18] == "PTPP baru (siklus 2): 011/PTPP/MKT/X/2026"
+    both = replace(r4, remarks="Dialihkan", new_ptpps=((2, "a"), (3, "b")))
+    assert register_rows([both], CAL)[0].values[18] == (
+        "Dialihkan; PTPP baru (siklus 2): a; PTPP baru (siklus 3): b")
+
+
 def test_register_row_rejected_and_open() -> None:
     rows = register_rows(ALL, CAL)
     r5 = rows[4].values
@@ -687,8 +699,16 @@ def test_digest() -> None:
     # R8 first response due Tue 11-03 17:00 -> Wed 4 .. Tue 10 = 45 h + Wed 2 h = 47 h = 5.2
     # R8 plan due Thu 11-05 09:00 -> Thu 8 + Fri 9 + Mon 9 + Tue 9 + Wed 2 = 37 h = 4.1
     # R7 action 1, target Mon 11-09 -> due 17:00 -> Tue 9 + Wed 2 = 11 h = 1.2
+    # R2 reported done Fri 10-09 15:00 -> effectiveness check due 5 working days later,
+    #   Fri 10-16 15:00 -> Fri 2 + Mon 19 9 + (Tue 20 off) + Wed .. Fri 27 + 26 .. 30 45
+    #   + (Mon 11-02 off) + Tue 3 .. Fri 6 36 + Mon 9, Tue 10 18 + Wed 2 = 139 h = 15.4
+    # R9 in triage since Mon 11-09 08:30 -> department due Tue 11-10 08:30 -> 8.5 + 2 h = 1.2
+    #   (after R7's action 1, late as much but due earlier)
     # R5 (rejected) owes a first response on paper but is not listed.
+    implemented = "Tindakan selesai, menunggu verifikasi"
     assert d.overdue == [
+        DigestItem(R2.number, "UD Berkah", "QC", implemented,
+                   "Evaluasi efektivitas (Administrasi Marketing)", wib(10, 16, 15), 15.4),
         DigestItem(
             r8,
             "CV Makmur",
@@ -716,6 +736,8 @@ def test_digest() -> None:
             wib(11, 9, 17),
             1.2,
         ),
+        DigestItem(R9.number, R9.customer, "", "Menunggu penentuan bagian",
+                   "Penentuan bagian (Administrasi Marketing)", wib(11, 10, 8, 30), 1.2),
     ]
     # window: now Wed 11-11 -> next working days Thu 12, Fri 13 -> until Fri 13 17:00.
     # action 4 target Thu 11-12 -> Thu 17:00; action 2 target Sat 11-14 -> Fri 11-13 17:00
@@ -746,6 +768,18 @@ def test_digest() -> None:
             R6.number, "UD Berkah", "QC", "Ditutup (efektif)", "Ditutup 10/11/2026 15:00", None, 0.0
         )
     ]
+
+
+def test_digest_times_marketing_steps_by_the_settings_clocks() -> None:
+    """sla.triage_working_days / sla.verify_working_days reach the digest (StepTargets)."""
+    slow = digest(ALL, now=NOW, since=None, cal=CAL,
+                  targets=StepTargets(triage=3, verify=30))
+    owed = {i.what: i for i in slow.overdue + slow.due_soon}
+    # 3 working days from Mon 11-09 08:30 -> Thu 11-12 08:30: due soon, not late
+    assert owed["Penentuan bagian (Administrasi Marketing)"] in slow.due_soon
+    assert owed["Penentuan bagian (Administrasi Marketing)"].due == wib(11, 12, 8, 30)
+    # 30 working days from Fri 10-09 15:00 is past the window: not listed
+    assert "Evaluasi efektivitas (Administrasi Marketing)" not in owed
 
 
 def test_digest_closed_since() -> None:

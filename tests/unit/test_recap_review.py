@@ -412,4 +412,4 @@ def test_the_recap_mail_names_repeats_and_open_complaints() -> None:
     templates = Path(__file__).resolve().parents[2] / "doc_templates"
     texts = MailTexts(templates).render("recap", **MAIL_SAMPLES["recap"])
     assert "Keluhan berulang        : 1" in texts.body
-    assert "Seluruh keluhan terbuka : 4 (per 30/11/2026" in texts.body
+    assert "Seluruh keluhan terbuka : 4 (per 30 November 2026" in texts.body
