@@ -144,6 +144,19 @@ class RecordsSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """`[web]`: the web page (`mailproc serve`, mailproc/web). `secret_key` signs the session
+    cookie ('' here and in MAILPROC_WEB_SECRET_KEY: one generated into the state folder);
+    `secure_cookies` marks the cookie Secure (set it when users reach the page over HTTPS);
+    `behind_proxy` trusts one reverse proxy's X-Forwarded-For / -Proto (docs/deploy.md)."""
+
+    listen: str = "127.0.0.1:8025"
+    secret_key: str = field(default="", repr=False)
+    secure_cookies: bool = False
+    behind_proxy: bool = False
+
+
+@dataclass(frozen=True)
 class CalendarSettings:
     """Working days and hours, and the procedure's clock lengths."""
 
@@ -286,6 +299,7 @@ class Settings:
     log_format: str = "text"  # or "json": JSON lines for log collectors (mailproc/logsetup.py)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def source(self, key: str) -> str:
         """Where a setting came from, for messages: its environment variable, or the file
@@ -583,6 +597,18 @@ def _parse_database(url: str, r: _Reader, root: Path) -> str:
     raise r.fail("database.url", "use sqlite:///PATH or postgresql://user@host/dbname")
 
 
+def _parse_web(r: _Reader, env: Mapping[str, str]) -> WebSettings:
+    listen = r.get("web.listen", str, WebSettings.listen).strip()
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise r.fail("web.listen", f"use HOST:PORT, e.g. \"127.0.0.1:8025\", got {listen!r}")
+    return WebSettings(
+        listen=listen,
+        secret_key=r.setting(env, "MAILPROC_WEB_SECRET_KEY", "web.secret_key", ""),
+        secure_cookies=r.get("web.secure_cookies", bool, False),
+        behind_proxy=r.get("web.behind_proxy", bool, False))
+
+
 def _parse_log_format(r: _Reader, env: Mapping[str, str]) -> str:
     value = r.get("logging.format", str, "text").strip().lower()
     if value not in ("text", "json"):
@@ -772,6 +798,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *,
         log_level=r.get("logging.level", str, "INFO").upper(),
         oauth=_parse_oauth(r, root, env),
         records=RecordsSettings(retention_years=_retention_years(r)),
+        web=_parse_web(r, env),
         log_format=_parse_log_format(r, env),
     )
     for key, conn in (("mailbox.auth", settings.mailbox), ("smtp.auth", settings.smtp)):

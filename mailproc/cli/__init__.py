@@ -15,6 +15,7 @@ from mailproc.cli import (  # noqa: F401  (register)
     ptpp,
     records,
     reportcmds,
+    web,
 )
 from mailproc.cli.base import Ctx, MailprocGroup, cli
 

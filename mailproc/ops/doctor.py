@@ -64,8 +64,8 @@ def run(config_path: Path, env: Mapping[str, str],
         return [Check("config", FAIL, _one_line(exc))]
     now = (clock or (lambda: datetime.now(UTC)))()
     checks: list[Check] = []
-    for group in (_config, _templates, _mail_texts, _logo, _pdf, _database, _imap, _smtp, _calendar,
-                  _archive):
+    for group in (_config, _templates, _mail_texts, _logo, _pdf, _database, _web, _imap, _smtp,
+                  _calendar, _archive):
         checks += _guarded(group, settings, now)
     return checks
 
@@ -416,6 +416,38 @@ def _database(settings: Settings, now: datetime) -> list[Check]:
             f"cannot use the database {shown}: {type(exc).__name__}: {exc}; check database.url "
             "(or MAILPROC_DATABASE_URL) and that the server is up"))]
     return [Check("database", OK, f"{shown} reachable, schema version {version} is current")]
+
+
+def _web(settings: Settings, now: datetime) -> list[Check]:
+    """The web page (`mailproc serve`): where it listens, and whether anyone can sign in."""
+    from mailproc.store import webviews
+
+    web = settings.web
+    host = web.listen.rpartition(":")[0].strip("[]")
+    out = []
+    if host not in ("127.0.0.1", "localhost", "::1") and not (web.secure_cookies
+                                                              or web.behind_proxy):
+        out.append(Check("web", WARN, f"web.listen = {web.listen} answers beyond this machine "
+                         "without TLS; listen on 127.0.0.1 behind a reverse proxy with TLS and "
+                         "set web.behind_proxy = true (docs/deploy.md)"))
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return out  # opening would create it; the database check says to run `init`
+    try:
+        database = store.open_database(url, source=settings.source("database.url"))
+        try:
+            admins = webviews.admin_count()
+        finally:
+            with contextlib.suppress(store.DatabaseError):
+                database.close()
+    except (MailprocError, store.DatabaseError):
+        return out  # the database check says what is wrong
+    if admins == 0:
+        out.append(Check("web accounts", WARN, "no admin account: nobody can act on the web "
+                         "page; add one with `mailproc users add NAME --role admin`"))
+    else:
+        out.append(Check("web accounts", OK, f"{admins} admin account(s)"))
+    return out or [Check("web", OK, f"mailproc serve listens on {web.listen}")]
 
 
 # ---- mailbox -------------------------------------------------------------------------------

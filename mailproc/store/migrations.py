@@ -68,6 +68,24 @@ def _complaint_return_state(database: pw.Database) -> None:
                          "DEFAULT '{}'")
 
 
+def _web_user(database: pw.Database) -> None:
+    # The web page's accounts (issue #14). A frozen copy of the table as this migration makes
+    # it (not models.User, which describes the newest schema), so the DDL is peewee's, the same
+    # as a fresh database's on SQLite and PostgreSQL.
+    class WebUser(pw.Model):
+        name = pw.CharField(max_length=100, unique=True)
+        password_hash = pw.CharField(max_length=300)
+        role = pw.CharField(max_length=10)
+        created_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "web_user"
+            legacy_table_names = False  # as models.BaseModel: the same index name
+
+    WebUser.bind(database, bind_refs=False, bind_backrefs=False)
+    database.create_tables([WebUser])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1.0 schema", None),
     Migration(2, "index on event.kind", _event_kind_index),
@@ -75,6 +93,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "complaint.repeat_of (repeat complaints)", _complaint_repeat_of),
     Migration(5, "complaint.satisfaction (customer rating)", _complaint_satisfaction),
     Migration(6, "complaint.return_state (return claim to its end)", _complaint_return_state),
+    Migration(7, "web_user (accounts of the web page)", _web_user),
 )
 
 LATEST = MIGRATIONS[-1].number

@@ -299,7 +299,22 @@ class OutgoingMail(BaseModel):
         indexes = ((("auto_reply_to", "created_at"), False),)
 
 
+class User(BaseModel):
+    """An account of the web page (mailproc/web): a scrypt hash of the password, never the
+    password; role 'admin' (marketing administration: may act) or 'viewer' (reads only).
+    Table web_user: "user" is a reserved word in PostgreSQL. Migration 7."""
+
+    name = pw.CharField(max_length=100, unique=True)
+    password_hash = pw.CharField(max_length=300)
+    role = pw.CharField(max_length=10)
+    created_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "web_user"
+
+
 MODELS: list[type[BaseModel]] = [
     SchemaInfo, SchemaMigration, MailboxPosition, NumberSequence, Customer, Complaint, Ptpp,
     Message, Attachment, Document, FormSubmission, Event, Reminder, ChainHead, OutgoingMail,
+    User,
 ]

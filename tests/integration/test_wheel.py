@@ -55,6 +55,8 @@ def test_the_wheel_carries_templates_mail_texts_example_config_and_samples(wheel
     shipped |= {"mailproc/resources/config/mailproc.example.toml"}
     shipped |= {f"mailproc/resources/examples/{p.name}"
                 for p in (REPO / "examples" / "inbox").glob("*.eml")}
+    shipped |= {p.relative_to(REPO).as_posix() for folder in ("templates", "static")
+                for p in (REPO / "mailproc" / "web" / folder).iterdir()}
     assert shipped <= names, sorted(shipped - names)
     # Every module of the source tree is in the wheel (a new subpackage must be listed in
     # pyproject.toml's packages).

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2] / "mailproc"
 
 MODELS = {"SchemaInfo", "SchemaMigration", "MailboxPosition", "NumberSequence", "Customer",
           "Complaint", "Ptpp", "Message", "Attachment", "Document", "FormSubmission", "Event",
-          "Reminder", "ChainHead", "OutgoingMail"}
+          "Reminder", "ChainHead", "OutgoingMail", "User"}
 BACKREFS = {"ptpps", "events", "messages", "attachments", "documents", "submissions",
             "reminders", "outgoing", "complaints"}
 QUERY_METHODS = {"select", "update", "create", "insert", "insert_many", "delete",
