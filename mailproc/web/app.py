@@ -238,21 +238,21 @@ def create_app(app: App, *, secret_key: str) -> Flask:
         if not target.startswith("/") or target[1:2] in ("/", "\\"):
             target = url_for("dashboard")
         if request.method == "GET":
-            return render_template("signin.html", next=target, name="")
+            return render_template("signin.html", title="Masuk", next=target, name="")
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
         address = request.remote_addr or "-"
         if limiter.blocked(name, address):
             log.warning("web sign-in of %r from %s refused: too many failures", name, address)
             return render_template(
-                "signin.html", next=target, name=name,
+                "signin.html", title="Masuk", next=target, name=name,
                 error="Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam 15 menit."
             ), 429
         found = webviews.user_by_name(name) if name else None
         if not auth.check_password(password, found.password_hash if found else None):
             limiter.failed(name, address)
             log.info("web sign-in of %r from %s failed", name, address)
-            return render_template("signin.html", next=target, name=name,
+            return render_template("signin.html", title="Masuk", next=target, name=name,
                                    error="Nama atau kata sandi salah."), 401
         limiter.succeeded(name, address)
         session.clear()  # a fresh session (and CSRF token) for the signed-in user

@@ -545,3 +545,14 @@ def test_doctor_says_whether_anyone_can_act_and_where_the_page_listens(tmp_path:
     assert exposed.status == doctor.WARN and "reverse proxy" in exposed.message
     proxied = replace(wide, web=replace(wide.web, behind_proxy=True))
     assert [c.status for c in doctor._web(proxied, local.clock())] == [doctor.OK]
+
+
+def test_every_page_has_its_own_title(site: Site):
+    client = site.web.test_client()
+    assert "<title>Masuk · Keluhan Pelanggan" in client.get("/masuk").text
+    client = site.client()
+    for path, title in (("/", "Dasbor"), ("/register", "Register"),
+                        (f"/keluhan?no={site.issued}", site.issued)):
+        page = client.get(path).text
+        found = re.search(r"<title>([^<]*)</title>", page)
+        assert found and found.group(1).startswith(f"{title} · "), (path, found)
