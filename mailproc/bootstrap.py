@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from mailproc.config import Settings
     from mailproc.intake.mailbox import Source
+    from mailproc.outgoing.outbox import FlushResult
     from mailproc.outgoing.transports import Transport
 
 Clock = Callable[[], datetime]
@@ -131,6 +132,18 @@ class App:
         from mailproc.outgoing.transports import make_transport
 
         return make_transport(self.settings)
+
+    def flush_outbox(self) -> FlushResult:
+        """Send what is queued and due, over a transport opened for this flush only (the
+        CLI's commands and the web page's actions after their step)."""
+        from mailproc.outgoing import outbox as outbox_mod  # the mail adapters: not for --help
+
+        transport = self.open_transport()
+        try:
+            return outbox_mod.flush(self.settings, self.archive, transport, self.clock(),
+                                    texts=self.texts, sent_lookup=self.sent_lookup())
+        finally:
+            transport.close()
 
 
 def build_app(settings: Settings, clock: Clock = system_clock) -> App:

@@ -163,15 +163,8 @@ def progress_printer(what: str = "surat diproses") -> Callable[[int, int], None]
 
 
 def flush_outbox(app: App) -> FlushResult:
-    """Send what is queued and due, over a transport opened for this flush only."""
-    from mailproc.outgoing import outbox as outbox_mod  # the mail adapters: not for --help
-
-    transport = app.open_transport()
-    try:
-        return outbox_mod.flush(app.settings, app.archive, transport, app.clock(),
-                                texts=app.texts, sent_lookup=app.sent_lookup())
-    finally:
-        transport.close()
+    """Send what is queued and due (`App.flush_outbox`): what commands call after a step."""
+    return app.flush_outbox()
 
 
 def operator(by: str | None) -> str:

@@ -46,7 +46,7 @@ from mailproc.domain.lifecycle import (
 )
 from mailproc.domain.mailrules import strip_forward_prefix
 from mailproc.domain.replies import Action as ReplyAction
-from mailproc.domain.replies import Role, asks_for_analysis, decide_reply
+from mailproc.domain.replies import FileKind, Role, asks_for_analysis, decide_reply
 from mailproc.domain.routing import (
     ExtractedFields,
     RoutingDecision,
@@ -733,10 +733,13 @@ def attach_follow_up(app: App, fetched: Fetched, mail: IncomingMail, decision: D
     # Reading attached forms needs no database: do it before the transaction.
     role = replies.role_of(s, complaint, mail.from_.email)
     files = replies.inspect_files(mail)
-    # A form must carry the current cycle's PTPP number (a later cycle has its own).
-    reply = decide_reply(role=role, status=complaint.status,
-                         number=current_cycle(complaint).number,
-                         files=[f.summary for f in files])
+    # An attached PTPP form must carry the current cycle's number (a later cycle has its
+    # own); looked up only then: most follow-ups carry no form.
+    summaries = [f.summary for f in files]
+    form_number = (current_cycle(complaint).number
+                   if any(f.kind == FileKind.PTPP_FORM for f in summaries) else number)
+    reply = decide_reply(role=role, status=complaint.status, number=form_number,
+                         files=summaries)
     if reply.action == ReplyAction.QUARANTINE:
         return quarantine(app, fetched, source_key, f"{number}: {reply.message}", mail=mail,
                           complaint=complaint)

@@ -440,8 +440,6 @@ def create_app(app: App, *, secret_key: str) -> Flask:
     # ---- actions (admin) ----------------------------------------------------------------
 
     def act(number: str, what: str, run: Any) -> Response:
-        from mailproc.outgoing import outbox as outbox_mod
-
         try:
             run()
         except MailprocError as exc:
@@ -451,12 +449,7 @@ def create_app(app: App, *, secret_key: str) -> Flask:
             return redirect(url_for("complaint", no=number))
         flash(f"Berhasil: {what}.", "ok")
         try:  # send what the step queued now, as the CLI does; `mailproc run` retries
-            transport = app.open_transport()
-            try:
-                outbox_mod.flush(s, app.archive, transport, app.clock(), texts=app.texts,
-                                 sent_lookup=app.sent_lookup())
-            finally:
-                transport.close()
+            app.flush_outbox()
         except (MailprocError, OSError) as exc:
             log.warning("web: mail after %s on %s not sent yet: %s", what, number, exc)
             flash("Surat akan dikirim pada putaran berikutnya (server surat belum dapat "
